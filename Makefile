@@ -1,0 +1,71 @@
+# rtaio — build, test, benchmark, install.
+# `make` builds the release library at target/release/librtaio.so (soname librtaio.so.1).
+
+PREFIX    ?= /usr/local
+LIBDIR    ?= $(PREFIX)/lib
+INCDIR    ?= $(PREFIX)/include
+BINDIR    ?= $(PREFIX)/bin
+PCDIR     ?= $(LIBDIR)/pkgconfig
+MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
+CARGO     ?= cargo
+VERSION   := 0.1.0
+
+OUT       := target/release
+LIB       := $(OUT)/librtaio.so
+export RTAIO_LIBDIR := $(abspath $(OUT))
+
+.PHONY: all build test unit-test c-test conformance fio-verify check-abi demo bench install uninstall clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+	@# the soname link, so that programs linked with -lrtaio find librtaio.so.1 at run time
+	ln -sf librtaio.so $(OUT)/librtaio.so.1
+
+# Every test: Rust unit tests, C tests (linked and preloaded), ABI check, fio verification,
+# POSIX conformance (glibc, link, preload). The last line is the overall tally.
+test: build
+	bash tests/run-all.sh
+
+unit-test:
+	$(CARGO) test --workspace --release
+
+c-test: build
+	bash tests/run-c-tests.sh
+
+conformance: build
+	bash posix-conformance/run.sh
+
+fio-verify: build
+	bash tests/fio-verify.sh
+
+check-abi: build
+	bash tests/check-abi.sh
+
+demo: build
+	bash tests/demo.sh
+
+bench: build
+	bash bench/run.sh
+
+install: build
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR)
+	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION)
+	ln -sf librtaio.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtaio.so.1
+	ln -sf librtaio.so.1 $(DESTDIR)$(LIBDIR)/librtaio.so
+	install -m 0644 $(OUT)/librtaio.a $(DESTDIR)$(LIBDIR)/librtaio.a
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' rtaio.pc.in > $(DESTDIR)$(PCDIR)/rtaio.pc
+	sed -e 's|@LIBDIR@|$(LIBDIR)|g' rtaio.in > $(DESTDIR)$(BINDIR)/rtaio
+	chmod 0755 $(DESTDIR)$(BINDIR)/rtaio
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtaio.so.1 \
+	      $(DESTDIR)$(LIBDIR)/librtaio.so $(DESTDIR)$(LIBDIR)/librtaio.a \
+	      $(DESTDIR)$(PCDIR)/rtaio.pc $(DESTDIR)$(BINDIR)/rtaio
+
+clean:
+	$(CARGO) clean
+	rm -rf build

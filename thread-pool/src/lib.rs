@@ -1,0 +1,322 @@
+//! A work-stealing thread pool for a library that lives inside someone else's process.
+//!
+//! Design:
+//! - Tasks submitted from outside the pool go to one of `lanes` FIFO [`Injector`]s; lane 0 is
+//!   the most urgent. A worker takes the most urgent task available.
+//! - Tasks submitted from inside a worker (follow-up work a task releases) go to that worker's
+//!   own deque, which idle workers steal from.
+//! - Threads start lazily (no thread exists before the first task), are created with every
+//!   signal blocked (the creating thread blocks all signals around `spawn`, so there is no
+//!   window in which the new thread could take a signal), are bounded by `max_threads`, and exit
+//!   after `idle_timeout` without work.
+//! - Parking uses one futex word (`wake_seq`) and a sleeper count; submitters touch them only
+//!   when a worker sleeps, so the hot path is a queue push plus two atomic loads.
+//!
+//! Who wakes whom: `submit` pushes, then (SeqCst) reads `sleepers`; a parking worker increments
+//! `sleepers`, then (SeqCst) re-checks the queues before sleeping on `wake_seq`. Either the
+//! submitter sees the sleeper and bumps `wake_seq`, or the worker sees the task. An idle worker
+//! leaving the pool decrements `threads` and then re-checks the queues, and a submitter re-checks
+//! `threads` after its push, so a task is never left with no thread to run it.
+//!
+//! A pool does not survive `fork()` in the child (its threads do not exist there): the owner
+//! must forget it in the child and build a new one.
+
+use std::cell::Cell;
+use std::io;
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use parking_lot::RwLock;
+
+mod sys;
+
+/// Pool settings. `max_threads` and `idle_timeout` can be changed later.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub name: &'static str,
+    pub max_threads: usize,
+    pub idle_timeout: Duration,
+    pub stack_size: usize,
+    pub lanes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { name: "pool", max_threads: 16, idle_timeout: Duration::from_secs(1), stack_size: 256 << 10, lanes: 1 }
+    }
+}
+
+/// Why a task could not be accepted.
+#[derive(Debug)]
+pub enum SubmitError<T> {
+    /// No worker thread exists and none could be started; the task was not queued.
+    NoThread(T, io::Error),
+    /// The task was queued, but the only worker thread that could run it has just exited and a
+    /// new one could not be started. The caller should withdraw it (it may still run if a thread
+    /// appears later).
+    Stranded(io::Error),
+}
+
+/// A pool running `handler(task)` for every submitted task.
+pub struct Pool<T: Send + 'static> {
+    inner: Arc<Inner<T>>,
+}
+
+struct Inner<T> {
+    lanes: Box<[Injector<T>]>,
+    stealers: RwLock<Vec<(u64, Stealer<T>)>>,
+    handler: fn(T),
+    name: &'static str,
+    stack_size: usize,
+    max_threads: AtomicUsize,
+    idle_ms: AtomicU64,
+    threads: AtomicUsize,
+    sleepers: AtomicUsize,
+    wake_seq: AtomicU32,
+    next_worker_id: AtomicU64,
+}
+
+thread_local! {
+    /// The pool and local deque of the worker running on this thread, type-erased:
+    /// (`Arc::as_ptr` of the pool's `Inner`, `&Worker<T>`).
+    static CURRENT: Cell<(*const (), *const ())> = const { Cell::new((std::ptr::null(), std::ptr::null())) };
+}
+
+impl<T: Send + 'static> Clone for Pool<T> {
+    fn clone(&self) -> Self {
+        Pool { inner: self.inner.clone() }
+    }
+}
+
+impl<T: Send + 'static> Pool<T> {
+    pub fn new(cfg: Config, handler: fn(T)) -> Self {
+        let lanes = (0..cfg.lanes.max(1)).map(|_| Injector::new()).collect();
+        Pool {
+            inner: Arc::new(Inner {
+                lanes,
+                stealers: RwLock::new(Vec::new()),
+                handler,
+                name: cfg.name,
+                stack_size: cfg.stack_size,
+                max_threads: AtomicUsize::new(cfg.max_threads.max(1)),
+                idle_ms: AtomicU64::new(cfg.idle_timeout.as_millis().max(1) as u64),
+                threads: AtomicUsize::new(0),
+                sleepers: AtomicUsize::new(0),
+                wake_seq: AtomicU32::new(0),
+                next_worker_id: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn lanes(&self) -> usize {
+        self.inner.lanes.len()
+    }
+
+    pub fn set_max_threads(&self, n: usize) {
+        self.inner.max_threads.store(n.max(1), SeqCst);
+        // Let sleepers notice a lower bound.
+        self.inner.wake_all();
+    }
+
+    pub fn max_threads(&self) -> usize {
+        self.inner.max_threads.load(Relaxed)
+    }
+
+    pub fn set_idle_timeout(&self, d: Duration) {
+        self.inner.idle_ms.store(d.as_millis().max(1) as u64, Relaxed);
+    }
+
+    /// Worker threads alive now.
+    pub fn threads(&self) -> usize {
+        self.inner.threads.load(SeqCst)
+    }
+
+    /// Worker threads parked waiting for work now.
+    pub fn sleepers(&self) -> usize {
+        self.inner.sleepers.load(SeqCst)
+    }
+
+    /// Queues `task` in `lane` (clamped to the last lane) and makes sure a worker will run it.
+    /// From a worker of this pool the task goes to that worker's own deque instead.
+    pub fn submit(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
+        let inner = &self.inner;
+        let pushed_local = CURRENT.with(|c| {
+            let (pool, local) = c.get();
+            if pool == Arc::as_ptr(inner) as *const () {
+                // SAFETY: CURRENT holds this pool's identity only on a worker thread of this
+                // pool, and then `local` points to that worker's `Worker<T>`, which lives on the
+                // worker's stack for as long as CURRENT names it (cleared before it is dropped).
+                let local = unsafe { &*(local as *const Worker<T>) };
+                Some(local)
+            } else {
+                None
+            }
+        });
+        match pushed_local {
+            Some(local) => {
+                local.push(task);
+                fence(SeqCst);
+                // The running worker will take it; wake a sleeper so it can be stolen meanwhile.
+                if inner.sleepers.load(SeqCst) > 0 {
+                    inner.wake_one();
+                }
+                Ok(())
+            }
+            None => {
+                if inner.threads.load(SeqCst) == 0 {
+                    // Start the first thread before queueing, so that failure leaves nothing queued.
+                    if let Err(e) = self.spawn_worker() {
+                        if inner.threads.load(SeqCst) == 0 {
+                            return Err(SubmitError::NoThread(task, e));
+                        }
+                    }
+                }
+                let lane = lane.min(inner.lanes.len() - 1);
+                inner.lanes[lane].push(task);
+                fence(SeqCst);
+                if inner.sleepers.load(SeqCst) > 0 {
+                    inner.wake_one();
+                    return Ok(());
+                }
+                let threads = inner.threads.load(SeqCst);
+                if threads < inner.max_threads.load(Relaxed) {
+                    if let Err(e) = self.spawn_worker() {
+                        if inner.threads.load(SeqCst) == 0 {
+                            return Err(SubmitError::Stranded(e));
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn spawn_worker(&self) -> io::Result<()> {
+        let inner = &self.inner;
+        // Reserve the slot first so concurrent submitters do not overshoot max_threads.
+        let mut n = inner.threads.load(SeqCst);
+        loop {
+            if n >= inner.max_threads.load(Relaxed) {
+                return Ok(());
+            }
+            match inner.threads.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
+                Ok(_) => break,
+                Err(cur) => n = cur,
+            }
+        }
+        let id = inner.next_worker_id.fetch_add(1, Relaxed);
+        let local = Worker::new_fifo();
+        inner.stealers.write().push((id, local.stealer()));
+        let me = self.inner.clone();
+        let guard = sys::BlockAllSignals::new();
+        let r = std::thread::Builder::new()
+            .name(format!("{}-{}", inner.name, id))
+            .stack_size(inner.stack_size)
+            .spawn(move || worker_main(me, id, local));
+        drop(guard);
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                inner.stealers.write().retain(|(i, _)| *i != id);
+                inner.threads.fetch_sub(1, SeqCst);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<T> Inner<T> {
+    fn wake_one(&self) {
+        self.wake_seq.fetch_add(1, SeqCst);
+        sys::futex_wake(&self.wake_seq, 1);
+    }
+
+    fn wake_all(&self) {
+        self.wake_seq.fetch_add(1, SeqCst);
+        sys::futex_wake(&self.wake_seq, i32::MAX);
+    }
+
+    fn has_work(&self) -> bool {
+        self.lanes.iter().any(|l| !l.is_empty()) || self.stealers.read().iter().any(|(_, s)| !s.is_empty())
+    }
+
+    fn find_task(&self, local: &Worker<T>, my_id: u64) -> Option<T> {
+        if let Some(t) = local.pop() {
+            return Some(t);
+        }
+        for lane in self.lanes.iter() {
+            loop {
+                match lane.steal() {
+                    Steal::Success(t) => return Some(t),
+                    Steal::Empty => break,
+                    Steal::Retry => continue,
+                }
+            }
+        }
+        let stealers = self.stealers.read();
+        for (id, s) in stealers.iter() {
+            if *id == my_id {
+                continue;
+            }
+            loop {
+                match s.steal() {
+                    Steal::Success(t) => return Some(t),
+                    Steal::Empty => break,
+                    Steal::Retry => continue,
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Clears CURRENT when the worker leaves, so no dangling pointer to its deque survives.
+struct CurrentGuard;
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set((std::ptr::null(), std::ptr::null())));
+    }
+}
+
+fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T>) {
+    CURRENT.with(|c| c.set((Arc::as_ptr(&inner) as *const (), &local as *const Worker<T> as *const ())));
+    let _guard = CurrentGuard;
+    loop {
+        if let Some(task) = inner.find_task(&local, id) {
+            (inner.handler)(task);
+            continue;
+        }
+        // Over the (possibly lowered) limit: leave now rather than after the idle time.
+        let over = inner.threads.load(SeqCst) > inner.max_threads.load(Relaxed);
+        let timed_out = if over {
+            true
+        } else {
+            let seq = inner.wake_seq.load(SeqCst);
+            inner.sleepers.fetch_add(1, SeqCst);
+            if inner.has_work() {
+                inner.sleepers.fetch_sub(1, SeqCst);
+                continue;
+            }
+            let idle = Duration::from_millis(inner.idle_ms.load(Relaxed));
+            let r = sys::futex_wait(&inner.wake_seq, seq, Some(idle));
+            inner.sleepers.fetch_sub(1, SeqCst);
+            matches!(r, Err(ref e) if e.raw_os_error() == Some(libc::ETIMEDOUT))
+        };
+        if timed_out {
+            inner.threads.fetch_sub(1, SeqCst);
+            // A submitter that saw us counted may have queued a task after our last look.
+            if inner.has_work() {
+                inner.threads.fetch_add(1, SeqCst);
+                continue;
+            }
+            break;
+        }
+    }
+    debug_assert!(local.is_empty());
+    inner.stealers.write().retain(|(i, _)| *i != id);
+}
+
+#[cfg(test)]
+mod tests;

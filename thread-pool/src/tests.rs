@@ -1,0 +1,140 @@
+use super::*;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Mutex;
+use std::time::Instant;
+
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    f()
+}
+
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+fn count_task(_: u32) {
+    COUNT.fetch_add(1, SeqCst);
+}
+
+#[test]
+fn runs_every_task_and_starts_lazily() {
+    let pool = Pool::new(Config { max_threads: 4, ..Default::default() }, count_task);
+    assert_eq!(pool.threads(), 0, "no thread before the first task");
+    let before = COUNT.load(SeqCst);
+    for i in 0..10_000 {
+        pool.submit(i, 0).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(10), || COUNT.load(SeqCst) - before == 10_000));
+    assert!(pool.threads() >= 1 && pool.threads() <= 4);
+}
+
+static IDLE_DONE: AtomicUsize = AtomicUsize::new(0);
+fn idle_task(_: ()) {
+    IDLE_DONE.fetch_add(1, SeqCst);
+}
+
+#[test]
+fn idle_workers_exit() {
+    let pool = Pool::new(Config { max_threads: 3, idle_timeout: Duration::from_millis(50), ..Default::default() }, idle_task);
+    for _ in 0..100 {
+        pool.submit((), 0).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(10), || IDLE_DONE.load(SeqCst) >= 100));
+    assert!(wait_until(Duration::from_secs(10), || pool.threads() == 0), "threads left: {}", pool.threads());
+    // And the pool comes back.
+    pool.submit((), 0).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || IDLE_DONE.load(SeqCst) >= 101));
+}
+
+static ORDER: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+static GATE: AtomicU32 = AtomicU32::new(0);
+fn ordered_task(v: u32) {
+    if v == u32::MAX {
+        // The blocker: hold the only worker until the test has queued everything.
+        while GATE.load(SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        return;
+    }
+    ORDER.lock().unwrap().push(v);
+}
+
+#[test]
+fn urgent_lanes_first_fifo_within_a_lane() {
+    let pool = Pool::new(Config { max_threads: 1, lanes: 3, ..Default::default() }, ordered_task);
+    pool.submit(u32::MAX, 0).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || pool.threads() == 1));
+    // Queued while the single worker is busy: (lane, value)
+    for (lane, v) in [(2, 20), (1, 10), (2, 21), (0, 0), (1, 11), (0, 1)] {
+        pool.submit(v, lane).unwrap();
+    }
+    GATE.store(1, SeqCst);
+    assert!(wait_until(Duration::from_secs(5), || ORDER.lock().unwrap().len() == 6));
+    assert_eq!(*ORDER.lock().unwrap(), vec![0, 1, 10, 11, 20, 21]);
+}
+
+static SIGMASK_OK: AtomicUsize = AtomicUsize::new(0);
+fn sigmask_task(_: ()) {
+    // SAFETY: querying the current mask into a zeroed set.
+    let blocked = unsafe {
+        let mut cur: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), &mut cur);
+        libc::sigismember(&cur, libc::SIGINT) == 1 && libc::sigismember(&cur, libc::SIGRTMIN()) == 1
+    };
+    SIGMASK_OK.store(if blocked { 1 } else { 2 }, SeqCst);
+}
+
+#[test]
+fn workers_block_signals() {
+    let pool = Pool::new(Config::default(), sigmask_task);
+    pool.submit((), 0).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || SIGMASK_OK.load(SeqCst) != 0));
+    assert_eq!(SIGMASK_OK.load(SeqCst), 1);
+}
+
+static FOLLOW: AtomicUsize = AtomicUsize::new(0);
+static FOLLOW_POOL: Mutex<Option<Pool<u32>>> = Mutex::new(None);
+fn follow_task(depth: u32) {
+    FOLLOW.fetch_add(1, SeqCst);
+    if depth > 0 {
+        let p = FOLLOW_POOL.lock().unwrap().clone().unwrap();
+        // From a worker: goes to the local deque; two children per task.
+        p.submit(depth - 1, 0).unwrap();
+        p.submit(depth - 1, 0).unwrap();
+    }
+}
+
+#[test]
+fn follow_up_tasks_from_workers_all_run() {
+    let pool = Pool::new(Config { max_threads: 4, ..Default::default() }, follow_task);
+    *FOLLOW_POOL.lock().unwrap() = Some(pool.clone());
+    pool.submit(10, 0).unwrap();
+    // 2^11 - 1 tasks in a binary tree.
+    assert!(wait_until(Duration::from_secs(10), || FOLLOW.load(SeqCst) == 2047), "ran {}", FOLLOW.load(SeqCst));
+    FOLLOW_POOL.lock().unwrap().take();
+}
+
+static PAR_ACTIVE: AtomicUsize = AtomicUsize::new(0);
+static PAR_MAX: AtomicUsize = AtomicUsize::new(0);
+fn blocking_task(_: ()) {
+    let n = PAR_ACTIVE.fetch_add(1, SeqCst) + 1;
+    PAR_MAX.fetch_max(n, SeqCst);
+    std::thread::sleep(Duration::from_millis(50));
+    PAR_ACTIVE.fetch_sub(1, SeqCst);
+}
+
+#[test]
+fn blocking_tasks_run_in_parallel_up_to_the_limit() {
+    let pool = Pool::new(Config { max_threads: 8, ..Default::default() }, blocking_task);
+    for _ in 0..16 {
+        pool.submit((), 0).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(10), || PAR_ACTIVE.load(SeqCst) == 0 && PAR_MAX.load(SeqCst) > 0));
+    std::thread::sleep(Duration::from_millis(100));
+    let m = PAR_MAX.load(SeqCst);
+    assert!(m > 1 && m <= 8, "max parallel {m}");
+    assert!(pool.threads() <= 8);
+}
