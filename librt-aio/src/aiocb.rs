@@ -1,0 +1,321 @@
+//! The aiocb view: rtaio's only access to the caller's `struct aiocb`.
+//!
+//! An [`AiocbRef`] is made from a caller's pointer once, in the FFI shell; everything else is
+//! safe methods. The caller's side of the contract (POSIX's): the aiocb is valid memory for
+//! the duration of the call, and stays valid from submission until the request completes.
+//!
+//! Private state, kept only in fields glibc reserves for the implementation:
+//!
+//! | field                      | meaning                                                    |
+//! |----------------------------|------------------------------------------------------------|
+//! | `__glibc_reserved[0]`      | tag = process secret XOR the aiocb's address: "rtaio accepted this aiocb" |
+//! | `__glibc_reserved[1]` lo32 | status word, also the futex `aio_suspend` sleeps on         |
+//! | `__glibc_reserved[1]` hi32 | fork generation of the process that submitted it            |
+//! | `__error_code`             | final errno, valid once the status word says DONE           |
+//! | `__return_value`           | final return value, valid once the status word says DONE    |
+//!
+//! Publication order: result fields, then the status word (release). After the status word says
+//! DONE the completing thread never touches the aiocb again: the caller may free it at once.
+//! `aio_error`/`aio_return` read only these fields of the aiocb itself, never a pointer stored
+//! in it, so they are lock-free, allocation-free and async-signal-safe, and garbage in a
+//! never-submitted aiocb cannot make them dereference anything.
+
+use std::marker::PhantomData;
+use std::ptr::{addr_of, NonNull};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
+
+use crate::abi::{Aiocb, Sigevent};
+
+/// Status word values (low bits) and the "someone sleeps on this word" flag.
+pub const ST_IN_PROGRESS: u32 = 1;
+pub const ST_DONE: u32 = 2;
+pub const ST_RETURNED: u32 = 3;
+pub const ST_MASK: u32 = 0xf;
+pub const ST_WAITERS: u32 = 0x10;
+
+static SECRET: AtomicU64 = AtomicU64::new(0);
+static FORK_GEN: AtomicU32 = AtomicU32::new(0);
+
+/// The per-process secret; 0 until the first submission creates it.
+fn secret() -> u64 {
+    SECRET.load(Relaxed)
+}
+
+/// Creates the secret on first use (idempotent, race-free).
+pub fn init_secret() {
+    if SECRET.load(Relaxed) != 0 {
+        return;
+    }
+    let mut v = crate::sys::random_u64();
+    if v == 0 {
+        v = 0x9e37_79b9_7f4a_7c15;
+    }
+    let _ = SECRET.compare_exchange(0, v, Relaxed, Relaxed);
+}
+
+pub fn fork_gen() -> u32 {
+    FORK_GEN.load(Relaxed)
+}
+
+/// Called in the child after fork(): requests in flight belong to the parent.
+pub fn bump_fork_gen() {
+    FORK_GEN.fetch_add(1, Relaxed);
+}
+
+/// What `aio_error` would say of an aiocb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Not an aiocb rtaio accepted in this process (never submitted, overwritten, returned,
+    /// or in flight in the parent of a fork).
+    Unknown,
+    InProgress,
+    Done { error: i32, value: isize },
+    Returned,
+}
+
+#[derive(Clone, Copy)]
+pub struct AiocbRef<'a> {
+    p: NonNull<Aiocb>,
+    _life: PhantomData<&'a Aiocb>,
+}
+
+// SAFETY: an AiocbRef is an address plus the caller's validity promise; the fields it touches
+// concurrently are accessed through atomics.
+unsafe impl Send for AiocbRef<'_> {}
+unsafe impl Sync for AiocbRef<'_> {}
+
+impl<'a> AiocbRef<'a> {
+    /// # Safety
+    /// `p` is NULL or points to a `struct aiocb` valid for reads and writes for `'a`.
+    pub unsafe fn from_ptr(p: *const Aiocb) -> Option<Self> {
+        NonNull::new(p as *mut Aiocb).map(|p| AiocbRef { p, _life: PhantomData })
+    }
+
+    /// Rebuilds the view of an in-flight request's aiocb from its address.
+    ///
+    /// # Safety
+    /// `addr` came from [`AiocbRef::addr`] of a request that has not been published DONE yet.
+    pub unsafe fn from_addr(addr: usize) -> AiocbRef<'static> {
+        // SAFETY: a request's aiocb address is never 0 (it came from a non-NULL pointer).
+        AiocbRef { p: unsafe { NonNull::new_unchecked(addr as *mut Aiocb) }, _life: PhantomData }
+    }
+
+    pub fn addr(&self) -> usize {
+        self.p.as_ptr() as usize
+    }
+
+    fn raw(&self) -> *mut Aiocb {
+        self.p.as_ptr()
+    }
+
+    // --- caller-owned fields (read at submission) --------------------------------------------
+
+    pub fn fildes(&self) -> i32 {
+        // SAFETY: valid aiocb per the constructor's contract.
+        unsafe { addr_of!((*self.raw()).aio_fildes).read_volatile() }
+    }
+    pub fn lio_opcode(&self) -> i32 {
+        // SAFETY: as above.
+        unsafe { addr_of!((*self.raw()).aio_lio_opcode).read_volatile() }
+    }
+    pub fn reqprio(&self) -> i32 {
+        // SAFETY: as above.
+        unsafe { addr_of!((*self.raw()).aio_reqprio).read_volatile() }
+    }
+    pub fn buf(&self) -> usize {
+        // SAFETY: as above.
+        unsafe { addr_of!((*self.raw()).aio_buf).read_volatile() as usize }
+    }
+    pub fn nbytes(&self) -> usize {
+        // SAFETY: as above.
+        unsafe { addr_of!((*self.raw()).aio_nbytes).read_volatile() }
+    }
+    pub fn offset(&self) -> i64 {
+        // SAFETY: as above.
+        unsafe { addr_of!((*self.raw()).aio_offset).read_volatile() }
+    }
+    pub fn sigevent(&self) -> Sigevent {
+        // SAFETY: as above; Sigevent is plain data.
+        unsafe { addr_of!((*self.raw()).aio_sigevent).read_volatile() }
+    }
+
+    // --- private fields -------------------------------------------------------------------------
+
+    fn tag(&self) -> &AtomicU64 {
+        // SAFETY: `__glibc_reserved` is 8-aligned (offset 136, asserted in abi.rs) and belongs to
+        // the implementation; AtomicU64 has the layout of u64.
+        unsafe { &*(addr_of!((*self.raw()).__glibc_reserved[0]) as *const AtomicU64) }
+    }
+    /// The status word; also a futex.
+    pub fn state(&self) -> &AtomicU32 {
+        // SAFETY: low half of reserved[1] (offset 144, 4-aligned), implementation-owned.
+        unsafe { &*(addr_of!((*self.raw()).__glibc_reserved[1]) as *const AtomicU32) }
+    }
+    fn owner_gen(&self) -> &AtomicU32 {
+        // SAFETY: high half of reserved[1] (offset 148, 4-aligned), implementation-owned.
+        unsafe { &*((addr_of!((*self.raw()).__glibc_reserved[1]) as *const AtomicU32).add(1)) }
+    }
+    fn error_code(&self) -> &AtomicI32 {
+        // SAFETY: `__error_code` is an implementation-owned, 4-aligned int (offset 112).
+        unsafe { &*(addr_of!((*self.raw()).__error_code) as *const AtomicI32) }
+    }
+    fn return_value(&self) -> &AtomicI64 {
+        // SAFETY: `__return_value` is an implementation-owned, 8-aligned ssize_t (offset 120).
+        unsafe { &*(addr_of!((*self.raw()).__return_value) as *const AtomicI64) }
+    }
+
+    fn expected_tag(&self) -> u64 {
+        secret() ^ self.addr() as u64
+    }
+
+    fn is_tagged(&self) -> bool {
+        let s = secret();
+        s != 0 && self.tag().load(Relaxed) == self.expected_tag()
+    }
+
+    /// The status as `aio_error` sees it. Lock-free and async-signal-safe.
+    pub fn status(&self) -> Status {
+        if !self.is_tagged() {
+            return Status::Unknown;
+        }
+        let st = self.state().load(Acquire);
+        match st & ST_MASK {
+            ST_IN_PROGRESS if self.owner_gen().load(Relaxed) == fork_gen() => Status::InProgress,
+            ST_DONE => Status::Done { error: self.error_code().load(Relaxed), value: self.return_value().load(Relaxed) as isize },
+            ST_RETURNED => Status::Returned,
+            _ => Status::Unknown,
+        }
+    }
+
+    /// `aio_return`: takes the result of a completed request, once.
+    pub fn take_return(&self) -> Result<isize, i32> {
+        if !self.is_tagged() {
+            return Err(libc::EINVAL);
+        }
+        let st = self.state().load(Acquire);
+        match st & ST_MASK {
+            ST_DONE => {
+                let v = self.return_value().load(Relaxed) as isize;
+                match self.state().compare_exchange(st, ST_RETURNED, AcqRel, Acquire) {
+                    Ok(_) => Ok(v),
+                    Err(_) => Err(libc::EINVAL),
+                }
+            }
+            ST_IN_PROGRESS if self.owner_gen().load(Relaxed) == fork_gen() => Err(libc::EINPROGRESS),
+            _ => Err(libc::EINVAL),
+        }
+    }
+
+    /// Marks the aiocb as an in-progress request of this process. Called once a submission has
+    /// been accepted and before the request can possibly complete.
+    pub fn begin(&self) {
+        self.error_code().store(libc::EINPROGRESS, Relaxed);
+        self.return_value().store(0, Relaxed);
+        self.owner_gen().store(fork_gen(), Relaxed);
+        self.tag().store(self.expected_tag(), Relaxed);
+        self.state().store(ST_IN_PROGRESS, Release);
+    }
+
+    /// Publishes the final result. Returns the previous status word, so the caller can wake
+    /// sleepers. After this the aiocb must not be touched: the caller may already reuse it.
+    pub fn publish(&self, value: isize, error: i32) -> u32 {
+        self.error_code().store(error, Relaxed);
+        self.return_value().store(value as i64, Relaxed);
+        self.state().swap(ST_DONE, SeqCst)
+    }
+
+    /// Records a failure that happened before the request was queued (lio_listio entries):
+    /// the aiocb becomes a completed request with that error.
+    pub fn fail_immediately(&self, error: i32) {
+        self.begin();
+        self.publish(-1, error);
+    }
+
+    /// For `aio_suspend`: if the request is still in progress, sets the waiters flag and returns
+    /// the status word value to sleep on; `None` when it is not (or no longer) in progress.
+    pub fn arm_waiter(&self) -> Option<u32> {
+        if self.status() != Status::InProgress {
+            return None;
+        }
+        let w = self.state();
+        let mut cur = w.load(SeqCst);
+        loop {
+            if cur & ST_MASK != ST_IN_PROGRESS {
+                return None;
+            }
+            if cur & ST_WAITERS != 0 {
+                return Some(cur);
+            }
+            match w.compare_exchange_weak(cur, cur | ST_WAITERS, SeqCst, SeqCst) {
+                Ok(_) => return Some(cur | ST_WAITERS),
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zeroed() -> Box<Aiocb> {
+        // SAFETY: Aiocb is plain data; all-zero is a valid value.
+        Box::new(unsafe { std::mem::zeroed() })
+    }
+
+    #[test]
+    fn lifecycle() {
+        init_secret();
+        let cb = zeroed();
+        // SAFETY: `cb` lives for the whole test.
+        let r = unsafe { AiocbRef::from_ptr(&*cb) }.unwrap();
+        assert_eq!(r.status(), Status::Unknown, "never submitted");
+        assert_eq!(r.take_return(), Err(libc::EINVAL));
+        r.begin();
+        assert_eq!(r.status(), Status::InProgress);
+        assert_eq!(r.take_return(), Err(libc::EINPROGRESS));
+        assert_eq!(r.arm_waiter(), Some(ST_IN_PROGRESS | ST_WAITERS));
+        let old = r.publish(4096, 0);
+        assert_eq!(old, ST_IN_PROGRESS | ST_WAITERS);
+        assert_eq!(r.status(), Status::Done { error: 0, value: 4096 });
+        assert_eq!(r.arm_waiter(), None);
+        assert_eq!(r.take_return(), Ok(4096));
+        assert_eq!(r.status(), Status::Returned);
+        assert_eq!(r.take_return(), Err(libc::EINVAL), "second aio_return");
+    }
+
+    #[test]
+    fn garbage_and_copies_are_unknown() {
+        init_secret();
+        let mut cb = zeroed();
+        // SAFETY: filling a plain-data struct with bytes.
+        unsafe { std::ptr::write_bytes(&mut *cb as *mut Aiocb as *mut u8, 0xa5, std::mem::size_of::<Aiocb>()) };
+        // SAFETY: `cb` lives for the whole test.
+        let r = unsafe { AiocbRef::from_ptr(&*cb) }.unwrap();
+        assert_eq!(r.status(), Status::Unknown);
+        r.begin();
+        r.publish(1, 0);
+        // A bytewise copy at another address is not a request.
+        let copy = zeroed();
+        // SAFETY: both are valid, distinct Aiocb allocations.
+        unsafe { std::ptr::copy_nonoverlapping(&*cb as *const Aiocb, &*copy as *const Aiocb as *mut Aiocb, 1) };
+        // SAFETY: `copy` lives for the whole test.
+        let c = unsafe { AiocbRef::from_ptr(&*copy) }.unwrap();
+        assert_eq!(c.status(), Status::Unknown);
+        assert_eq!(r.status(), Status::Done { error: 0, value: 1 });
+    }
+
+    #[test]
+    fn in_flight_at_fork_is_not_the_childs() {
+        init_secret();
+        let cb = zeroed();
+        // SAFETY: `cb` lives for the whole test.
+        let r = unsafe { AiocbRef::from_ptr(&*cb) }.unwrap();
+        r.begin();
+        assert_eq!(r.status(), Status::InProgress);
+        // Simulate being the child: the generation moves on.
+        r.owner_gen().store(fork_gen().wrapping_sub(1), Relaxed);
+        assert_eq!(r.status(), Status::Unknown);
+        assert_eq!(r.arm_waiter(), None);
+    }
+}

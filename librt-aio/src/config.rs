@@ -1,0 +1,55 @@
+//! Tuning: defaults, then `RTAIO_*` environment variables (ignored in secure-execution mode),
+//! then `aio_init()` — the program's explicit request wins.
+
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::time::Duration;
+
+pub const DEFAULT_MAX_THREADS: usize = 64;
+pub const DEFAULT_IDLE_MS: usize = 1000;
+pub const DEFAULT_MAX_REQUESTS: usize = 1 << 20;
+
+/// Values set by `aio_init` (0 = not set).
+static INIT_THREADS: AtomicUsize = AtomicUsize::new(0);
+static INIT_IDLE_MS: AtomicUsize = AtomicUsize::new(0);
+static INIT_NUM: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub max_threads: usize,
+    pub idle: Duration,
+    pub max_requests: usize,
+    pub capacity_hint: usize,
+}
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var_os(name)?.to_str()?.trim().parse::<usize>().ok().filter(|&v| v > 0)
+}
+
+/// The settings in force now.
+pub fn current() -> Settings {
+    let env_ok = !crate::sys::secure_execution();
+    let env = |name| if env_ok { env_usize(name) } else { None };
+    let pick = |init: &AtomicUsize, name, default| match init.load(Relaxed) {
+        0 => env(name).unwrap_or(default),
+        v => v,
+    };
+    Settings {
+        max_threads: pick(&INIT_THREADS, "RTAIO_THREADS", DEFAULT_MAX_THREADS),
+        idle: Duration::from_millis(pick(&INIT_IDLE_MS, "RTAIO_IDLE_MS", DEFAULT_IDLE_MS) as u64),
+        max_requests: env("RTAIO_MAX_REQUESTS").unwrap_or(DEFAULT_MAX_REQUESTS),
+        capacity_hint: INIT_NUM.load(Relaxed),
+    }
+}
+
+/// Records `aio_init` values (non-positive fields are left as they were, like glibc).
+pub fn record_aio_init(threads: i32, num: i32, idle_secs: i32) {
+    if threads > 0 {
+        INIT_THREADS.store(threads as usize, Relaxed);
+    }
+    if num > 0 {
+        INIT_NUM.store(num as usize, Relaxed);
+    }
+    if idle_secs > 0 {
+        INIT_IDLE_MS.store((idle_secs as usize).saturating_mul(1000), Relaxed);
+    }
+}

@@ -1,0 +1,270 @@
+//! Per-descriptor bookkeeping: which requests are live on a descriptor (for `aio_cancel`), and
+//! the two orderings POSIX demands on one descriptor. Everything else runs in parallel.
+//!
+//! - O_APPEND writes run one at a time in submission order: one is *active*, later ones wait in
+//!   `append_queue` and are released one by one as the active one completes.
+//! - `aio_fsync` is a barrier: it runs only after every read and write submitted earlier on the
+//!   descriptor completed. Data requests are counted in *epochs*; an fsync closes the current
+//!   epoch (it waits in that epoch's `barriers`) and opens a new one. When the oldest epochs have
+//!   drained, their barriers are released. Later requests are not held back by an fsync.
+//!
+//! The table is sharded by descriptor number; a shard's mutex protects all of its descriptors'
+//! state and is held only for these few list operations, never across I/O or notification.
+//! There is no process-wide lock: two descriptors in different shards never contend.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::request::{Op, Request};
+
+const SHARDS: usize = 64;
+
+#[repr(align(128))]
+struct Shard(Mutex<HashMap<i32, FdState>>);
+
+pub struct FdTable {
+    shards: Box<[Shard]>,
+}
+
+#[derive(Default)]
+struct FdState {
+    /// Requests registered and not yet completed, by aiocb address.
+    live: HashMap<usize, Live>,
+    append_active: Option<usize>,
+    append_queue: VecDeque<Arc<Request>>,
+    epochs: VecDeque<Epoch>,
+    /// Sum of `pending` over `epochs`.
+    pending_total: usize,
+    next_epoch: u64,
+}
+
+struct Live {
+    req: Arc<Request>,
+    epoch: Option<u64>,
+}
+
+struct Epoch {
+    id: u64,
+    pending: usize,
+    barriers: Vec<Arc<Request>>,
+}
+
+impl FdTable {
+    pub fn new(capacity_hint: usize) -> Self {
+        let per = capacity_hint / SHARDS;
+        FdTable { shards: (0..SHARDS).map(|_| Shard(Mutex::new(HashMap::with_capacity(per.min(1024))))).collect() }
+    }
+
+    fn shard(&self, fd: i32) -> &Mutex<HashMap<i32, FdState>> {
+        &self.shards[(fd as u32 as usize) % SHARDS].0
+    }
+
+    /// Registers a new request. Returns true if it may be dispatched now, false if it waits
+    /// behind an O_APPEND write or an fsync barrier (it is released by a later `complete`).
+    pub fn register(&self, req: &Arc<Request>) -> bool {
+        let mut shard = self.shard(req.fd).lock();
+        let st = shard.entry(req.fd).or_default();
+        let mut ready = true;
+        let mut epoch = None;
+        if req.is_data_op() {
+            if st.epochs.is_empty() {
+                st.epochs.push_back(Epoch { id: st.next_epoch, pending: 0, barriers: Vec::new() });
+                st.next_epoch += 1;
+            }
+            let back = st.epochs.back_mut().expect("an epoch exists");
+            back.pending += 1;
+            st.pending_total += 1;
+            epoch = Some(back.id);
+            if let Op::Write { append: true } = req.op {
+                if st.append_active.is_some() {
+                    st.append_queue.push_back(req.clone());
+                    ready = false;
+                } else {
+                    st.append_active = Some(req.aiocb);
+                }
+            }
+        } else if st.pending_total > 0 {
+            let back = st.epochs.back_mut().expect("pending requests live in an epoch");
+            back.barriers.push(req.clone());
+            st.epochs.push_back(Epoch { id: st.next_epoch, pending: 0, barriers: Vec::new() });
+            st.next_epoch += 1;
+            ready = false;
+        }
+        st.live.insert(req.aiocb, Live { req: req.clone(), epoch });
+        ready
+    }
+
+    /// Forgets a completed (or cancelled) request and appends to `ready` the requests that may
+    /// now be dispatched.
+    pub fn complete(&self, req: &Request, ready: &mut Vec<Arc<Request>>) {
+        let mut shard = self.shard(req.fd).lock();
+        let Some(st) = shard.get_mut(&req.fd) else { return };
+        let Some(live) = st.live.remove(&req.aiocb) else { return };
+        if let Some(id) = live.epoch {
+            if let Some(e) = st.epochs.iter_mut().find(|e| e.id == id) {
+                e.pending -= 1;
+                st.pending_total -= 1;
+            }
+            while st.epochs.len() > 1 && st.epochs.front().is_some_and(|e| e.pending == 0) {
+                let e = st.epochs.pop_front().expect("checked non-empty");
+                ready.extend(e.barriers.into_iter().filter(|b| b.is_queued()));
+            }
+        }
+        if st.append_active == Some(req.aiocb) {
+            st.append_active = None;
+            while let Some(next) = st.append_queue.pop_front() {
+                if next.is_queued() {
+                    st.append_active = Some(next.aiocb);
+                    ready.push(next);
+                    break;
+                }
+            }
+        }
+        if st.live.is_empty() {
+            shard.remove(&req.fd);
+        }
+    }
+
+    /// The live request whose aiocb is `aiocb`, if it is registered on `fd`.
+    pub fn find(&self, fd: i32, aiocb: usize) -> Option<Arc<Request>> {
+        let shard = self.shard(fd).lock();
+        shard.get(&fd).and_then(|st| st.live.get(&aiocb)).map(|l| l.req.clone())
+    }
+
+    /// Every live request on `fd`, in no particular order.
+    pub fn all_on(&self, fd: i32) -> Vec<Arc<Request>> {
+        let shard = self.shard(fd).lock();
+        shard.get(&fd).map(|st| st.live.values().map(|l| l.req.clone()).collect()).unwrap_or_default()
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.shards.iter().all(|s| s.0.lock().is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::Notify;
+
+    fn req(aiocb: usize, op: Op) -> Arc<Request> {
+        Arc::new(Request::new(aiocb, 5, op, 0, 0, 0, 0, Notify::None, None))
+    }
+
+    fn ids(v: &[Arc<Request>]) -> Vec<usize> {
+        v.iter().map(|r| r.aiocb).collect()
+    }
+
+    #[test]
+    fn reads_and_writes_run_in_parallel() {
+        let t = FdTable::new(0);
+        let rs: Vec<_> = (1..=8).map(|i| req(i, if i % 2 == 0 { Op::Read } else { Op::Write { append: false } })).collect();
+        assert!(rs.iter().all(|r| t.register(r)));
+        let mut ready = Vec::new();
+        for r in &rs {
+            t.complete(r, &mut ready);
+        }
+        assert!(ready.is_empty());
+        assert!(t.is_empty(), "state is dropped when the descriptor has no live request");
+    }
+
+    #[test]
+    fn append_writes_are_serialised_in_order() {
+        let t = FdTable::new(0);
+        let a = req(1, Op::Write { append: true });
+        let b = req(2, Op::Write { append: true });
+        let c = req(3, Op::Write { append: true });
+        let r = req(4, Op::Read);
+        assert!(t.register(&a));
+        assert!(!t.register(&b));
+        assert!(!t.register(&c));
+        assert!(t.register(&r), "reads are not held back by appends");
+        let mut ready = Vec::new();
+        t.complete(&a, &mut ready);
+        assert_eq!(ids(&ready), vec![2]);
+        ready.clear();
+        t.complete(&b, &mut ready);
+        assert_eq!(ids(&ready), vec![3]);
+        ready.clear();
+        t.complete(&c, &mut ready);
+        t.complete(&r, &mut ready);
+        assert!(ready.is_empty());
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn cancelled_parked_append_is_skipped() {
+        let t = FdTable::new(0);
+        let a = req(1, Op::Write { append: true });
+        let b = req(2, Op::Write { append: true });
+        let c = req(3, Op::Write { append: true });
+        t.register(&a);
+        t.register(&b);
+        t.register(&c);
+        assert_eq!(b.try_cancel(), crate::request::CancelOutcome::Canceled);
+        let mut ready = Vec::new();
+        t.complete(&b, &mut ready);
+        assert!(ready.is_empty());
+        t.complete(&a, &mut ready);
+        assert_eq!(ids(&ready), vec![3], "the cancelled one is skipped, the next one released");
+    }
+
+    #[test]
+    fn fsync_waits_for_earlier_requests_only() {
+        let t = FdTable::new(0);
+        let w1 = req(1, Op::Write { append: false });
+        let w2 = req(2, Op::Write { append: false });
+        let f = req(3, Op::Sync { data_only: false });
+        let w3 = req(4, Op::Write { append: false });
+        assert!(t.register(&w1));
+        assert!(t.register(&w2));
+        assert!(!t.register(&f), "barrier waits");
+        assert!(t.register(&w3), "later writes are not held back");
+        let mut ready = Vec::new();
+        t.complete(&w3, &mut ready);
+        assert!(ready.is_empty(), "a later write does not release the barrier");
+        t.complete(&w1, &mut ready);
+        assert!(ready.is_empty());
+        t.complete(&w2, &mut ready);
+        assert_eq!(ids(&ready), vec![3]);
+        ready.clear();
+        t.complete(&f, &mut ready);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn fsync_on_idle_descriptor_runs_at_once_and_chained_barriers_release_in_order() {
+        let t = FdTable::new(0);
+        let f0 = req(1, Op::Sync { data_only: true });
+        assert!(t.register(&f0));
+        let w1 = req(2, Op::Write { append: false });
+        let f1 = req(3, Op::Sync { data_only: false });
+        let w2 = req(4, Op::Write { append: false });
+        let f2 = req(5, Op::Sync { data_only: false });
+        assert!(t.register(&w1));
+        assert!(!t.register(&f1));
+        assert!(t.register(&w2));
+        assert!(!t.register(&f2));
+        let mut ready = Vec::new();
+        t.complete(&w2, &mut ready);
+        assert!(ready.is_empty(), "f2 also covers w1, still running");
+        t.complete(&w1, &mut ready);
+        assert_eq!(ids(&ready), vec![3, 5]);
+    }
+
+    #[test]
+    fn find_and_all_on() {
+        let t = FdTable::new(0);
+        let a = req(1, Op::Read);
+        let b = req(2, Op::Read);
+        t.register(&a);
+        t.register(&b);
+        assert!(t.find(5, 1).is_some());
+        assert!(t.find(5, 3).is_none());
+        assert!(t.find(6, 1).is_none());
+        assert_eq!(t.all_on(5).len(), 2);
+    }
+}

@@ -1,0 +1,197 @@
+//! The exported C ABI: the only place with `#[no_mangle]`. Each export validates its pointers,
+//! converts them into safe views, calls the core, and maps `Result` to the C convention through
+//! [`ret`]. `*64` twins are the same functions (`struct aiocb64` is `struct aiocb` on LP64).
+//! The shipped library is built with `panic = "abort"`: no unwinding can cross this boundary.
+
+use libc::{c_int, ssize_t, timespec};
+use std::time::Duration;
+
+use crate::abi::{Aiocb, Aioinit, Sigevent};
+use crate::aiocb::{AiocbRef, Status};
+use crate::runtime::{self, Kind};
+use crate::sys::{set_errno, Errno};
+use crate::{lio, wait};
+
+fn ret(r: Result<c_int, Errno>) -> c_int {
+    match r {
+        Ok(v) => v,
+        Err(e) => {
+            set_errno(e);
+            -1
+        }
+    }
+}
+
+/// # Safety
+/// `p` is NULL or a valid aiocb for the duration of the call (POSIX).
+unsafe fn view<'a>(p: *const Aiocb) -> Option<AiocbRef<'a>> {
+    // SAFETY: forwarded contract.
+    unsafe { AiocbRef::from_ptr(p) }
+}
+
+/// # Safety
+/// `list` is NULL or points to `nent` readable pointers, each NULL or a valid aiocb.
+unsafe fn view_list<'a>(list: *const *const Aiocb, nent: c_int) -> Result<Vec<Option<AiocbRef<'a>>>, Errno> {
+    if nent < 0 || (list.is_null() && nent > 0) {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: forwarded contract; nent >= 0 checked above.
+    Ok((0..nent as usize).map(|i| unsafe { view(*list.add(i)) }).collect())
+}
+
+fn submit(p: *const Aiocb, kind: Kind) -> c_int {
+    // SAFETY: the caller passes a valid aiocb or NULL (POSIX); NULL is rejected below.
+    ret(match unsafe { view(p) } {
+        None => Err(libc::EINVAL),
+        Some(cb) => runtime::submit(cb, kind, None).map(|_| 0),
+    })
+}
+
+/// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_read.html>.
+#[no_mangle]
+pub extern "C" fn aio_read(aiocbp: *mut Aiocb) -> c_int {
+    submit(aiocbp, Kind::Read)
+}
+
+/// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_write.html>.
+#[no_mangle]
+pub extern "C" fn aio_write(aiocbp: *mut Aiocb) -> c_int {
+    submit(aiocbp, Kind::Write)
+}
+
+/// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_fsync.html>.
+#[no_mangle]
+pub extern "C" fn aio_fsync(op: c_int, aiocbp: *mut Aiocb) -> c_int {
+    let kind = match op {
+        libc::O_SYNC => Kind::Sync { data_only: false },
+        libc::O_DSYNC => Kind::Sync { data_only: true },
+        _ => {
+            set_errno(libc::EINVAL);
+            return -1;
+        }
+    };
+    submit(aiocbp, kind)
+}
+
+/// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_error.html>.
+/// Async-signal-safe.
+#[no_mangle]
+pub extern "C" fn aio_error(aiocbp: *const Aiocb) -> c_int {
+    // SAFETY: valid aiocb or NULL (POSIX).
+    ret(match unsafe { view(aiocbp) }.map(|cb| cb.status()) {
+        None | Some(Status::Unknown) | Some(Status::Returned) => Err(libc::EINVAL),
+        Some(Status::InProgress) => Ok(libc::EINPROGRESS),
+        Some(Status::Done { error, .. }) => Ok(error),
+    })
+}
+
+/// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_return.html>.
+/// Async-signal-safe.
+#[no_mangle]
+pub extern "C" fn aio_return(aiocbp: *mut Aiocb) -> ssize_t {
+    // SAFETY: valid aiocb or NULL (POSIX).
+    match unsafe { view(aiocbp) }.ok_or(libc::EINVAL).and_then(|cb| cb.take_return()) {
+        Ok(v) => v,
+        Err(e) => {
+            set_errno(e);
+            -1
+        }
+    }
+}
+
+/// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_suspend.html>.
+/// Async-signal-safe for lists of up to 128 entries... and beyond: no allocation below 4096.
+#[no_mangle]
+pub extern "C" fn aio_suspend(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int {
+    let timeout = if timeout.is_null() {
+        None
+    } else {
+        // SAFETY: non-NULL timeout points to a timespec (POSIX).
+        let ts = unsafe { timeout.read() };
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            set_errno(libc::EINVAL);
+            return -1;
+        }
+        Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    };
+    if nent < 0 || (list.is_null() && nent > 0) {
+        set_errno(libc::EINVAL);
+        return -1;
+    }
+    // Small lists are viewed on the stack so the common case does not allocate.
+    const STACK: usize = 128;
+    if nent as usize <= STACK {
+        let mut buf: [Option<AiocbRef<'_>>; STACK] = [None; STACK];
+        for (i, slot) in buf.iter_mut().enumerate().take(nent as usize) {
+            // SAFETY: `list` has `nent` entries, each NULL or a valid aiocb (POSIX).
+            *slot = unsafe { view(*list.add(i)) };
+        }
+        return ret(wait::suspend(&buf[..nent as usize], timeout).map(|_| 0));
+    }
+    // SAFETY: as above.
+    ret(unsafe { view_list(list, nent) }.and_then(|v| wait::suspend(&v, timeout)).map(|_| 0))
+}
+
+/// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_cancel.html>.
+#[no_mangle]
+pub extern "C" fn aio_cancel(fildes: c_int, aiocbp: *mut Aiocb) -> c_int {
+    // SAFETY: valid aiocb or NULL (POSIX).
+    ret(runtime::cancel(fildes, unsafe { view(aiocbp) }))
+}
+
+/// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/lio_listio.html>.
+#[no_mangle]
+pub extern "C" fn lio_listio(mode: c_int, list: *const *const Aiocb, nent: c_int, sig: *mut Sigevent) -> c_int {
+    // SAFETY: `list` has `nent` entries, each NULL or a valid aiocb; `sig` NULL or valid (POSIX).
+    let entries = match unsafe { view_list(list, nent) } {
+        Ok(v) => v,
+        Err(e) => return ret(Err(e)),
+    };
+    // SAFETY: as above.
+    let sig = unsafe { sig.as_ref() };
+    ret(lio::listio(mode, &entries, sig).map(|_| 0))
+}
+
+/// GNU extension: tune the thread pool. See `docs/BEHAVIOUR.md`.
+#[no_mangle]
+pub extern "C" fn aio_init(init: *const Aioinit) {
+    // SAFETY: NULL or a valid struct aioinit (glibc's contract; NULL is tolerated here).
+    if let Some(i) = unsafe { init.as_ref() } {
+        runtime::apply_aio_init(i.aio_threads, i.aio_num, i.aio_idle_time);
+    }
+}
+
+// The *64 twins: the same functions under glibc's LFS names.
+
+#[no_mangle]
+pub extern "C" fn aio_read64(aiocbp: *mut Aiocb) -> c_int {
+    aio_read(aiocbp)
+}
+#[no_mangle]
+pub extern "C" fn aio_write64(aiocbp: *mut Aiocb) -> c_int {
+    aio_write(aiocbp)
+}
+#[no_mangle]
+pub extern "C" fn aio_fsync64(op: c_int, aiocbp: *mut Aiocb) -> c_int {
+    aio_fsync(op, aiocbp)
+}
+#[no_mangle]
+pub extern "C" fn aio_error64(aiocbp: *const Aiocb) -> c_int {
+    aio_error(aiocbp)
+}
+#[no_mangle]
+pub extern "C" fn aio_return64(aiocbp: *mut Aiocb) -> ssize_t {
+    aio_return(aiocbp)
+}
+#[no_mangle]
+pub extern "C" fn aio_suspend64(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int {
+    aio_suspend(list, nent, timeout)
+}
+#[no_mangle]
+pub extern "C" fn aio_cancel64(fildes: c_int, aiocbp: *mut Aiocb) -> c_int {
+    aio_cancel(fildes, aiocbp)
+}
+#[no_mangle]
+pub extern "C" fn lio_listio64(mode: c_int, list: *const *const Aiocb, nent: c_int, sig: *mut Sigevent) -> c_int {
+    lio_listio(mode, list, nent, sig)
+}

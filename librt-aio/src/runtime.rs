@@ -1,0 +1,318 @@
+//! The request core: submission, dispatch, execution, completion, cancellation.
+//!
+//! Life of a request:
+//! 1. `submit` validates (errno on failure, nothing queued), marks the aiocb in progress,
+//!    registers the request in the descriptor table, and dispatches it unless an ordering rule
+//!    holds it back (O_APPEND chain, fsync barrier).
+//! 2. A pool worker claims it (QUEUED → RUNNING, see `request.rs`) and performs the system call.
+//! 3. `finish` (by the worker, or by the canceller with ECANCELED): removes it from the table and
+//!    dispatches what that released; publishes the result in the aiocb and wakes its sleepers;
+//!    then sends the notification; then counts it done in its lio_listio list.
+//!    So the status is final before any notification, and nothing touches the aiocb after it is
+//!    published.
+//!
+//! The runtime is created on first use and leaked. In a child after fork() it is forgotten
+//! (its threads do not exist there, its locks may be held) and a fresh one is made on demand.
+
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Once};
+
+use thread_pool::{Config, Pool, SubmitError};
+
+use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED, AIO_PRIO_DELTA_MAX};
+use crate::aiocb::{self, AiocbRef, Status, ST_WAITERS};
+use crate::config;
+use crate::fdtable::FdTable;
+use crate::lio::ListCtl;
+use crate::notify::{self, Notify, NotifyJob};
+use crate::request::{CancelOutcome, Op, Request};
+use crate::sys::{self, Errno};
+use crate::wait;
+
+pub struct Runtime {
+    io: Pool<Arc<Request>>,
+    notifier: Pool<NotifyJob>,
+    fds: FdTable,
+    outstanding: AtomicUsize,
+    max_requests: usize,
+    pid: libc::pid_t,
+}
+
+static RUNTIME: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
+static ATFORK: Once = Once::new();
+
+extern "C" fn after_fork_child() {
+    // Only atomics here: the child may be a single thread forked from a busy process.
+    RUNTIME.store(std::ptr::null_mut(), SeqCst);
+    aiocb::bump_fork_gen();
+}
+
+/// The runtime, created on first use.
+pub fn get() -> &'static Runtime {
+    let p = RUNTIME.load(Acquire);
+    if !p.is_null() {
+        // SAFETY: runtimes are leaked, never freed: any pointer once published stays valid.
+        return unsafe { &*p };
+    }
+    init()
+}
+
+/// The runtime if one exists (calls that have nothing to do without requests use this).
+pub fn existing() -> Option<&'static Runtime> {
+    let p = RUNTIME.load(Acquire);
+    // SAFETY: as in `get`.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+#[cold]
+fn init() -> &'static Runtime {
+    ATFORK.call_once(|| sys::at_fork_child(after_fork_child));
+    aiocb::init_secret();
+    let s = config::current();
+    let rt = Box::new(Runtime {
+        io: Pool::new(
+            Config { name: "rtaio-io", max_threads: s.max_threads, idle_timeout: s.idle, stack_size: 128 << 10, lanes: AIO_PRIO_DELTA_MAX as usize + 1 },
+            run_request,
+        ),
+        notifier: Pool::new(Config { name: "rtaio-notify", max_threads: 1024, idle_timeout: s.idle, stack_size: 512 << 10, lanes: 1 }, notify::run_job),
+        fds: FdTable::new(s.capacity_hint),
+        outstanding: AtomicUsize::new(0),
+        max_requests: s.max_requests,
+        pid: sys::getpid(),
+    });
+    let new = Box::into_raw(rt);
+    match RUNTIME.compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire) {
+        // SAFETY: `new` was just leaked and is now published; never freed.
+        Ok(_) => unsafe { &*new },
+        Err(winner) => {
+            // SAFETY: `new` was never published; `winner` is a leaked, published runtime.
+            unsafe {
+                drop(Box::from_raw(new));
+                &*winner
+            }
+        }
+    }
+}
+
+/// `aio_init`: record the settings and apply them to a running pool.
+pub fn apply_aio_init(threads: i32, num: i32, idle_secs: i32) {
+    config::record_aio_init(threads, num, idle_secs);
+    if let Some(rt) = existing() {
+        let s = config::current();
+        rt.io.set_max_threads(s.max_threads);
+        rt.io.set_idle_timeout(s.idle);
+        rt.notifier.set_idle_timeout(s.idle);
+    }
+}
+
+pub fn queue_notification(job: NotifyJob) {
+    let rt = get();
+    if let Err(SubmitError::NoThread(job, _)) = rt.notifier.submit(job, 0) {
+        // Not even one notification thread can be created: run it here rather than lose it.
+        notify::run_job(job);
+    }
+}
+
+/// What to submit: read, write or sync, from `aio_read`/`aio_write`/`aio_fsync`/`lio_listio`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Read,
+    Write,
+    Sync { data_only: bool },
+}
+
+/// Validates and queues one request. On error nothing is queued and the aiocb is untouched,
+/// except for EAGAIN after it was marked in progress (then its status is EAGAIN).
+pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>) -> Result<(), Errno> {
+    if cb.status() == Status::InProgress {
+        return Err(libc::EINVAL);
+    }
+    let reqprio = cb.reqprio();
+    if !(0..=AIO_PRIO_DELTA_MAX).contains(&reqprio) {
+        return Err(libc::EINVAL);
+    }
+    let (offset, nbytes) = (cb.offset(), cb.nbytes());
+    if kind != (Kind::Sync { data_only: false }) && kind != (Kind::Sync { data_only: true }) && (offset < 0 || nbytes > isize::MAX as usize) {
+        return Err(libc::EINVAL);
+    }
+    let rt = get();
+    let notify = Notify::from_sigevent(&cb.sigevent(), rt.pid)?;
+    let fd = cb.fildes();
+    let flags = sys::fd_flags(fd)?;
+    let acc = flags & libc::O_ACCMODE;
+    let op = match kind {
+        Kind::Read if acc == libc::O_RDONLY || acc == libc::O_RDWR => Op::Read,
+        Kind::Write if acc == libc::O_WRONLY || acc == libc::O_RDWR => Op::Write { append: flags & libc::O_APPEND != 0 },
+        Kind::Sync { data_only } if acc == libc::O_WRONLY || acc == libc::O_RDWR => Op::Sync { data_only },
+        _ => return Err(libc::EBADF),
+    };
+    if rt.outstanding.fetch_add(1, Relaxed) >= rt.max_requests {
+        rt.outstanding.fetch_sub(1, Relaxed);
+        return Err(libc::EAGAIN);
+    }
+    let req = Arc::new(Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned()));
+    if let Some(l) = list {
+        l.add();
+    }
+    cb.begin();
+    if rt.fds.register(&req) {
+        if let Err(req) = rt.dispatch(req) {
+            if req.try_cancel() == CancelOutcome::Canceled {
+                rt.withdraw(&req);
+                return Err(libc::EAGAIN);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Runtime {
+    /// Hands a ready request to the pool. Err if no thread can run it.
+    fn dispatch(&self, req: Arc<Request>) -> Result<(), Arc<Request>> {
+        let lane = req.lane;
+        match self.io.submit(req.clone(), lane) {
+            Ok(()) => Ok(()),
+            Err(SubmitError::NoThread(..)) | Err(SubmitError::Stranded(_)) => Err(req),
+        }
+    }
+
+    /// Dispatches requests an ordering rule released; any that cannot get a thread fail EAGAIN.
+    fn dispatch_released(&'static self, ready: Vec<Arc<Request>>) {
+        for r in ready {
+            if let Err(r) = self.dispatch(r) {
+                if r.try_cancel() == CancelOutcome::Canceled {
+                    self.finish(&r, -1, libc::EAGAIN);
+                }
+            }
+        }
+    }
+
+    /// Undoes a submission whose request was claimed back before any thread saw it.
+    fn withdraw(&'static self, req: &Arc<Request>) {
+        let mut ready = Vec::new();
+        self.fds.complete(req, &mut ready);
+        // SAFETY: the request was never published DONE; the aiocb is the submitter's, valid.
+        let cb = unsafe { AiocbRef::from_addr(req.aiocb) };
+        cb.publish(-1, libc::EAGAIN);
+        self.outstanding.fetch_sub(1, Relaxed);
+        if let Some(l) = &req.list {
+            l.withdraw();
+        }
+        self.dispatch_released(ready);
+    }
+
+    /// Completes a request owned by the caller (see the phase protocol in `request.rs`).
+    fn finish(&'static self, req: &Request, value: isize, error: Errno) {
+        let mut ready = Vec::new();
+        self.fds.complete(req, &mut ready);
+        if !ready.is_empty() {
+            self.dispatch_released(ready);
+        }
+        // SAFETY: the request is still unpublished, so its aiocb is valid (POSIX); after
+        // `publish` we only use the status word's address, as a futex key.
+        let cb = unsafe { AiocbRef::from_addr(req.aiocb) };
+        let word = cb.state().as_ptr() as *const u32;
+        let old = cb.publish(value, error);
+        if old & ST_WAITERS != 0 {
+            kernel_aio::futex_wake_addr(word, i32::MAX);
+        }
+        wait::note_completion();
+        self.outstanding.fetch_sub(1, Relaxed);
+        notify::deliver(req.notify);
+        if let Some(l) = &req.list {
+            l.one_done(error != 0);
+        }
+    }
+
+    /// Cancels `aiocb` (or, with `None`, everything) on `fd`: AIO_CANCELED, AIO_NOTCANCELED or
+    /// AIO_ALLDONE.
+    fn cancel(&'static self, fd: i32, aiocb: Option<usize>) -> i32 {
+        let reqs = match aiocb {
+            Some(a) => self.fds.find(fd, a).into_iter().collect(),
+            None => self.fds.all_on(fd),
+        };
+        let (mut canceled, mut running) = (0, 0);
+        for r in reqs {
+            match r.try_cancel() {
+                CancelOutcome::Canceled => {
+                    self.finish(&r, -1, libc::ECANCELED);
+                    canceled += 1;
+                }
+                CancelOutcome::Running => running += 1,
+                CancelOutcome::AlreadyCanceled => {}
+            }
+        }
+        if running > 0 {
+            AIO_NOTCANCELED
+        } else if canceled > 0 {
+            AIO_CANCELED
+        } else {
+            AIO_ALLDONE
+        }
+    }
+}
+
+/// `aio_cancel`.
+pub fn cancel(fd: i32, cb: Option<AiocbRef<'_>>) -> Result<i32, Errno> {
+    if !sys::fd_is_open(fd) {
+        return Err(libc::EBADF);
+    }
+    if let Some(cb) = cb {
+        if cb.fildes() != fd {
+            return Err(libc::EINVAL);
+        }
+        if cb.status() != Status::InProgress {
+            return Ok(AIO_ALLDONE);
+        }
+    }
+    Ok(match existing() {
+        Some(rt) => rt.cancel(fd, cb.map(|c| c.addr())),
+        None => AIO_ALLDONE,
+    })
+}
+
+/// The pool's task handler: run one request.
+fn run_request(req: Arc<Request>) {
+    if !req.claim() {
+        return; // cancelled or withdrawn while queued
+    }
+    let (value, error) = match execute(&req) {
+        Ok(n) => (n as isize, 0),
+        Err(e) => (-1, e),
+    };
+    // The request belongs to the runtime that queued it; in this (parent) process that is the
+    // current one, since only a child's runtime is ever replaced.
+    get().finish(&req, value, error);
+}
+
+fn execute(req: &Request) -> Result<usize, Errno> {
+    // SAFETY (all arms): buf/nbytes come from the application's aiocb, which POSIX keeps valid
+    // and reserved for this request until it completes; the kernel checks the range (EFAULT).
+    match req.op {
+        Op::Read => match unsafe { sys::read_at(req.fd, req.buf, req.nbytes, Some(req.offset)) } {
+            Err(libc::ESPIPE) => unsafe { sys::read_at(req.fd, req.buf, req.nbytes, None) },
+            r => r,
+        },
+        Op::Write { append: true } => unsafe { sys::write_at(req.fd, req.buf, req.nbytes, None) },
+        Op::Write { append: false } => match unsafe { sys::write_at(req.fd, req.buf, req.nbytes, Some(req.offset)) } {
+            Err(libc::ESPIPE) => unsafe { sys::write_at(req.fd, req.buf, req.nbytes, None) },
+            r => r,
+        },
+        Op::Sync { data_only } => sys::sync(req.fd, data_only).map(|_| 0),
+    }
+}
+
+/// Process-wide count of outstanding requests (for lio_listio's all-or-nothing EAGAIN).
+pub fn would_exceed(n: usize) -> bool {
+    let rt = get();
+    rt.outstanding.load(Relaxed).saturating_add(n) > rt.max_requests
+}
+
+pub fn pid() -> libc::pid_t {
+    get().pid
+}
+
+#[cfg(test)]
+pub fn io_threads() -> usize {
+    existing().map_or(0, |rt| rt.io.threads())
+}

@@ -1,0 +1,209 @@
+//! System calls used by the request core. One of rtaio's few `unsafe` modules; every function
+//! wraps one call and returns `Result<_, errno>`. Blocking I/O calls retry on EINTR.
+
+use libc::{c_int, c_void, off_t, pid_t};
+
+pub type Errno = i32;
+
+fn errno() -> Errno {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// Sets the calling thread's errno (for the FFI shell's -1/errno convention).
+pub fn set_errno(e: Errno) {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
+}
+
+pub fn random_u64() -> u64 {
+    let mut v = 0u64;
+    // SAFETY: writes at most 8 bytes into `v`.
+    let n = unsafe { libc::getrandom(&mut v as *mut u64 as *mut c_void, 8, libc::GRND_NONBLOCK) };
+    if n != 8 {
+        // No entropy yet (very early boot) or seccomp: mix what differs between processes.
+        let t = kernel_aio::monotonic_now();
+        v = (t.tv_nsec as u64) ^ ((t.tv_sec as u64) << 32) ^ ((getpid() as u64) << 17) ^ (&v as *const u64 as u64);
+    }
+    v
+}
+
+/// `fcntl(fd, F_GETFL)`: EBADF for a descriptor that is not open.
+pub fn fd_flags(fd: c_int) -> Result<c_int, Errno> {
+    // SAFETY: F_GETFL takes no pointer argument.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r)
+    }
+}
+
+pub fn fd_is_open(fd: c_int) -> bool {
+    // SAFETY: F_GETFD takes no pointer argument.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+fn retry(mut f: impl FnMut() -> isize) -> Result<usize, Errno> {
+    loop {
+        let r = f();
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = errno();
+        if e != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Reads into the caller's buffer. `offset == None` reads at the file position (unseekable files).
+///
+/// # Safety
+/// `buf..buf+len` is the caller's aio buffer, which POSIX keeps valid and untouched by the
+/// application until the request completes.
+pub unsafe fn read_at(fd: c_int, buf: usize, len: usize, offset: Option<i64>) -> Result<usize, Errno> {
+    retry(|| match offset {
+        // SAFETY: per the function contract; the kernel validates the range (EFAULT).
+        Some(off) => unsafe { libc::pread(fd, buf as *mut c_void, len, off as off_t) },
+        // SAFETY: as above.
+        None => unsafe { libc::read(fd, buf as *mut c_void, len) },
+    })
+}
+
+/// Writes from the caller's buffer; `offset == None` writes at the file position (or appends).
+///
+/// # Safety
+/// As for [`read_at`].
+pub unsafe fn write_at(fd: c_int, buf: usize, len: usize, offset: Option<i64>) -> Result<usize, Errno> {
+    retry(|| match offset {
+        // SAFETY: per the function contract.
+        Some(off) => unsafe { libc::pwrite(fd, buf as *const c_void, len, off as off_t) },
+        // SAFETY: as above.
+        None => unsafe { libc::write(fd, buf as *const c_void, len) },
+    })
+}
+
+pub fn sync(fd: c_int, data_only: bool) -> Result<usize, Errno> {
+    // SAFETY: no pointers involved.
+    retry(|| unsafe { if data_only { libc::fdatasync(fd) as isize } else { libc::fsync(fd) as isize } })
+}
+
+pub fn getpid() -> pid_t {
+    // SAFETY: cannot fail.
+    unsafe { libc::getpid() }
+}
+
+pub fn getuid() -> libc::uid_t {
+    // SAFETY: cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// True in a setuid/setgid/capability-raised process: environment tuning is then ignored.
+pub fn secure_execution() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// Calls a SIGEV_THREAD function with the given value.
+///
+/// # Safety
+/// `func` is the application's `void (*)(union sigval)` from a validated sigevent.
+pub unsafe fn call_notify_function(func: usize, value: usize) {
+    // SAFETY: per the contract; union sigval is passed like a pointer-sized integer.
+    let f: extern "C" fn(usize) = unsafe { std::mem::transmute(func) };
+    f(value);
+}
+
+extern "C" {
+    // Not declared by the libc crate; part of POSIX threads in glibc's libc.so.6.
+    fn pthread_attr_getdetachstate(attr: *const libc::pthread_attr_t, state: *mut c_int) -> c_int;
+}
+
+struct ThreadCall {
+    func: usize,
+    value: usize,
+}
+
+extern "C" fn notify_thread_start(arg: *mut c_void) -> *mut c_void {
+    // SAFETY: `arg` is the Box<ThreadCall> leaked by `spawn_notify_thread`, used only here.
+    let call = unsafe { Box::from_raw(arg as *mut ThreadCall) };
+    // SAFETY: func was validated non-NULL when the request was submitted.
+    unsafe { call_notify_function(call.func, call.value) };
+    std::ptr::null_mut()
+}
+
+/// Runs `func(value)` on a new thread made with the application's attributes (SIGEV_THREAD with
+/// `sigev_notify_attributes`). The thread starts with an empty signal mask, like glibc's
+/// notification threads, and is detached if the attributes ask for a joinable thread.
+///
+/// # Safety
+/// `attr` points to an initialised `pthread_attr_t` the application keeps valid (POSIX);
+/// `func` is a valid notification function.
+pub unsafe fn spawn_notify_thread(attr: usize, func: usize, value: usize) -> Result<(), Errno> {
+    let arg = Box::into_raw(Box::new(ThreadCall { func, value })) as *mut c_void;
+    let mut tid: libc::pthread_t = 0;
+    let _mask = SignalMask::empty();
+    // SAFETY: per the contract; `arg` is a leaked box the start routine reclaims.
+    let r = unsafe { libc::pthread_create(&mut tid, attr as *const libc::pthread_attr_t, notify_thread_start, arg) };
+    if r != 0 {
+        // SAFETY: the thread was not created; reclaim the box.
+        drop(unsafe { Box::from_raw(arg as *mut ThreadCall) });
+        return Err(r);
+    }
+    let mut state: c_int = libc::PTHREAD_CREATE_DETACHED;
+    // SAFETY: reading a field of the application's attributes.
+    unsafe { pthread_attr_getdetachstate(attr as *const libc::pthread_attr_t, &mut state) };
+    if state == libc::PTHREAD_CREATE_JOINABLE {
+        // SAFETY: `tid` is a thread we just created and nobody else joins.
+        unsafe { libc::pthread_detach(tid) };
+    }
+    Ok(())
+}
+
+/// Sets the calling thread's signal mask for a scope, restoring the previous one on drop.
+pub struct SignalMask {
+    old: libc::sigset_t,
+}
+
+impl SignalMask {
+    fn set(fill: bool) -> Self {
+        // SAFETY: plain sigset_t manipulation of local values.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            if fill {
+                libc::sigfillset(&mut set);
+            } else {
+                libc::sigemptyset(&mut set);
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &set, &mut old);
+            SignalMask { old }
+        }
+    }
+    /// Unblocks every signal (around application callbacks).
+    pub fn empty() -> Self {
+        Self::set(false)
+    }
+}
+
+impl Drop for SignalMask {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved at construction.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+/// Registers `child` to run in the child after every fork().
+pub fn at_fork_child(child: extern "C" fn()) {
+    // SAFETY: registering a handler function that lives as long as the library (the shared
+    // library is linked with -z nodelete, so it is never unloaded).
+    unsafe { libc::pthread_atfork(None, None, Some(child)) };
+}
+
+/// Signal number limits of this libc (glibc reserves 32 and 33 for itself).
+pub fn sigrtmin() -> c_int {
+    libc::SIGRTMIN()
+}
+pub fn sigrtmax() -> c_int {
+    libc::SIGRTMAX()
+}

@@ -1,0 +1,133 @@
+//! Waiting: `aio_suspend` and the LIO_WAIT wait of `lio_listio`.
+//!
+//! Each aiocb's status word is a futex. A waiter sets the word's WAITERS flag and sleeps on all
+//! its entries at once with `futex_waitv` (up to 128 entries, Linux 5.16+); a completion wakes
+//! that word only if the flag is set. So a completion wakes only the threads waiting for that
+//! request, and waiting costs O(entries), whatever else the process has in flight.
+//! For longer lists (or kernels without futex_waitv) the waiter sleeps on one process-wide
+//! completion counter instead, which completions bump only while such a waiter exists.
+//! Everything here is async-signal-safe: atomics and system calls, no locks, no allocation.
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
+use std::time::Duration;
+
+use kernel_aio::{FutexWaitv, FUTEX_WAITV_MAX};
+use libc::timespec;
+
+use crate::aiocb::AiocbRef;
+use crate::sys::Errno;
+
+static LONG_WAITERS: AtomicUsize = AtomicUsize::new(0);
+static COMPLETIONS: AtomicU32 = AtomicU32::new(0);
+
+/// Called by every completion after it published its status.
+pub fn note_completion() {
+    if LONG_WAITERS.load(SeqCst) > 0 {
+        COMPLETIONS.fetch_add(1, SeqCst);
+        kernel_aio::futex_wake(&COMPLETIONS, i32::MAX);
+    }
+}
+
+fn deadline_after(d: Duration) -> timespec {
+    let now = kernel_aio::monotonic_now();
+    let mut sec = (now.tv_sec as i64).saturating_add(d.as_secs().min(i64::MAX as u64) as i64);
+    let mut nsec = now.tv_nsec + d.subsec_nanos() as i64;
+    if nsec >= 1_000_000_000 {
+        nsec -= 1_000_000_000;
+        sec = sec.saturating_add(1);
+    }
+    timespec { tv_sec: sec, tv_nsec: nsec }
+}
+
+fn remaining(deadline: &timespec) -> Option<Duration> {
+    let now = kernel_aio::monotonic_now();
+    let d = (deadline.tv_sec as i128 - now.tv_sec as i128) * 1_000_000_000 + (deadline.tv_nsec as i128 - now.tv_nsec as i128);
+    (d > 0).then(|| Duration::from_nanos(d as u64))
+}
+
+fn os_errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().unwrap_or(libc::EINVAL)
+}
+
+/// `aio_suspend` over a list of entries (`None` = NULL entry). `timeout`: `None` waits forever.
+pub fn suspend(list: &[Option<AiocbRef<'_>>], timeout: Option<Duration>) -> Result<(), Errno> {
+    let deadline = timeout.map(deadline_after);
+    let live = list.iter().flatten().count();
+    if live == 0 {
+        return Ok(()); // nothing to wait for (glibc returns at once too)
+    }
+    if live <= FUTEX_WAITV_MAX {
+        match suspend_waitv(list, deadline) {
+            Err(libc::ENOSYS) => {}
+            r => return r,
+        }
+    }
+    suspend_long(list, deadline)
+}
+
+fn suspend_waitv(list: &[Option<AiocbRef<'_>>], deadline: Option<timespec>) -> Result<(), Errno> {
+    let mut v = [FutexWaitv::default(); FUTEX_WAITV_MAX];
+    loop {
+        let mut n = 0;
+        for cb in list.iter().flatten() {
+            match cb.arm_waiter() {
+                None => return Ok(()),
+                Some(expected) => {
+                    v[n] = FutexWaitv::new(cb.state(), expected);
+                    n += 1;
+                }
+            }
+        }
+        if deadline.as_ref().is_some_and(|d| remaining(d).is_none()) {
+            return Err(libc::EAGAIN);
+        }
+        match kernel_aio::futex_waitv(&v[..n], deadline) {
+            Ok(_) => {}
+            Err(e) => match os_errno(e) {
+                libc::EAGAIN => {}
+                libc::ETIMEDOUT => return Err(libc::EAGAIN),
+                e => return Err(e), // EINTR, ENOSYS (fallback), EFAULT...
+            },
+        }
+    }
+}
+
+fn suspend_long(list: &[Option<AiocbRef<'_>>], deadline: Option<timespec>) -> Result<(), Errno> {
+    LONG_WAITERS.fetch_add(1, SeqCst);
+    let r = loop {
+        let seen = COMPLETIONS.load(SeqCst);
+        if list.iter().flatten().any(|cb| cb.arm_waiter().is_none()) {
+            break Ok(());
+        }
+        let left = match deadline {
+            None => None,
+            Some(d) => match remaining(&d) {
+                None => break Err(libc::EAGAIN),
+                some => some,
+            },
+        };
+        match kernel_aio::futex_wait(&COMPLETIONS, seen, left) {
+            Ok(()) => {}
+            Err(e) => match os_errno(e) {
+                libc::EAGAIN | libc::ETIMEDOUT => {}
+                e => break Err(e),
+            },
+        }
+    };
+    LONG_WAITERS.fetch_sub(1, SeqCst);
+    r
+}
+
+/// Waits until `done` becomes non-zero (lio_listio LIO_WAIT). EINTR if a handler ran.
+pub fn wait_flag(done: &AtomicU32) -> Result<(), Errno> {
+    while done.load(Acquire) == 0 {
+        match kernel_aio::futex_wait(done, 0, None) {
+            Ok(()) => {}
+            Err(e) => match os_errno(e) {
+                libc::EAGAIN => {}
+                e => return Err(e),
+            },
+        }
+    }
+    Ok(())
+}

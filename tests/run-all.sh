@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make test`: every suite, then one overall tally line. Each suite prints its own closing line
+# "<name>: N passed, N failed"; this script sums them and fails if any suite failed.
+set -u
+cd "$(dirname "$0")/.."
+export RTAIO_LIBDIR="${RTAIO_LIBDIR:-$PWD/target/release}"
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+total_pass=0 total_fail=0 failed_suites=()
+
+run_suite() { # name command...
+    local name=$1; shift
+    echo "=== $name: $*"
+    "$@" 2>&1 | tee "$log/$name.out"
+    local rc=${PIPESTATUS[0]}
+    local p f
+    if [ "$name" = unit ]; then
+        p=$(grep -Eo '[0-9]+ passed' "$log/$name.out" | awk '{s+=$1} END {print s+0}')
+        f=$(grep -Eo '[0-9]+ failed' "$log/$name.out" | awk '{s+=$1} END {print s+0}')
+    else
+        # The suite's own closing lines ("<mode>: N passed, N failed"), excluding glibc's
+        # reference column, which measures glibc, not rtaio.
+        p=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed' "$log/$name.out" | grep -v '^glibc:' | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+        f=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed' "$log/$name.out" | grep -v '^glibc:' | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+    fi
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+    if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
+        failed_suites+=("$name(rc=$rc)")
+        [ "$f" -eq 0 ] && total_fail=$((total_fail + 1))
+    fi
+}
+
+run_suite unit cargo test --workspace --release
+run_suite check-abi bash tests/check-abi.sh
+run_suite c-tests bash tests/run-c-tests.sh
+run_suite fio-verify bash tests/fio-verify.sh
+run_suite conformance bash posix-conformance/run.sh
+
+echo
+if [ ${#failed_suites[@]} -gt 0 ]; then echo "failed suites: ${failed_suites[*]}"; fi
+echo "make-test: $total_pass passed, $total_fail failed"
+[ ${#failed_suites[@]} -eq 0 ]
