@@ -15,9 +15,12 @@ OUT       := target/release
 LIB       := $(OUT)/librtaio.so
 export RTAIO_LIBDIR := $(abspath $(OUT))
 
-.PHONY: all build test unit-test c-test conformance fio-verify check-abi demo bench install uninstall clean
+.PHONY: deps all build test unit-test c-test conformance fio-verify check-abi demo bench install uninstall clean
 
 all: build
+
+deps:
+	bash tests/deps.sh
 
 build:
 	$(CARGO) build --release --workspace
@@ -26,7 +29,7 @@ build:
 
 # Every test: Rust unit tests, C tests (linked and preloaded), ABI check, fio verification,
 # POSIX conformance (glibc, link, preload). The last line is the overall tally.
-test: build
+test: deps build
 	bash tests/run-all.sh
 
 unit-test:
@@ -44,10 +47,10 @@ fio-verify: build
 check-abi: build
 	bash tests/check-abi.sh
 
-demo: build
+demo: deps build
 	bash tests/demo.sh
 
-bench: build
+bench: deps build
 	bash bench/run.sh
 
 install: build

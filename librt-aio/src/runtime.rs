@@ -132,7 +132,7 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>) -> Resu
         return Err(libc::EINVAL);
     }
     let (offset, nbytes) = (cb.offset(), cb.nbytes());
-    if kind != (Kind::Sync { data_only: false }) && kind != (Kind::Sync { data_only: true }) && (offset < 0 || nbytes > isize::MAX as usize) {
+    if !matches!(kind, Kind::Sync { .. }) && (offset < 0 || nbytes > isize::MAX as usize) {
         return Err(libc::EINVAL);
     }
     let rt = get();

@@ -73,6 +73,8 @@ struct Inner<T> {
     max_threads: AtomicUsize,
     idle_ms: AtomicU64,
     threads: AtomicUsize,
+    /// Workers running a task.
+    active: AtomicUsize,
     sleepers: AtomicUsize,
     wake_seq: AtomicU32,
     next_worker_id: AtomicU64,
@@ -103,6 +105,7 @@ impl<T: Send + 'static> Pool<T> {
                 max_threads: AtomicUsize::new(cfg.max_threads.max(1)),
                 idle_ms: AtomicU64::new(cfg.idle_timeout.as_millis().max(1) as u64),
                 threads: AtomicUsize::new(0),
+                active: AtomicUsize::new(0),
                 sleepers: AtomicUsize::new(0),
                 wake_seq: AtomicU32::new(0),
                 next_worker_id: AtomicU64::new(0),
@@ -176,21 +179,33 @@ impl<T: Send + 'static> Pool<T> {
                 let lane = lane.min(inner.lanes.len() - 1);
                 inner.lanes[lane].push(task);
                 fence(SeqCst);
-                if inner.sleepers.load(SeqCst) > 0 {
-                    inner.wake_one();
-                    return Ok(());
+                match self.notify() {
+                    Err(e) if inner.threads.load(SeqCst) == 0 => Err(SubmitError::Stranded(e)),
+                    _ => Ok(()),
                 }
-                let threads = inner.threads.load(SeqCst);
-                if threads < inner.max_threads.load(Relaxed) {
-                    if let Err(e) = self.spawn_worker() {
-                        if inner.threads.load(SeqCst) == 0 {
-                            return Err(SubmitError::Stranded(e));
-                        }
-                    }
-                }
-                Ok(())
             }
         }
+    }
+
+    /// Makes sure some worker will look at the queues: nothing if one is searching already
+    /// (it will see the new work, and pass the word on if more remains), else wake a sleeper,
+    /// else start a thread if below the limit.
+    fn notify(&self) -> io::Result<()> {
+        let inner = &self.inner;
+        let threads = inner.threads.load(SeqCst);
+        let active = inner.active.load(SeqCst);
+        let sleepers = inner.sleepers.load(SeqCst);
+        if threads > active + sleepers {
+            return Ok(());
+        }
+        if sleepers > 0 {
+            inner.wake_one();
+            return Ok(());
+        }
+        if threads < inner.max_threads.load(Relaxed) {
+            return self.spawn_worker();
+        }
+        Ok(())
     }
 
     fn spawn_worker(&self) -> io::Result<()> {
@@ -238,6 +253,10 @@ impl<T> Inner<T> {
         sys::futex_wake(&self.wake_seq, i32::MAX);
     }
 
+    fn lanes_nonempty(&self) -> bool {
+        self.lanes.iter().any(|l| !l.is_empty())
+    }
+
     fn has_work(&self) -> bool {
         self.lanes.iter().any(|l| !l.is_empty()) || self.stealers.read().iter().any(|(_, s)| !s.is_empty())
     }
@@ -280,12 +299,28 @@ impl Drop for CurrentGuard {
     }
 }
 
+/// How long a worker that ran out of work keeps looking before it parks: long enough to catch
+/// the next request of a caller that submits right after its previous completion (queue depth
+/// 1), short enough to cost little CPU.
+const SPIN: Duration = Duration::from_micros(30);
+
 fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T>) {
     CURRENT.with(|c| c.set((Arc::as_ptr(&inner) as *const (), &local as *const Worker<T> as *const ())));
     let _guard = CurrentGuard;
+    let pool = Pool { inner: inner.clone() };
     loop {
         if let Some(task) = inner.find_task(&local, id) {
+            inner.active.fetch_add(1, SeqCst);
+            // We stop searching: if work remains, make sure someone else picks it up, so a
+            // task never waits behind a long (blocking) one while the pool may grow.
+            if inner.lanes_nonempty() {
+                let _ = pool.notify();
+            }
             (inner.handler)(task);
+            inner.active.fetch_sub(1, SeqCst);
+            continue;
+        }
+        if spin_for_work(&inner) {
             continue;
         }
         // Over the (possibly lowered) limit: leave now rather than after the idle time.
@@ -316,6 +351,21 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T
     }
     debug_assert!(local.is_empty());
     inner.stealers.write().retain(|(i, _)| *i != id);
+}
+
+fn spin_for_work<T>(inner: &Inner<T>) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+        if inner.lanes_nonempty() {
+            return true;
+        }
+        if start.elapsed() >= SPIN {
+            return false;
+        }
+    }
 }
 
 #[cfg(test)]
