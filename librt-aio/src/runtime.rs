@@ -127,12 +127,15 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>) -> Resu
     if cb.status() == Status::InProgress {
         return Err(libc::EINVAL);
     }
-    let reqprio = cb.reqprio();
+    // aio_fsync ignores every member but aio_fildes and aio_sigevent (POSIX); it runs in the
+    // most urgent lane.
+    let is_sync = matches!(kind, Kind::Sync { .. });
+    let reqprio = if is_sync { 0 } else { cb.reqprio() };
     if !(0..=AIO_PRIO_DELTA_MAX).contains(&reqprio) {
         return Err(libc::EINVAL);
     }
     let (offset, nbytes) = (cb.offset(), cb.nbytes());
-    if !matches!(kind, Kind::Sync { .. }) && (offset < 0 || nbytes > isize::MAX as usize) {
+    if !is_sync && (offset < 0 || nbytes > isize::MAX as usize) {
         return Err(libc::EINVAL);
     }
     let rt = get();
@@ -146,6 +149,11 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>) -> Resu
         Kind::Sync { data_only } if acc == libc::O_WRONLY || acc == libc::O_RDWR => Op::Sync { data_only },
         _ => return Err(libc::EBADF),
     };
+    // POSIX: aio_fsync shall fail with EINVAL for a file without synchronized I/O (pipes,
+    // sockets, terminals...): detect it now rather than through aio_error.
+    if is_sync && !sys::supports_sync(fd) {
+        return Err(libc::EINVAL);
+    }
     if rt.outstanding.fetch_add(1, Relaxed) >= rt.max_requests {
         rt.outstanding.fetch_sub(1, Relaxed);
         return Err(libc::EAGAIN);

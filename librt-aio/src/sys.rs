@@ -38,6 +38,18 @@ pub fn fd_flags(fd: c_int) -> Result<c_int, Errno> {
     }
 }
 
+/// Can `fsync` work on this descriptor? Regular files, directories and block devices can;
+/// pipes, FIFOs, sockets and character devices answer EINVAL.
+pub fn supports_sync(fd: c_int) -> bool {
+    // SAFETY: `st` is a valid out-pointer for fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return true; // let the fsync itself report the error
+    }
+    matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK)
+}
+
 pub fn fd_is_open(fd: c_int) -> bool {
     // SAFETY: F_GETFD takes no pointer argument.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
