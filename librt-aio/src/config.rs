@@ -19,6 +19,7 @@ pub struct Settings {
     pub idle: Duration,
     pub max_requests: usize,
     pub capacity_hint: usize,
+    pub inline: bool,
 }
 
 fn env_usize(name: &str) -> Option<usize> {
@@ -38,6 +39,7 @@ pub fn current() -> Settings {
         idle: Duration::from_millis(pick(&INIT_IDLE_MS, "RTAIO_IDLE_MS", DEFAULT_IDLE_MS) as u64),
         max_requests: env("RTAIO_MAX_REQUESTS").unwrap_or(DEFAULT_MAX_REQUESTS),
         capacity_hint: INIT_NUM.load(Relaxed),
+        inline: !(env_ok && std::env::var_os("RTAIO_INLINE").is_some_and(|v| v == "0")),
     }
 }
 

@@ -60,6 +60,11 @@ impl Request {
         self.phase.compare_exchange(QUEUED, RUNNING, AcqRel, Acquire).is_ok()
     }
 
+    /// Gives back a request claimed for an inline attempt that did not complete it.
+    pub fn unclaim(&self) {
+        self.phase.store(QUEUED, Release);
+    }
+
     pub fn try_cancel(&self) -> CancelOutcome {
         match self.phase.compare_exchange(QUEUED, CANCELED, AcqRel, Acquire) {
             Ok(_) => CancelOutcome::Canceled,

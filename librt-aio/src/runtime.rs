@@ -36,7 +36,13 @@ pub struct Runtime {
     outstanding: AtomicUsize,
     max_requests: usize,
     pid: libc::pid_t,
+    /// Complete page-cache hits in the submitting thread (RTAIO_INLINE=0 turns it off).
+    inline: bool,
 }
+
+/// Largest transfer attempted inline: beyond it the copy itself is long enough to be worth
+/// overlapping with the caller.
+const INLINE_MAX: usize = 128 << 10;
 
 static RUNTIME: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
 static ATFORK: Once = Once::new();
@@ -79,6 +85,7 @@ fn init() -> &'static Runtime {
         outstanding: AtomicUsize::new(0),
         max_requests: s.max_requests,
         pid: sys::getpid(),
+        inline: s.inline,
     });
     let new = Box::into_raw(rt);
     match RUNTIME.compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire) {
@@ -164,6 +171,9 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>) -> Resu
     }
     cb.begin();
     if rt.fds.register(&req) {
+        if rt.inline && rt.try_inline(&req, flags) {
+            return Ok(());
+        }
         if let Err(req) = rt.dispatch(req) {
             if req.try_cancel() == CancelOutcome::Canceled {
                 rt.withdraw(&req);
@@ -181,6 +191,41 @@ impl Runtime {
         match self.io.submit(req.clone(), lane) {
             Ok(()) => Ok(()),
             Err(SubmitError::NoThread(..)) | Err(SubmitError::Stranded(_)) => Err(req),
+        }
+    }
+
+    /// Page-cache hits complete in the submitting thread: one `RWF_NOWAIT` attempt, no hand-off
+    /// to another thread. Returns true if the request is complete (or was cancelled meanwhile).
+    /// Only for requests the descriptor table let run now, never for O_DIRECT (which would wait
+    /// for the device) or O_APPEND writes (not repeatable). A short result (part of the range not
+    /// cached) is discarded: the pool redoes the whole positional transfer, which is idempotent,
+    /// so the result is exactly what a plain pread/pwrite gives.
+    fn try_inline(&'static self, req: &Request, flags: i32) -> bool {
+        let write = match req.op {
+            Op::Read => false,
+            Op::Write { append: false } => true,
+            _ => return false,
+        };
+        if flags & libc::O_DIRECT != 0 || req.nbytes > INLINE_MAX {
+            return false;
+        }
+        if !req.claim() {
+            return true; // cancelled between registration and now: the canceller completed it
+        }
+        // SAFETY: the aiocb's buffer is reserved for this request until it completes (POSIX),
+        // and this thread owns the request (claimed).
+        match unsafe { sys::nowait_at(req.fd, write, req.buf, req.nbytes, req.offset) } {
+            Ok(n) if n == req.nbytes || (n == 0 && !write) => {
+                self.finish(req, n as isize, 0);
+                true
+            }
+            // EAGAIN (not cached), ESPIPE (pipe, socket), EOPNOTSUPP, EINVAL, a short count,
+            // or a genuine error: the pool repeats it with the ordinary blocking call, which
+            // reports the genuine errors itself.
+            _ => {
+                req.unclaim();
+                false
+            }
         }
     }
 
