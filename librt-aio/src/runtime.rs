@@ -14,7 +14,7 @@
 //! The runtime is created on first use and leaked. In a child after fork() it is forgotten
 //! (its threads do not exist there, its locks may be held) and a fresh one is made on demand.
 
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Once};
 
 use thread_pool::{Config, Pool, SubmitError};
@@ -38,6 +38,8 @@ pub struct Runtime {
     pid: libc::pid_t,
     /// Complete page-cache hits in the submitting thread (RTAIO_INLINE=0 turns it off).
     inline: bool,
+    /// Cleared the first time a file system refuses a buffered RWF_NOWAIT write.
+    inline_writes: AtomicBool,
 }
 
 /// Largest transfer attempted inline: beyond it the copy itself is long enough to be worth
@@ -86,6 +88,7 @@ fn init() -> &'static Runtime {
         max_requests: s.max_requests,
         pid: sys::getpid(),
         inline: s.inline,
+        inline_writes: AtomicBool::new(true),
     });
     let new = Box::into_raw(rt);
     match RUNTIME.compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire) {
@@ -203,7 +206,7 @@ impl Runtime {
     fn try_inline(&'static self, req: &Request, flags: i32) -> bool {
         let write = match req.op {
             Op::Read => false,
-            Op::Write { append: false } => true,
+            Op::Write { append: false } if self.inline_writes.load(Relaxed) => true,
             _ => return false,
         };
         if flags & libc::O_DIRECT != 0 || req.nbytes > INLINE_MAX {
@@ -218,6 +221,12 @@ impl Runtime {
             Ok(n) if n == req.nbytes || (n == 0 && !write) => {
                 self.finish(req, n as isize, 0);
                 true
+            }
+            Err(libc::EOPNOTSUPP) if write => {
+                // Buffered NOWAIT writes are file-system specific (ext4 refuses them): stop trying.
+                self.inline_writes.store(false, Relaxed);
+                req.unclaim();
+                false
             }
             // EAGAIN (not cached), ESPIPE (pipe, socket), EOPNOTSUPP, EINVAL, a short count,
             // or a genuine error: the pool repeats it with the ordinary blocking call, which
