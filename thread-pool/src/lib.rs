@@ -9,8 +9,11 @@
 //!   signal blocked (the creating thread blocks all signals around `spawn`, so there is no
 //!   window in which the new thread could take a signal), are bounded by `max_threads`, and exit
 //!   after `idle_timeout` without work.
-//! - Parking uses one futex word (`wake_seq`) and a sleeper count; submitters touch them only
-//!   when a worker sleeps, so the hot path is a queue push plus two atomic loads.
+//! - Parking uses one futex word (`wake_seq`) and a sleeper count. A submitter wakes (or starts)
+//!   a worker only when the queued tasks outnumber the workers already searching for work; a
+//!   searcher that takes a task while more remain passes the word on. So a burst of blocking
+//!   tasks fans out to as many threads as it needs, and a task never waits behind a blocking one
+//!   while the pool may still grow.
 //!
 //! Who wakes whom: `submit` pushes, then (SeqCst) reads `sleepers`; a parking worker increments
 //! `sleepers`, then (SeqCst) re-checks the queues before sleeping on `wake_seq`. Either the
@@ -187,15 +190,16 @@ impl<T: Send + 'static> Pool<T> {
         }
     }
 
-    /// Makes sure some worker will look at the queues: nothing if one is searching already
-    /// (it will see the new work, and pass the word on if more remains), else wake a sleeper,
-    /// else start a thread if below the limit.
+    /// Makes sure enough workers will look at the queues: nothing if the workers already
+    /// searching outnumber the queued tasks (they will take them, and pass the word on if more
+    /// remain), else wake a sleeper, else start a thread if below the limit.
     fn notify(&self) -> io::Result<()> {
         let inner = &self.inner;
         let threads = inner.threads.load(SeqCst);
         let active = inner.active.load(SeqCst);
         let sleepers = inner.sleepers.load(SeqCst);
-        if threads > active + sleepers {
+        let searching = threads.saturating_sub(active + sleepers);
+        if searching > 0 && searching >= inner.queued() {
             return Ok(());
         }
         if sleepers > 0 {
@@ -253,6 +257,11 @@ impl<T> Inner<T> {
         sys::futex_wake(&self.wake_seq, i32::MAX);
     }
 
+    /// Tasks waiting in the shared lanes (a snapshot).
+    fn queued(&self) -> usize {
+        self.lanes.iter().map(|l| l.len()).sum()
+    }
+
     fn lanes_nonempty(&self) -> bool {
         self.lanes.iter().any(|l| !l.is_empty())
     }
@@ -299,11 +308,6 @@ impl Drop for CurrentGuard {
     }
 }
 
-/// How long a worker that ran out of work keeps looking before it parks: long enough to catch
-/// the next request of a caller that submits right after its previous completion (queue depth
-/// 1), short enough to cost little CPU.
-const SPIN: Duration = Duration::from_micros(30);
-
 fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T>) {
     CURRENT.with(|c| c.set((Arc::as_ptr(&inner) as *const (), &local as *const Worker<T> as *const ())));
     let _guard = CurrentGuard;
@@ -318,9 +322,6 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T
             }
             (inner.handler)(task);
             inner.active.fetch_sub(1, SeqCst);
-            continue;
-        }
-        if spin_for_work(&inner) {
             continue;
         }
         // Over the (possibly lowered) limit: leave now rather than after the idle time.
@@ -351,21 +352,6 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T
     }
     debug_assert!(local.is_empty());
     inner.stealers.write().retain(|(i, _)| *i != id);
-}
-
-fn spin_for_work<T>(inner: &Inner<T>) -> bool {
-    let start = std::time::Instant::now();
-    loop {
-        for _ in 0..64 {
-            std::hint::spin_loop();
-        }
-        if inner.lanes_nonempty() {
-            return true;
-        }
-        if start.elapsed() >= SPIN {
-            return false;
-        }
-    }
 }
 
 #[cfg(test)]
