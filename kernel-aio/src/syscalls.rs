@@ -42,6 +42,19 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) ->
     check(r).map(|_| ())
 }
 
+/// Sleeps while `*word == expected`, until the absolute CLOCK_MONOTONIC `deadline` (None: no
+/// limit). Without a deadline the kernel restarts it after an SA_RESTART handler; with one, any
+/// handler makes it fail with EINTR (use [`futex_waitv`], which restarts, where that matters).
+pub fn futex_wait_until(word: &AtomicU32, expected: u32, deadline: Option<timespec>) -> io::Result<()> {
+    const FUTEX_WAIT_BITSET_PRIVATE: c_int = libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG;
+    let tsp = deadline.as_ref().map_or(std::ptr::null(), |t| t as *const timespec);
+    // SAFETY: `word` is a valid aligned u32 for the call; `tsp` is NULL or a valid timespec.
+    let r = unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), FUTEX_WAIT_BITSET_PRIVATE, expected, tsp, 0usize, u32::MAX)
+    };
+    check(r).map(|_| ())
+}
+
 /// Wakes up to `n` waiters on `addr`. The address is only used as a key: the memory it names may
 /// already be freed or reused (a spurious wake-up is harmless to any futex user).
 pub fn futex_wake_addr(addr: *const u32, n: i32) -> usize {
@@ -269,6 +282,18 @@ mod tests {
         let w = AtomicU32::new(5);
         let e = futex_wait(&w, 4, None).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EAGAIN));
+    }
+
+    #[test]
+    fn futex_wait_until_past_deadline_times_out() {
+        let w = AtomicU32::new(0);
+        let mut d = monotonic_now();
+        d.tv_nsec = (d.tv_nsec + 5_000_000) % 1_000_000_000;
+        if d.tv_nsec < 5_000_000 {
+            d.tv_sec += 1;
+        }
+        let e = futex_wait_until(&w, 0, Some(d)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ETIMEDOUT));
     }
 
     #[test]

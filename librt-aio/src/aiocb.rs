@@ -218,17 +218,34 @@ impl<'a> AiocbRef<'a> {
 
     /// Publishes the final result. Returns the previous status word, so the caller can wake
     /// sleepers. After this the aiocb must not be touched: the caller may already reuse it.
-    pub fn publish(&self, value: isize, error: i32) -> u32 {
+    fn publish(&self, value: isize, error: i32) -> u32 {
         self.error_code().store(error, Relaxed);
         self.return_value().store(value as i64, Relaxed);
         self.state().swap(ST_DONE, SeqCst)
+    }
+
+    /// Publishes the final result and wakes whoever sleeps on it: the one way every path
+    /// (completion, cancellation, withdrawal, a list entry refused) makes a status final.
+    /// After this the aiocb must not be touched.
+    pub fn complete(&self, value: isize, error: i32) {
+        let word = self.state().as_ptr() as *const u32;
+        let old = self.publish(value, error);
+        if old & ST_WAITERS != 0 {
+            kernel_aio::futex_wake_addr(word, i32::MAX);
+        }
+        crate::wait::note_completion();
     }
 
     /// Records a failure that happened before the request was queued (lio_listio entries):
     /// the aiocb becomes a completed request with that error.
     pub fn fail_immediately(&self, error: i32) {
         self.begin();
-        self.publish(-1, error);
+        self.complete(-1, error);
+    }
+
+    /// Still in progress (as `aio_error` would say EINPROGRESS)?
+    pub fn in_progress(&self) -> bool {
+        self.status() == Status::InProgress
     }
 
     /// For `aio_suspend`: if the request is still in progress, sets the waiters flag and returns

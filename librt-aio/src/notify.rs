@@ -84,14 +84,15 @@ pub fn run_job(job: NotifyJob) {
             unsafe { sys::call_notify_function(func, value) };
         }
         NotifyJob::RetrySignal { signo, value, tid, attempt } => {
-            let pause = std::time::Duration::from_millis(1u64 << attempt.min(8));
-            std::thread::sleep(pause);
-            match send_signal(signo, value, tid) {
-                Err(libc::EAGAIN) => {
-                    crate::runtime::queue_notification(NotifyJob::RetrySignal { signo, value, tid, attempt: attempt + 1 })
+            // The signal queue is full (RLIMIT_SIGPENDING): keep trying, backing off up to 256 ms,
+            // on this notification thread, until it is accepted or its target is gone (ESRCH).
+            let mut attempt = attempt;
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(1u64 << attempt.min(8)));
+                if send_signal(signo, value, tid) != Err(libc::EAGAIN) {
+                    break;
                 }
-                // ESRCH: the target thread exited; nobody is left to notify.
-                _ => {}
+                attempt += 1;
             }
         }
     }

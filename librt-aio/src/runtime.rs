@@ -15,19 +15,18 @@
 //! (its threads do not exist there, its locks may be held) and a fresh one is made on demand.
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
 use thread_pool::{Config, Pool, SubmitError};
 
 use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED, AIO_PRIO_DELTA_MAX};
-use crate::aiocb::{self, AiocbRef, Status, ST_WAITERS};
+use crate::aiocb::{self, AiocbRef, Status};
 use crate::config;
 use crate::fdtable::FdTable;
 use crate::lio::ListCtl;
 use crate::notify::{self, Notify, NotifyJob};
 use crate::request::{CancelOutcome, Op, Request};
 use crate::sys::{self, Errno};
-use crate::wait;
 
 pub struct Runtime {
     io: Pool<Arc<Request>>,
@@ -38,8 +37,6 @@ pub struct Runtime {
     pid: libc::pid_t,
     /// Complete page-cache hits in the submitting thread (RTAIO_INLINE=0 turns it off).
     inline: bool,
-    /// Cleared the first time a file system refuses a buffered RWF_NOWAIT write.
-    inline_writes: AtomicBool,
 }
 
 /// Largest transfer attempted inline: beyond it the copy itself is long enough to be worth
@@ -47,7 +44,9 @@ pub struct Runtime {
 const INLINE_MAX: usize = 128 << 10;
 
 static RUNTIME: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
-static ATFORK: Once = Once::new();
+/// Set once the fork handler is registered (a plain flag: a `Once` interrupted by fork() would
+/// leave the child blocked forever).
+static ATFORK: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn after_fork_child() {
     // Only atomics here: the child may be a single thread forked from a busy process.
@@ -74,7 +73,9 @@ pub fn existing() -> Option<&'static Runtime> {
 
 #[cold]
 fn init() -> &'static Runtime {
-    ATFORK.call_once(|| sys::at_fork_child(after_fork_child));
+    if !ATFORK.swap(true, AcqRel) {
+        sys::at_fork_child(after_fork_child);
+    }
     aiocb::init_secret();
     let s = config::current();
     let rt = Box::new(Runtime {
@@ -88,7 +89,6 @@ fn init() -> &'static Runtime {
         max_requests: s.max_requests,
         pid: sys::getpid(),
         inline: s.inline,
-        inline_writes: AtomicBool::new(true),
     });
     let new = Box::into_raw(rt);
     match RUNTIME.compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire) {
@@ -117,9 +117,11 @@ pub fn apply_aio_init(threads: i32, num: i32, idle_secs: i32) {
 
 pub fn queue_notification(job: NotifyJob) {
     let rt = get();
-    if let Err(SubmitError::NoThread(job, _)) = rt.notifier.submit(job, 0) {
+    match rt.notifier.submit(job, 0) {
+        Ok(()) => {}
         // Not even one notification thread can be created: run it here rather than lose it.
-        notify::run_job(job);
+        Err(SubmitError::NoThread(job, _)) => notify::run_job(job),
+        Err(SubmitError::Stranded(_)) => rt.notifier.run_queued_here(),
     }
 }
 
@@ -152,6 +154,9 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>) -> Resu
     let notify = Notify::from_sigevent(&cb.sigevent(), rt.pid)?;
     let fd = cb.fildes();
     let flags = sys::fd_flags(fd)?;
+    if flags & libc::O_PATH != 0 {
+        return Err(libc::EBADF); // no I/O through an O_PATH descriptor
+    }
     let acc = flags & libc::O_ACCMODE;
     let op = match kind {
         Kind::Read if acc == libc::O_RDONLY || acc == libc::O_RDWR => Op::Read,
@@ -197,19 +202,14 @@ impl Runtime {
         }
     }
 
-    /// Page-cache hits complete in the submitting thread: one `RWF_NOWAIT` attempt, no hand-off
-    /// to another thread. Returns true if the request is complete (or was cancelled meanwhile).
-    /// Only for requests the descriptor table let run now, never for O_DIRECT (which would wait
-    /// for the device) or O_APPEND writes (not repeatable). A short result (part of the range not
-    /// cached) is discarded: the pool redoes the whole positional transfer, which is idempotent,
-    /// so the result is exactly what a plain pread/pwrite gives.
+    /// Page-cache hits complete in the submitting thread: one `RWF_NOWAIT` read, no hand-off to
+    /// another thread. Returns true if the request is complete (or was cancelled meanwhile).
+    /// Only reads the descriptor table let run now, never O_DIRECT (which would wait for the
+    /// device). A short result (part of the range not cached) is discarded and the pool redoes
+    /// the whole read, so the result is exactly what one pread gives. Writes never go inline:
+    /// a short NOWAIT write would already have changed the file.
     fn try_inline(&'static self, req: &Request, flags: i32) -> bool {
-        let write = match req.op {
-            Op::Read => false,
-            Op::Write { append: false } if self.inline_writes.load(Relaxed) => true,
-            _ => return false,
-        };
-        if flags & libc::O_DIRECT != 0 || req.nbytes > INLINE_MAX {
+        if req.op != Op::Read || flags & libc::O_DIRECT != 0 || req.nbytes > INLINE_MAX {
             return false;
         }
         if !req.claim() {
@@ -217,20 +217,14 @@ impl Runtime {
         }
         // SAFETY: the aiocb's buffer is reserved for this request until it completes (POSIX),
         // and this thread owns the request (claimed).
-        match unsafe { sys::nowait_at(req.fd, write, req.buf, req.nbytes, req.offset) } {
-            Ok(n) if n == req.nbytes || (n == 0 && !write) => {
+        match unsafe { sys::nowait_read(req.fd, req.buf, req.nbytes, req.offset) } {
+            Ok(n) if n == req.nbytes || n == 0 => {
                 self.finish(req, n as isize, 0);
                 true
             }
-            Err(libc::EOPNOTSUPP) if write => {
-                // Buffered NOWAIT writes are file-system specific (ext4 refuses them): stop trying.
-                self.inline_writes.store(false, Relaxed);
-                req.unclaim();
-                false
-            }
-            // EAGAIN (not cached), ESPIPE (pipe, socket), EOPNOTSUPP, EINVAL, a short count,
-            // or a genuine error: the pool repeats it with the ordinary blocking call, which
-            // reports the genuine errors itself.
+            // EAGAIN (not cached), ESPIPE (pipe, socket), EOPNOTSUPP, a short count, or a
+            // genuine error: the pool repeats it with the ordinary blocking call, which reports
+            // genuine errors itself.
             _ => {
                 req.unclaim();
                 false
@@ -238,47 +232,45 @@ impl Runtime {
         }
     }
 
-    /// Dispatches requests an ordering rule released; any that cannot get a thread fail EAGAIN.
-    fn dispatch_released(&'static self, ready: Vec<Arc<Request>>) {
-        for r in ready {
+    /// Undoes a submission whose request was claimed back before any thread saw it.
+    fn withdraw(&'static self, req: &Arc<Request>) {
+        let mut released = Vec::new();
+        self.fds.complete(req, &mut released);
+        // SAFETY: the request was never published; the aiocb is the submitter's, valid.
+        unsafe { AiocbRef::from_addr(req.aiocb) }.complete(-1, libc::EAGAIN);
+        self.outstanding.fetch_sub(1, Relaxed);
+        if let Some(l) = &req.list {
+            l.withdraw();
+        }
+        self.dispatch_released(released);
+    }
+
+    /// Completes a request owned by the caller (see the phase protocol in `request.rs`).
+    fn finish(&'static self, req: &Request, value: isize, error: Errno) {
+        let mut released = Vec::new();
+        self.finish_one(req, value, error, &mut released);
+        self.dispatch_released(released);
+    }
+
+    /// Dispatches requests an ordering rule released. One that cannot get a thread fails with
+    /// EAGAIN, which may release more: a work list, not recursion, however long the chain.
+    fn dispatch_released(&'static self, mut released: Vec<Arc<Request>>) {
+        while let Some(r) = released.pop() {
             if let Err(r) = self.dispatch(r) {
                 if r.try_cancel() == CancelOutcome::Canceled {
-                    self.finish(&r, -1, libc::EAGAIN);
+                    self.finish_one(&r, -1, libc::EAGAIN, &mut released);
                 }
             }
         }
     }
 
-    /// Undoes a submission whose request was claimed back before any thread saw it.
-    fn withdraw(&'static self, req: &Arc<Request>) {
-        let mut ready = Vec::new();
-        self.fds.complete(req, &mut ready);
-        // SAFETY: the request was never published DONE; the aiocb is the submitter's, valid.
-        let cb = unsafe { AiocbRef::from_addr(req.aiocb) };
-        cb.publish(-1, libc::EAGAIN);
-        self.outstanding.fetch_sub(1, Relaxed);
-        if let Some(l) = &req.list {
-            l.withdraw();
-        }
-        self.dispatch_released(ready);
-    }
-
-    /// Completes a request owned by the caller (see the phase protocol in `request.rs`).
-    fn finish(&'static self, req: &Request, value: isize, error: Errno) {
-        let mut ready = Vec::new();
-        self.fds.complete(req, &mut ready);
-        if !ready.is_empty() {
-            self.dispatch_released(ready);
-        }
-        // SAFETY: the request is still unpublished, so its aiocb is valid (POSIX); after
-        // `publish` we only use the status word's address, as a futex key.
-        let cb = unsafe { AiocbRef::from_addr(req.aiocb) };
-        let word = cb.state().as_ptr() as *const u32;
-        let old = cb.publish(value, error);
-        if old & ST_WAITERS != 0 {
-            kernel_aio::futex_wake_addr(word, i32::MAX);
-        }
-        wait::note_completion();
+    /// The completion sequence: table, then status (and its sleepers), then notification, then
+    /// the list. Requests this releases are appended to `released` for the caller to dispatch.
+    fn finish_one(&'static self, req: &Request, value: isize, error: Errno, released: &mut Vec<Arc<Request>>) {
+        self.fds.complete(req, released);
+        // SAFETY: the request is still unpublished, so its aiocb is valid (POSIX); `complete`
+        // touches it no more once the status is published.
+        unsafe { AiocbRef::from_addr(req.aiocb) }.complete(value, error);
         self.outstanding.fetch_sub(1, Relaxed);
         notify::deliver(req.notify);
         if let Some(l) = &req.list {

@@ -95,22 +95,16 @@ pub unsafe fn write_at(fd: c_int, buf: usize, len: usize, offset: Option<i64>) -
     })
 }
 
-/// One non-blocking attempt (`RWF_NOWAIT`) at a positional read or write: succeeds only when it
-/// can be done without waiting for the device (page-cache hit), else EAGAIN (or EOPNOTSUPP,
-/// ESPIPE... for files that do not support it). Available since Linux 4.14.
+/// One non-blocking (`RWF_NOWAIT`) positional read: succeeds only when it needs no device I/O
+/// (page-cache hit), else EAGAIN (or ESPIPE, EOPNOTSUPP... for files that do not support it).
+/// Available since Linux 4.14.
 ///
 /// # Safety
 /// As for [`read_at`].
-pub unsafe fn nowait_at(fd: c_int, write: bool, buf: usize, len: usize, offset: i64) -> Result<usize, Errno> {
+pub unsafe fn nowait_read(fd: c_int, buf: usize, len: usize, offset: i64) -> Result<usize, Errno> {
     let iov = libc::iovec { iov_base: buf as *mut c_void, iov_len: len };
     // SAFETY: per the function contract; `iov` describes the caller's buffer.
-    let r = unsafe {
-        if write {
-            libc::pwritev2(fd, &iov, 1, offset as off_t, libc::RWF_NOWAIT)
-        } else {
-            libc::preadv2(fd, &iov, 1, offset as off_t, libc::RWF_NOWAIT)
-        }
-    };
+    let r = unsafe { libc::preadv2(fd, &iov, 1, offset as off_t, libc::RWF_NOWAIT) };
     if r < 0 {
         Err(errno())
     } else {

@@ -30,7 +30,7 @@ pub fn note_completion() {
 
 fn deadline_after(d: Duration) -> timespec {
     let now = kernel_aio::monotonic_now();
-    let mut sec = (now.tv_sec as i64).saturating_add(d.as_secs().min(i64::MAX as u64) as i64);
+    let mut sec = (now.tv_sec as i64).saturating_add(d.as_secs().min(i64::MAX as u64 / 2) as i64);
     let mut nsec = now.tv_nsec + d.subsec_nanos() as i64;
     if nsec >= 1_000_000_000 {
         nsec -= 1_000_000_000;
@@ -39,49 +39,50 @@ fn deadline_after(d: Duration) -> timespec {
     timespec { tv_sec: sec, tv_nsec: nsec }
 }
 
-fn remaining(deadline: &timespec) -> Option<Duration> {
+fn passed(deadline: &timespec) -> bool {
     let now = kernel_aio::monotonic_now();
-    let d = (deadline.tv_sec as i128 - now.tv_sec as i128) * 1_000_000_000 + (deadline.tv_nsec as i128 - now.tv_nsec as i128);
-    (d > 0).then(|| Duration::from_nanos(d as u64))
+    (now.tv_sec, now.tv_nsec) >= (deadline.tv_sec, deadline.tv_nsec)
 }
 
 fn os_errno(e: std::io::Error) -> Errno {
     e.raw_os_error().unwrap_or(libc::EINVAL)
 }
 
-/// `aio_suspend` over a list of entries (`None` = NULL entry). `timeout`: `None` waits forever.
-pub fn suspend(list: &[Option<AiocbRef<'_>>], timeout: Option<Duration>) -> Result<(), Errno> {
+/// `aio_suspend` over `n` entries; `entry(i)` views entry i (`None` = NULL entry). `timeout`:
+/// `None` waits forever. No allocation, whatever `n` is.
+pub fn suspend<'a>(n: usize, entry: impl Fn(usize) -> Option<AiocbRef<'a>>, timeout: Option<Duration>) -> Result<(), Errno> {
     let deadline = timeout.map(deadline_after);
-    let live = list.iter().flatten().count();
+    let live = (0..n).filter(|&i| entry(i).is_some()).count();
     if live == 0 {
         return Ok(()); // nothing to wait for (glibc returns at once too)
     }
     if live <= FUTEX_WAITV_MAX {
-        match suspend_waitv(list, deadline) {
+        match suspend_waitv(n, &entry, deadline) {
             Err(libc::ENOSYS) => {}
             r => return r,
         }
     }
-    suspend_long(list, deadline)
+    suspend_long(n, &entry, deadline)
 }
 
-fn suspend_waitv(list: &[Option<AiocbRef<'_>>], deadline: Option<timespec>) -> Result<(), Errno> {
+fn suspend_waitv<'a>(n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>, deadline: Option<timespec>) -> Result<(), Errno> {
     let mut v = [FutexWaitv::default(); FUTEX_WAITV_MAX];
     loop {
-        let mut n = 0;
-        for cb in list.iter().flatten() {
+        let mut k = 0;
+        for cb in (0..n).filter_map(entry) {
             match cb.arm_waiter() {
                 None => return Ok(()),
                 Some(expected) => {
-                    v[n] = FutexWaitv::new(cb.state(), expected);
-                    n += 1;
+                    v[k] = FutexWaitv::new(cb.state(), expected);
+                    k += 1;
                 }
             }
         }
-        if deadline.as_ref().is_some_and(|d| remaining(d).is_none()) {
+        if deadline.as_ref().is_some_and(passed) {
             return Err(libc::EAGAIN);
         }
-        match kernel_aio::futex_waitv(&v[..n], deadline) {
+        // An absolute deadline: the kernel restarts the wait after an SA_RESTART handler.
+        match kernel_aio::futex_waitv(&v[..k], deadline) {
             Ok(_) => {}
             Err(e) => match os_errno(e) {
                 libc::EAGAIN => {}
@@ -92,21 +93,24 @@ fn suspend_waitv(list: &[Option<AiocbRef<'_>>], deadline: Option<timespec>) -> R
     }
 }
 
-fn suspend_long(list: &[Option<AiocbRef<'_>>], deadline: Option<timespec>) -> Result<(), Errno> {
+fn suspend_long<'a>(n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>, deadline: Option<timespec>) -> Result<(), Errno> {
     LONG_WAITERS.fetch_add(1, SeqCst);
     let r = loop {
         let seen = COMPLETIONS.load(SeqCst);
-        if list.iter().flatten().any(|cb| cb.arm_waiter().is_none()) {
+        if (0..n).filter_map(entry).any(|cb| !cb.in_progress()) {
             break Ok(());
         }
-        let left = match deadline {
-            None => None,
-            Some(d) => match remaining(&d) {
-                None => break Err(libc::EAGAIN),
-                some => some,
-            },
+        if deadline.as_ref().is_some_and(passed) {
+            break Err(libc::EAGAIN);
+        }
+        // futex_waitv even for one word: with a deadline it is the only futex wait the kernel
+        // restarts after an SA_RESTART handler (a timed FUTEX_WAIT fails with EINTR instead).
+        let one = [FutexWaitv::new(&COMPLETIONS, seen)];
+        let r = match kernel_aio::futex_waitv(&one, deadline) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => kernel_aio::futex_wait_until(&COMPLETIONS, seen, deadline),
+            r => r.map(|_| ()),
         };
-        match kernel_aio::futex_wait(&COMPLETIONS, seen, left) {
+        match r {
             Ok(()) => {}
             Err(e) => match os_errno(e) {
                 libc::EAGAIN | libc::ETIMEDOUT => {}
@@ -118,10 +122,11 @@ fn suspend_long(list: &[Option<AiocbRef<'_>>], deadline: Option<timespec>) -> Re
     r
 }
 
-/// Waits until `done` becomes non-zero (lio_listio LIO_WAIT). EINTR if a handler ran.
+/// Waits until `done` becomes non-zero (lio_listio LIO_WAIT). EINTR if a handler without
+/// SA_RESTART ran.
 pub fn wait_flag(done: &AtomicU32) -> Result<(), Errno> {
     while done.load(Acquire) == 0 {
-        match kernel_aio::futex_wait(done, 0, None) {
+        match kernel_aio::futex_wait_until(done, 0, None) {
             Ok(()) => {}
             Err(e) => match os_errno(e) {
                 libc::EAGAIN => {}

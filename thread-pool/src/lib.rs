@@ -164,10 +164,9 @@ impl<T: Send + 'static> Pool<T> {
             Some(local) => {
                 local.push(task);
                 fence(SeqCst);
-                // The running worker will take it; wake a sleeper so it can be stolen meanwhile.
-                if inner.sleepers.load(SeqCst) > 0 {
-                    inner.wake_one();
-                }
+                // This worker is busy running the task that submitted it (which may block, or
+                // wait for this very task): make sure another worker can steal it.
+                let _ = self.notify();
                 Ok(())
             }
             None => {
@@ -210,6 +209,20 @@ impl<T: Send + 'static> Pool<T> {
             return self.spawn_worker();
         }
         Ok(())
+    }
+
+    /// Runs queued tasks on the calling thread until the shared lanes are empty. The last resort
+    /// for work that must not be lost when no thread can be created at all.
+    pub fn run_queued_here(&self) {
+        while let Some(t) = self.inner.lanes.iter().find_map(|l| loop {
+            match l.steal() {
+                Steal::Success(t) => break Some(t),
+                Steal::Empty => break None,
+                Steal::Retry => continue,
+            }
+        }) {
+            (self.inner.handler)(t);
+        }
     }
 
     fn spawn_worker(&self) -> io::Result<()> {
@@ -317,7 +330,7 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T
             inner.active.fetch_add(1, SeqCst);
             // We stop searching: if work remains, make sure someone else picks it up, so a
             // task never waits behind a long (blocking) one while the pool may grow.
-            if inner.lanes_nonempty() {
+            if inner.lanes_nonempty() || !local.is_empty() {
                 let _ = pool.notify();
             }
             (inner.handler)(task);
@@ -342,10 +355,24 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T
         };
         if timed_out {
             inner.threads.fetch_sub(1, SeqCst);
-            // A submitter that saw us counted may have queued a task after our last look.
+            // A submitter that saw us counted may have queued a task after our last look: stay
+            // for it, unless a replacement was started meanwhile (then the pool is full again
+            // and that thread takes it).
             if inner.has_work() {
-                inner.threads.fetch_add(1, SeqCst);
-                continue;
+                let mut n = inner.threads.load(SeqCst);
+                let stayed = loop {
+                    if n >= inner.max_threads.load(Relaxed) {
+                        break false;
+                    }
+                    match inner.threads.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
+                        Ok(_) => break true,
+                        Err(cur) => n = cur,
+                    }
+                };
+                if stayed {
+                    continue;
+                }
+                let _ = pool.notify();
             }
             break;
         }

@@ -6,7 +6,7 @@
 use libc::{c_int, ssize_t, timespec};
 use std::time::Duration;
 
-use crate::abi::{Aiocb, Aioinit, Sigevent};
+use crate::abi::{Aiocb, Aioinit, Sigevent, AIO_LISTIO_MAX, LIO_NOWAIT, LIO_WAIT};
 use crate::aiocb::{AiocbRef, Status};
 use crate::runtime::{self, Kind};
 use crate::sys::{set_errno, Errno};
@@ -100,7 +100,7 @@ pub extern "C" fn aio_return(aiocbp: *mut Aiocb) -> ssize_t {
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_suspend.html>.
-/// Async-signal-safe for lists of up to 128 entries... and beyond: no allocation below 4096.
+/// Async-signal-safe: no lock, no allocation, for lists of any length.
 #[no_mangle]
 pub extern "C" fn aio_suspend(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int {
     let timeout = if timeout.is_null() {
@@ -118,18 +118,10 @@ pub extern "C" fn aio_suspend(list: *const *const Aiocb, nent: c_int, timeout: *
         set_errno(libc::EINVAL);
         return -1;
     }
-    // Small lists are viewed on the stack so the common case does not allocate.
-    const STACK: usize = 128;
-    if nent as usize <= STACK {
-        let mut buf: [Option<AiocbRef<'_>>; STACK] = [None; STACK];
-        for (i, slot) in buf.iter_mut().enumerate().take(nent as usize) {
-            // SAFETY: `list` has `nent` entries, each NULL or a valid aiocb (POSIX).
-            *slot = unsafe { view(*list.add(i)) };
-        }
-        return ret(wait::suspend(&buf[..nent as usize], timeout).map(|_| 0));
-    }
-    // SAFETY: as above.
-    ret(unsafe { view_list(list, nent) }.and_then(|v| wait::suspend(&v, timeout)).map(|_| 0))
+    // SAFETY: `list` has `nent` entries, each NULL or a valid aiocb (POSIX); entries are read
+    // one at a time, so no list of any length needs memory.
+    let entry = |i: usize| unsafe { view(*list.add(i)) };
+    ret(wait::suspend(nent as usize, entry, timeout).map(|_| 0))
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_cancel.html>.
@@ -142,6 +134,10 @@ pub extern "C" fn aio_cancel(fildes: c_int, aiocbp: *mut Aiocb) -> c_int {
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/lio_listio.html>.
 #[no_mangle]
 pub extern "C" fn lio_listio(mode: c_int, list: *const *const Aiocb, nent: c_int, sig: *mut Sigevent) -> c_int {
+    // Everything that bounds the list is checked before the list is read.
+    if (mode != LIO_WAIT && mode != LIO_NOWAIT) || !(0..=AIO_LISTIO_MAX).contains(&nent) {
+        return ret(Err(libc::EINVAL));
+    }
     // SAFETY: `list` has `nent` entries, each NULL or a valid aiocb; `sig` NULL or valid (POSIX).
     let entries = match unsafe { view_list(list, nent) } {
         Ok(v) => v,
