@@ -212,6 +212,11 @@ impl Runtime {
         if req.op != Op::Read || flags & libc::O_DIRECT != 0 || req.nbytes > INLINE_MAX {
             return false;
         }
+        // RWF_NOWAIT covers the file's side only: a fault on the destination buffer would still
+        // block this thread (a userfaultfd page may even be waiting for this very thread).
+        if !sys::buffer_resident(req.buf, req.nbytes) {
+            return false;
+        }
         if !req.claim() {
             return true; // cancelled between registration and now: the canceller completed it
         }
@@ -236,9 +241,9 @@ impl Runtime {
     fn withdraw(&'static self, req: &Arc<Request>) {
         let mut released = Vec::new();
         self.fds.complete(req, &mut released);
+        self.outstanding.fetch_sub(1, Release);
         // SAFETY: the request was never published; the aiocb is the submitter's, valid.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(-1, libc::EAGAIN);
-        self.outstanding.fetch_sub(1, Relaxed);
         if let Some(l) = &req.list {
             l.withdraw();
         }
@@ -268,10 +273,11 @@ impl Runtime {
     /// the list. Requests this releases are appended to `released` for the caller to dispatch.
     fn finish_one(&'static self, req: &Request, value: isize, error: Errno, released: &mut Vec<Arc<Request>>) {
         self.fds.complete(req, released);
+        // No longer outstanding before the caller can see it complete and resubmit.
+        self.outstanding.fetch_sub(1, Release);
         // SAFETY: the request is still unpublished, so its aiocb is valid (POSIX); `complete`
         // touches it no more once the status is published.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(value, error);
-        self.outstanding.fetch_sub(1, Relaxed);
         notify::deliver(req.notify);
         if let Some(l) = &req.list {
             l.one_done(error != 0);

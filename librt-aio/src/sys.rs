@@ -112,6 +112,27 @@ pub unsafe fn nowait_read(fd: c_int, buf: usize, len: usize, offset: i64) -> Res
     }
 }
 
+/// Are all pages of `buf..buf+len` resident in memory? `mincore` on the caller's buffer: a
+/// page that is not (never touched, swapped out, file-backed and uncached, or a userfaultfd
+/// page nobody has filled yet) would make a copy into it wait — possibly for the very thread
+/// that is copying. `len` is at most a few dozen pages here.
+pub fn buffer_resident(buf: usize, len: usize) -> bool {
+    const MAX_PAGES: usize = 64;
+    // SAFETY: sysconf has no memory effects.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    let start = buf & !(page - 1);
+    let Some(end) = buf.checked_add(len.max(1)) else { return false };
+    let pages = (end - start).div_ceil(page);
+    if pages > MAX_PAGES {
+        return false;
+    }
+    let mut vec = [0u8; MAX_PAGES];
+    // SAFETY: `vec` has room for `pages` entries; mincore only reads the page tables of the
+    // range (ENOMEM for an unmapped range, reported as "not resident").
+    let r = unsafe { libc::mincore(start as *mut c_void, end - start, vec.as_mut_ptr()) };
+    r == 0 && vec[..pages].iter().all(|v| v & 1 == 1)
+}
+
 pub fn sync(fd: c_int, data_only: bool) -> Result<usize, Errno> {
     // SAFETY: no pointers involved.
     retry(|| unsafe { if data_only { libc::fdatasync(fd) as isize } else { libc::fsync(fd) as isize } })
