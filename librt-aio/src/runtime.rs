@@ -5,11 +5,12 @@
 //!    registers the request in the descriptor table, and dispatches it unless an ordering rule
 //!    holds it back (O_APPEND chain, fsync barrier).
 //! 2. A pool worker claims it (QUEUED → RUNNING, see `request.rs`) and performs the system call.
-//! 3. `finish` (by the worker, or by the canceller with ECANCELED): removes it from the table and
-//!    dispatches what that released; publishes the result in the aiocb and wakes its sleepers;
-//!    then sends the notification; then counts it done in its lio_listio list.
-//!    So the status is final before any notification, and nothing touches the aiocb after it is
-//!    published.
+//! 3. `finish` (by the worker, or by the canceller with ECANCELED): removes it from the table
+//!    (collecting what that released); publishes the result in the aiocb and wakes its sleepers;
+//!    sends the notification; counts it done in its lio_listio list; only then dispatches what
+//!    it released. So the status is final before any notification, nothing touches the aiocb
+//!    after it is published, and a request held back by this one (the next O_APPEND write, an
+//!    fsync barrier) starts only after this one's status is final.
 //!
 //! The runtime is created on first use and leaked. In a child after fork() it is forgotten
 //! (its threads do not exist there, its locks may be held) and a fresh one is made on demand.

@@ -1,0 +1,455 @@
+/* t.h — tiny helpers shared by the rtaio C tests.
+ *
+ * Every test program exits 0 (pass), 1 (fail) or 77 (skip). A failed CHECK prints
+ * file:line and the failing expression (plus errno / values where useful) and exits 1.
+ * Only the system <aio.h> is used: the tests see exactly what an application sees. */
+#ifndef RTAIO_T_H
+#define RTAIO_T_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <aio.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+#define T_PASS 0
+#define T_FAIL 1
+#define T_SKIP 77
+
+static const char *t_name = "?";
+
+#define FAILF(...)                                                                    \
+    do {                                                                              \
+        fprintf(stderr, "%s: FAIL %s:%d: ", t_name, __FILE__, __LINE__);              \
+        fprintf(stderr, __VA_ARGS__);                                                 \
+        fputc('\n', stderr);                                                          \
+        fflush(stderr);                                                               \
+        _exit(T_FAIL);                                                                \
+    } while (0)
+
+/* CHECK(expr): expr must be true. errno at the time of the failure is printed. */
+#define CHECK(expr)                                                                   \
+    do {                                                                              \
+        if (!(expr)) {                                                                \
+            int e_ = errno;                                                           \
+            FAILF("CHECK(%s) failed (errno %d %s)", #expr, e_, strerror(e_));         \
+        }                                                                             \
+    } while (0)
+
+/* CHECK_EQ(a, b): integers, both values printed on failure. */
+#define CHECK_EQ(a, b)                                                                \
+    do {                                                                              \
+        long long a_ = (long long)(a), b_ = (long long)(b);                           \
+        if (a_ != b_) {                                                               \
+            int e_ = errno;                                                           \
+            FAILF("CHECK_EQ(%s, %s) failed: %lld != %lld (errno %d %s)", #a, #b, a_,  \
+                  b_, e_, strerror(e_));                                              \
+        }                                                                             \
+    } while (0)
+
+/* CHECK_ERR(call, E): call must return -1 with errno == E. */
+#define CHECK_ERR(call, E)                                                            \
+    do {                                                                              \
+        errno = 0;                                                                    \
+        long long r_ = (long long)(call);                                             \
+        int e_ = errno;                                                               \
+        if (r_ != -1 || e_ != (E)) {                                                  \
+            FAILF("CHECK_ERR(%s, %s) failed: returned %lld, errno %d (%s), expected " \
+                  "-1/%d (%s)",                                                       \
+                  #call, #E, r_, e_, strerror(e_), (E), strerror(E));                 \
+        }                                                                             \
+    } while (0)
+
+/* CHECK_OK(call): call must return 0. */
+#define CHECK_OK(call)                                                                \
+    do {                                                                              \
+        errno = 0;                                                                    \
+        long long r_ = (long long)(call);                                             \
+        if (r_ != 0) {                                                                \
+            int e_ = errno;                                                           \
+            FAILF("CHECK_OK(%s) failed: returned %lld, errno %d (%s)", #call, r_, e_, \
+                  strerror(e_));                                                      \
+        }                                                                             \
+    } while (0)
+
+#define SKIP(...)                                                                     \
+    do {                                                                              \
+        fprintf(stderr, "%s: SKIP: ", t_name);                                        \
+        fprintf(stderr, __VA_ARGS__);                                                 \
+        fputc('\n', stderr);                                                          \
+        exit(T_SKIP);                                                                 \
+    } while (0)
+
+static inline void t_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", t_name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- time ---- */
+static inline double t_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline void t_sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+/* Generous deadline for anything that "must happen eventually" (no speed is asserted). */
+#define T_DEADLINE_S 30.0
+
+/* ---- randomness (deterministic per seed; the seed is printed) ---- */
+static uint64_t t_rng_state = 0x9e3779b97f4a7c15ULL;
+static inline void t_seed(uint64_t s)
+{
+    t_rng_state = s ? s : 0x9e3779b97f4a7c15ULL;
+}
+static inline uint64_t t_rand(void)
+{
+    uint64_t x = t_rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return t_rng_state = x;
+}
+static inline uint64_t t_rand_below(uint64_t n)
+{
+    return n ? t_rand() % n : 0;
+}
+static inline void t_fill_random(void *buf, size_t n)
+{
+    unsigned char *p = buf;
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(t_rand() >> 24);
+}
+
+/* ---- threads / misc ---- */
+static inline pid_t t_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+static inline int t_count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Temporary file, already unlinked. */
+static inline int t_tmpfile(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/rtaio-test-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK_OK(unlink(path));
+    return fd;
+}
+
+static inline void t_write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t r = write(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        CHECK(r > 0);
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+static inline void t_read_all(int fd, void *buf, size_t n)
+{
+    char *p = buf;
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        CHECK(r > 0);
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+static inline void t_pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+    CHECK_EQ(pwrite(fd, buf, n, off), (ssize_t)n);
+}
+
+static inline void t_pread_all(int fd, void *buf, size_t n, off_t off)
+{
+    CHECK_EQ(pread(fd, buf, n, off), (ssize_t)n);
+}
+
+/* Wait (aio_suspend with a short timeout in a loop) until the request is no longer in
+ * progress; fails the test after T_DEADLINE_S. Returns aio_error(). */
+static inline int t_wait(const struct aiocb *cb)
+{
+    double end = t_now() + T_DEADLINE_S;
+    for (;;) {
+        int e = aio_error(cb);
+        if (e != EINPROGRESS)
+            return e;
+        if (t_now() > end)
+            FAILF("request %p still in progress after %.0f s", (void *)cb, T_DEADLINE_S);
+        const struct aiocb *l[1] = { cb };
+        struct timespec ts = { 0, 100 * 1000000L };
+        int r = aio_suspend(l, 1, &ts);
+        if (r != 0 && errno != EAGAIN && errno != EINTR)
+            FAILF("aio_suspend: unexpected errno %d (%s)", errno, strerror(errno));
+    }
+}
+
+/* Wait for a request, then aio_return it; checks that aio_error == want_err and returns
+ * the aio_return value. */
+static inline ssize_t t_wait_return(struct aiocb *cb, int want_err, const char *what)
+{
+    int e = t_wait(cb);
+    if (e != want_err)
+        FAILF("%s: aio_error = %d (%s), expected %d (%s)", what, e, strerror(e), want_err,
+              strerror(want_err));
+    errno = 0;
+    ssize_t r = aio_return(cb);
+    if (want_err == 0 && r < 0)
+        FAILF("%s: aio_return = %zd after success (errno %d)", what, r, errno);
+    if (want_err != 0 && r != -1)
+        FAILF("%s: aio_return = %zd after error %d, expected -1", what, r, want_err);
+    return r;
+}
+
+/* Wait until *counter >= want (polls); fails after T_DEADLINE_S. */
+static inline void t_wait_counter(volatile int *counter, int want, const char *what)
+{
+    double end = t_now() + T_DEADLINE_S;
+    while (__atomic_load_n(counter, __ATOMIC_SEQ_CST) < want) {
+        if (t_now() > end)
+            FAILF("%s: counter %d, expected %d after %.0f s", what,
+                  __atomic_load_n(counter, __ATOMIC_SEQ_CST), want, T_DEADLINE_S);
+        t_sleep_ms(2);
+    }
+}
+
+/* Is some thread of this process blocked in a read-like (rd=1) or write-like (rd=0)
+ * system call on fd? Uses /proc/self/task/TID/syscall. Returns 1 yes, 0 no, -1 when the
+ * kernel does not provide the file. */
+static inline int t_thread_in_syscall_on_fd(int fd, int rd, pid_t *who)
+{
+    static const long rd_nrs[] = { SYS_read, SYS_pread64, SYS_readv, SYS_preadv, SYS_recvfrom,
+                                   SYS_recvmsg, SYS_preadv2 };
+    static const long wr_nrs[] = { SYS_write, SYS_pwrite64, SYS_writev, SYS_pwritev, SYS_sendto,
+                                   SYS_sendmsg, SYS_pwritev2 };
+    const long *nrs = rd ? rd_nrs : wr_nrs;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int found = 0, any = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], line[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/syscall", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        any = 1;
+        if (fgets(line, sizeof line, f)) {
+            long nr;
+            unsigned long a0;
+            if (sscanf(line, "%ld 0x%lx", &nr, &a0) == 2 && a0 == (unsigned long)fd) {
+                for (int i = 0; i < 7; i++)
+                    if (nr == nrs[i]) {
+                        found = 1;
+                        if (who)
+                            *who = (pid_t)atoi(e->d_name);
+                    }
+            }
+        }
+        fclose(f);
+        if (found)
+            break;
+    }
+    closedir(d);
+    return any ? found : -1;
+}
+
+/* Wait until a thread is blocked in a read on fd (so a request on it is running, not
+ * queued). Fails after T_DEADLINE_S. Without /proc support, sleeps 500 ms (best effort). */
+static inline void t_wait_blocked_read(int fd)
+{
+    double end = t_now() + T_DEADLINE_S;
+    for (;;) {
+        int r = t_thread_in_syscall_on_fd(fd, 1, NULL);
+        if (r == 1)
+            return;
+        if (r < 0) {
+            t_sleep_ms(500);
+            return;
+        }
+        if (t_now() > end)
+            FAILF("no thread blocked in read on fd %d after %.0f s", fd, T_DEADLINE_S);
+        t_sleep_ms(2);
+    }
+}
+
+/* ---- a read on a REGULAR file that blocks, deterministically ----
+ * The buffer is a page registered with userfaultfd (missing-page mode): the pread() of the
+ * worker faults in copy_to_user and sleeps in the kernel until t_uffd_release(). Needs
+ * userfaultfd for kernel faults (root / CAP_SYS_PTRACE, or vm.unprivileged_userfaultfd=1).
+ * Returns 0 and fills *u, or -1 when unavailable (the caller skips that part). */
+struct t_uffd {
+    int fd;
+    void *page;
+    size_t size;
+};
+
+static inline int t_uffd_open(struct t_uffd *u)
+{
+    u->size = (size_t)sysconf(_SC_PAGESIZE);
+    u->fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+    if (u->fd < 0)
+        return -1;
+    struct uffdio_api api;
+    memset(&api, 0, sizeof api);
+    api.api = UFFD_API;
+    api.features = UFFD_FEATURE_THREAD_ID;
+    if (ioctl(u->fd, UFFDIO_API, &api) != 0) {
+        close(u->fd);
+        return -1;
+    }
+    u->page = mmap(NULL, u->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(u->page != MAP_FAILED);
+    struct uffdio_register reg;
+    memset(&reg, 0, sizeof reg);
+    reg.range.start = (unsigned long)u->page;
+    reg.range.len = u->size;
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    if (ioctl(u->fd, UFFDIO_REGISTER, &reg) != 0) {
+        munmap(u->page, u->size);
+        close(u->fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* Wait until some thread faults on the page (it is then blocked in the kernel). Returns the
+ * faulting thread's tid. */
+static inline pid_t t_uffd_wait_fault(struct t_uffd *u)
+{
+    struct pollfd pf = { u->fd, POLLIN, 0 };
+    int r;
+    do
+        r = poll(&pf, 1, (int)(T_DEADLINE_S * 1000));
+    while (r < 0 && errno == EINTR);
+    if (r != 1)
+        FAILF("no fault on the userfaultfd page within %.0f s", T_DEADLINE_S);
+    struct uffd_msg msg;
+    CHECK_EQ(read(u->fd, &msg, sizeof msg), (ssize_t)sizeof msg);
+    CHECK_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+    return (pid_t)msg.arg.pagefault.feat.ptid;
+}
+
+/* Map the page (zero-filled): the blocked read continues. */
+static inline void t_uffd_release(struct t_uffd *u)
+{
+    static char zero[65536];
+    struct uffdio_copy c;
+    memset(&c, 0, sizeof c);
+    c.dst = (unsigned long)u->page;
+    c.src = (unsigned long)zero;
+    c.len = u->size;
+    if (ioctl(u->fd, UFFDIO_COPY, &c) != 0 && errno != EEXIST)
+        FAILF("UFFDIO_COPY: %s", strerror(errno));
+}
+
+static inline void t_init(const char *name)
+{
+    t_name = name;
+    setvbuf(stdout, NULL, _IONBF, 0);
+    uint64_t seed;
+    const char *s = getenv("RTAIO_TEST_SEED");
+    if (s && *s)
+        seed = strtoull(s, NULL, 0);
+    else
+        seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+    t_seed(seed);
+    t_note("seed %llu (set RTAIO_TEST_SEED to repeat)", (unsigned long long)seed);
+}
+
+/* RTAIO_TEST_GLIBC is set by `run-c-tests.sh --glibc` (comparison run against plain glibc):
+ * calls that would crash glibc (NULL pointers) are skipped then, so that the rest of the
+ * program still runs. */
+static inline int t_glibc(void)
+{
+    return getenv("RTAIO_TEST_GLIBC") != NULL;
+}
+#define NOT_GLIBC(stmt)                                                                   \
+    do {                                                                                  \
+        if (!t_glibc()) {                                                                 \
+            stmt;                                                                         \
+        }                                                                                 \
+    } while (0)
+
+/* A NULL the compiler cannot see (the <aio.h> prototypes are __nonnull). */
+static inline void *t_null(void)
+{
+    void *volatile p = NULL;
+    return p;
+}
+
+static inline void t_cb(struct aiocb *cb, int fd, void *buf, size_t n, off_t off)
+{
+    memset(cb, 0, sizeof *cb);
+    cb->aio_fildes = fd;
+    cb->aio_buf = buf;
+    cb->aio_nbytes = n;
+    cb->aio_offset = off;
+    cb->aio_sigevent.sigev_notify = SIGEV_NONE;
+}
+
+#endif

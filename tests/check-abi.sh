@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# ABI checks of the built library (BEHAVIOUR.md "ABI"):
+#  - librtaio.so is an x86-64 ELF shared object with SONAME librtaio.so.1, and the
+#    librtaio.so.1 link next to it resolves to it;
+#  - the dynamic symbol table defines exactly the 17 documented functions (the eight aio
+#    functions, their 64 twins, aio_init) and nothing else (standard linker symbols
+#    _init/_fini/_edata/_end/__bss_start and version-node names are ignored);
+#  - each of them is a function (STT_FUNC, global or weak, default visibility);
+#  - no text relocations, non-executable stack;
+#  - a program linked with -lrtaio records NEEDED librtaio.so.1 and loads it from
+#    $RTAIO_LIBDIR.
+# Last line: `check-abi: N passed, N failed`; exit 1 if anything failed.
+set -u
+
+root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
+    root=$(cd "$(dirname "$0")/.." && pwd)
+LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
+LIB=$LIBDIR/librtaio.so
+OUT=$root/build/tests/abi
+mkdir -p "$OUT"
+
+pass=0 fail=0
+ok() { printf 'PASS  %s\n' "$1"; pass=$((pass + 1)); }
+ko() {
+    printf 'FAIL  %s\n' "$1"
+    fail=$((fail + 1))
+    if [ $# -gt 1 ] && [ -n "$2" ]; then printf '%s\n' "$2" | sed 's/^/      | /'; fi
+}
+
+EXPECTED="aio_cancel aio_cancel64 aio_error aio_error64 aio_fsync aio_fsync64 aio_init
+aio_read aio_read64 aio_return aio_return64 aio_suspend aio_suspend64 aio_write aio_write64
+lio_listio lio_listio64"
+expected_sorted=$(printf '%s\n' $EXPECTED | sort)
+
+if [ ! -f "$LIB" ]; then
+    ko "library exists: $LIB" "not found (run 'make build')"
+    echo "check-abi: $pass passed, $((fail)) failed"
+    exit 1
+fi
+
+# 1. ELF type
+hdr=$(readelf -h "$LIB" 2>&1)
+if grep -q 'Type:.*DYN' <<<"$hdr" && grep -q 'Machine:.*X86-64' <<<"$hdr"; then
+    ok "ELF x86-64 shared object"
+else
+    ko "ELF x86-64 shared object" "$(grep -E 'Type|Machine' <<<"$hdr")"
+fi
+
+# 2. SONAME
+soname=$(readelf -d "$LIB" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+if [ "$soname" = "librtaio.so.1" ]; then
+    ok "SONAME librtaio.so.1"
+else
+    ko "SONAME librtaio.so.1" "SONAME is '${soname:-<none>}'"
+fi
+
+# 3. soname link
+if [ -e "$LIBDIR/librtaio.so.1" ] && [ "$(readlink -f "$LIBDIR/librtaio.so.1")" = "$(readlink -f "$LIB")" ]; then
+    ok "librtaio.so.1 -> librtaio.so"
+else
+    ko "librtaio.so.1 -> librtaio.so" "$(ls -l "$LIBDIR"/librtaio.so* 2>&1)"
+fi
+
+# 4. exactly the 17 functions
+IGNORE='^(_init|_fini|_edata|_end|__bss_start|_DYNAMIC|_GLOBAL_OFFSET_TABLE_)$'
+nm_out=$(nm -D --defined-only "$LIB" 2>&1)
+# "A" entries are version-node names (e.g. RTAIO_1) in older binutils: not symbols
+actual_sorted=$(awk 'NF >= 3 && $2 != "A" { sub(/@.*/, "", $3); print $3 }' <<<"$nm_out" |
+    grep -Ev "$IGNORE" | sort -u)
+missing=$(comm -23 <(echo "$expected_sorted") <(echo "$actual_sorted"))
+extra=$(comm -13 <(echo "$expected_sorted") <(echo "$actual_sorted"))
+if [ -z "$missing" ] && [ -z "$extra" ]; then
+    ok "exports exactly the 17 documented functions"
+else
+    msg=""
+    [ -n "$missing" ] && msg+="missing: $(echo $missing)"$'\n'
+    [ -n "$extra" ] && msg+="extra ($(echo "$extra" | wc -l)): $(echo "$extra" | head -n 40 | tr '\n' ' ')"
+    ko "exports exactly the 17 documented functions" "$msg"
+fi
+
+# 5. each is a global/weak default-visibility function
+syms=$(readelf -W --dyn-syms "$LIB")
+bad=""
+for s in $EXPECTED; do
+    line=$(awk -v s="$s" '{ n = $8; sub(/@.*/, "", n) } n == s && $7 != "UND" { print; exit }' <<<"$syms")
+    if [ -z "$line" ]; then
+        bad+="$s: not in .dynsym"$'\n'
+        continue
+    fi
+    read -r _ _ _ type bind vis _ _ <<<"$line"
+    if [ "$type" != FUNC ] || { [ "$bind" != GLOBAL ] && [ "$bind" != WEAK ]; } || [ "$vis" != DEFAULT ]; then
+        bad+="$s: $type $bind $vis"$'\n'
+    fi
+done
+if [ -z "$bad" ]; then ok "all 17 are global default-visibility functions"; else ko "all 17 are global default-visibility functions" "$bad"; fi
+
+# 6. no text relocations, non-executable stack
+dyn=$(readelf -d "$LIB")
+if grep -q TEXTREL <<<"$dyn"; then ko "no text relocations" "$(grep TEXTREL <<<"$dyn")"; else ok "no text relocations"; fi
+stack=$(readelf -W -l "$LIB" | grep GNU_STACK)
+if [ -n "$stack" ] && ! grep -q 'RWE' <<<"$stack"; then
+    ok "non-executable stack"
+else
+    ko "non-executable stack" "${stack:-no GNU_STACK header}"
+fi
+
+# 7. a program linked with -lrtaio
+cat >"$OUT/linked.c" <<'EOF'
+#include <aio.h>
+#include <errno.h>
+#include <string.h>
+int main(void)
+{
+    struct aiocb cb;
+    memset(&cb, 0, sizeof cb);
+    /* never submitted: rtaio says EINVAL (glibc would say 0) */
+    return (aio_error(&cb) == -1 && errno == EINVAL) ? 0 : 3;
+}
+EOF
+if gcc -O2 -Wall -Werror "$OUT/linked.c" -o "$OUT/linked" -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" >"$OUT/linked.log" 2>&1; then
+    needed=$(readelf -d "$OUT/linked" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' | tr '\n' ' ')
+    resolved=$(ldd "$OUT/linked" 2>&1 | awk '$1 == "librtaio.so.1" { print $3 }')
+    if [[ " $needed " == *" librtaio.so.1 "* ]] &&
+        [ "$(readlink -f "$resolved" 2>/dev/null)" = "$(readlink -f "$LIB")" ] &&
+        "$OUT/linked"; then
+        ok "program linked with -lrtaio: NEEDED librtaio.so.1, loads it, uses it"
+    else
+        ko "program linked with -lrtaio: NEEDED librtaio.so.1, loads it, uses it" \
+            "NEEDED: $needed; librtaio.so.1 => ${resolved:-?}; exit $("$OUT/linked"; echo $?)"
+    fi
+else
+    ko "program linked with -lrtaio builds" "$(cat "$OUT/linked.log")"
+fi
+
+echo "check-abi: $pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# fio's posixaio engine with data verification, running on rtaio (LD_PRELOAD).
+#  1. randrw, 4k, iodepth 32, 64 MiB, verify=crc32c
+#  2. sequential write of variable block sizes (4k..128k), iodepth 32, 64 MiB, then verify
+#  3. two jobs (processes) doing randwrite + verify on their own files, iodepth 32
+#  4. fio really used rtaio: with LD_DEBUG=bindings (LD_BIND_NOW=1) on a small run, every
+#     aio_* symbol fio binds goes to librtaio.so, and at least aio_read/aio_write/aio_error/
+#     aio_return/aio_suspend (or their 64 twins, which fio calls) are among them
+# Each job must exit 0, report err=0 and no verification failure.
+# Needs fio (apt-get install fio). Last line: `fio-verify: N passed, N failed`.
+set -u
+
+root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
+    root=$(cd "$(dirname "$0")/.." && pwd)
+LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
+LIB=$LIBDIR/librtaio.so
+LOGS=$root/build/tests/logs
+mkdir -p "$LOGS"
+
+pass=0 fail=0
+ok() { printf 'PASS  %s\n' "$1"; pass=$((pass + 1)); }
+ko() {
+    printf 'FAIL  %s\n' "$1"
+    fail=$((fail + 1))
+    if [ $# -gt 1 ] && [ -n "$2" ]; then printf '%s\n' "$2" | tail -n 15 | sed 's/^/      | /'; fi
+}
+
+if ! command -v fio >/dev/null 2>&1; then
+    ko "fio installed" "fio not found (apt-get install fio)"
+    echo "fio-verify: $pass passed, $fail failed"
+    exit 1
+fi
+if [ ! -f "$LIB" ]; then
+    ko "library exists" "$LIB not found (run 'make build')"
+    echo "fio-verify: $pass passed, $fail failed"
+    exit 1
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rtaio-fio.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+common=(--ioengine=posixaio --iodepth=32 --verify=crc32c --verify_fatal=1 --do_verify=1
+    --group_reporting --minimal)
+
+# run_job NAME FIO-ARGS...
+run_job() {
+    local name=$1
+    shift
+    local log=$LOGS/fio-$name.log
+    LD_PRELOAD="$LIB" timeout -k 5 300 fio "${common[@]}" --name="$name" "$@" >"$log" 2>&1
+    local rc=$?
+    # --minimal (terse v3): field 5 is the job's error number
+    local errs
+    errs=$(awk -F';' '$1 == "3" { print $5 }' "$log" | sort -u | tr '\n' ' ')
+    if [ $rc -eq 0 ] && [ "$errs" = "0 " ] && ! grep -qiE 'verify: bad|bad magic|crc32c: verify|verify failed|fio: .*error' "$log"; then
+        ok "$name"
+    else
+        ko "$name (exit $rc, err=${errs:-?})" "$(cat "$log")"
+    fi
+}
+
+run_job randrw-4k-qd32 --filename="$WORK/randrw" --rw=randrw --bs=4k --size=64m
+run_job seqwrite-bsrange-qd32 --filename="$WORK/seq" --rw=write --bsrange=4k-128k --size=64m
+run_job randwrite-2jobs-qd32 --directory="$WORK" --rw=randwrite --bs=8k --size=32m --numjobs=2
+
+# fio bound its aio calls to rtaio
+dbg=$WORK/bind
+LD_PRELOAD="$LIB" LD_BIND_NOW=1 LD_DEBUG=bindings LD_DEBUG_OUTPUT="$dbg" \
+    timeout -k 5 120 fio --name=bindcheck --filename="$WORK/bind.dat" --ioengine=posixaio \
+    --rw=randrw --bs=4k --size=1m --iodepth=4 --minimal >"$LOGS/fio-bindcheck.log" 2>&1
+rc=$?
+bindings=$(cat "$dbg".* 2>/dev/null | grep -aE "normal symbol \`(aio_[a-z0-9]+|lio_listio(64)?)'" |
+    sed 's/^ *[0-9]*:[[:space:]]*//' | sort -u)
+rm -f "$dbg".*
+notrtaio=$(grep -av " to [^ ]*librtaio\.so[.0-9]* " <<<"$bindings" | grep .)
+missing=""
+for s in aio_read aio_write aio_error aio_return aio_suspend; do
+    # fio is built with _FILE_OFFSET_BITS=64: it calls the 64 twins
+    grep -aqE "symbol \`$s(64)?'" <<<"$bindings" || missing+=" $s"
+done
+if [ $rc -eq 0 ] && [ -z "$notrtaio" ] && [ -z "$missing" ]; then
+    ok "fio's aio calls bind to librtaio.so ($(grep -c . <<<"$bindings") bindings)"
+else
+    ko "fio's aio calls bind to librtaio.so" \
+        "fio exit $rc; not bound to librtaio: ${notrtaio:-none}; no binding seen for:${missing:- none}"
+fi
+
+echo "fio-verify: $pass passed, $fail failed"
+[ $fail -eq 0 ]
