@@ -13,6 +13,18 @@ static INIT_THREADS: AtomicUsize = AtomicUsize::new(0);
 static INIT_IDLE_MS: AtomicUsize = AtomicUsize::new(0);
 static INIT_NUM: AtomicUsize = AtomicUsize::new(0);
 
+/// Which executor takes requests (`RTAIO_BACKEND`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Kernel AIO where it is truly asynchronous (O_DIRECT reads/writes, fsync), else the pool.
+    Auto,
+    /// The thread pool only.
+    Threads,
+    /// Kernel AIO for every read, write and fsync on files and block devices (for comparison:
+    /// without O_DIRECT the kernel performs them synchronously inside io_submit).
+    Kernel,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Settings {
     pub max_threads: usize,
@@ -20,10 +32,19 @@ pub struct Settings {
     pub max_requests: usize,
     pub capacity_hint: usize,
     pub inline: bool,
+    pub backend: Backend,
+    pub faults: crate::kaio::Faults,
 }
 
 fn env_usize(name: &str) -> Option<usize> {
     std::env::var_os(name)?.to_str()?.trim().parse::<usize>().ok().filter(|&v| v > 0)
+}
+
+fn env_str(env_ok: bool, name: &str) -> Option<String> {
+    if !env_ok {
+        return None;
+    }
+    std::env::var_os(name)?.into_string().ok()
 }
 
 /// The settings in force now.
@@ -40,6 +61,12 @@ pub fn current() -> Settings {
         max_requests: env("RTAIO_MAX_REQUESTS").unwrap_or(DEFAULT_MAX_REQUESTS),
         capacity_hint: INIT_NUM.load(Relaxed),
         inline: !(env_ok && std::env::var_os("RTAIO_INLINE").is_some_and(|v| v == "0")),
+        backend: match env_str(env_ok, "RTAIO_BACKEND").as_deref() {
+            Some("threads") => Backend::Threads,
+            Some("kernel") => Backend::Kernel,
+            _ => Backend::Auto,
+        },
+        faults: env_str(env_ok, "RTAIO_FAULTS").map(|s| crate::kaio::Faults::parse(&s)).unwrap_or_default(),
     }
 }
 

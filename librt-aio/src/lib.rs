@@ -4,7 +4,9 @@
 //! - `ffi`: the exported C functions; validate, convert, call the core, map errors to errno.
 //! - `aiocb`: the view of the caller's `struct aiocb` and the status protocol kept in glibc's
 //!   reserved fields (async-signal-safe `aio_error`/`aio_return`).
-//! - `runtime`: submission, dispatch to the thread pool, completion, cancellation.
+//! - `runtime`: submission, dispatch to an executor, completion, cancellation.
+//! - `kaio`: the kernel backend (native AIO for O_DIRECT and fsync); the thread pool
+//!   (`thread-pool` crate) runs everything else.
 //! - `fdtable`: per-descriptor ordering (O_APPEND chains, fsync barriers) and live requests.
 //! - `wait`: `aio_suspend` and LIO_WAIT on per-aiocb futexes.
 //! - `notify`: sigevent validation and delivery; `lio`: lists.
@@ -24,6 +26,7 @@ pub mod abi;
 mod aiocb;
 mod config;
 mod fdtable;
+mod kaio;
 pub mod ffi;
 mod lio;
 mod notify;

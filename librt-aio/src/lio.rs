@@ -73,6 +73,8 @@ pub fn listio(mode: i32, list: &[Option<AiocbRef<'_>>], sig: Option<&crate::abi:
     }
     let ctl = Arc::new(ListCtl::new(notify));
     let mut submit_failed = false;
+    // Kernel-eligible entries, sent together in one io_submit after the loop.
+    let mut batch = Vec::new();
     for cb in list.iter().flatten() {
         let kind = match cb.lio_opcode() {
             LIO_NOP => continue,
@@ -81,7 +83,7 @@ pub fn listio(mode: i32, list: &[Option<AiocbRef<'_>>], sig: Option<&crate::abi:
             _ => None,
         };
         let r = match kind {
-            Some(k) => runtime::submit(*cb, k, Some(&ctl)),
+            Some(k) => runtime::submit(*cb, k, Some(&ctl), Some(&mut batch)),
             None => Err(libc::EINVAL),
         };
         if let Err(e) = r {
@@ -93,6 +95,7 @@ pub fn listio(mode: i32, list: &[Option<AiocbRef<'_>>], sig: Option<&crate::abi:
             }
         }
     }
+    runtime::launch_batch(batch);
     ctl.one_done(false);
     if mode == LIO_WAIT {
         crate::wait::wait_flag(&ctl.done)?;

@@ -9,8 +9,11 @@
 //! A RUNNING request cannot be cancelled (AIO_NOTCANCELED). A worker that pops a CANCELED request
 //! drops it. There is no other transition.
 
-use std::sync::atomic::{AtomicU8, Ordering::*};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::*};
 use std::sync::Arc;
+
+use kernel_aio::Iocb;
 
 use crate::lio::ListCtl;
 use crate::notify::Notify;
@@ -46,13 +49,80 @@ pub struct Request {
     pub lane: usize,
     pub notify: Notify,
     pub list: Option<Arc<ListCtl>>,
+    /// May run on the kernel backend (decided at submission from the descriptor's flags).
+    pub kernel: bool,
     phase: AtomicU8,
+    /// Set while the request is in the kernel: `aio_cancel` then tries `io_cancel`.
+    in_kernel: AtomicBool,
+    /// `io_cancel` accepted: the completion reports ECANCELED.
+    cancel_requested: AtomicBool,
+    /// The kernel's view of the request: written only by the thread that claimed the request,
+    /// before `io_submit`; afterwards read only by the kernel (and `io_cancel` as a key).
+    iocb: UnsafeCell<Iocb>,
 }
+
+// SAFETY: every field but `iocb` is immutable or atomic; `iocb` is written only by the single
+// thread that owns the request (phase RUNNING) before io_submit, and never read by Rust code
+// afterwards (see the field's comment).
+unsafe impl Sync for Request {}
 
 impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(aiocb: usize, fd: i32, op: Op, buf: usize, nbytes: usize, offset: i64, lane: usize, notify: Notify, list: Option<Arc<ListCtl>>) -> Self {
-        Request { aiocb, fd, op, buf, nbytes, offset, lane, notify, list, phase: AtomicU8::new(QUEUED) }
+        Request {
+            aiocb,
+            fd,
+            op,
+            buf,
+            nbytes,
+            offset,
+            lane,
+            notify,
+            list,
+            kernel: false,
+            phase: AtomicU8::new(QUEUED),
+            in_kernel: AtomicBool::new(false),
+            cancel_requested: AtomicBool::new(false),
+            iocb: UnsafeCell::new(Iocb::default()),
+        }
+    }
+
+    pub fn with_kernel(mut self, kernel: bool) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// Fills in the iocb; only by the thread that claimed the request, before `io_submit`.
+    pub fn set_iocb(&self, cb: Iocb) {
+        // SAFETY: the caller owns the claimed request and the kernel has not seen it yet.
+        unsafe { *self.iocb.get() = cb };
+        self.in_kernel.store(true, Release);
+    }
+
+    pub fn set_iocb_data(&self, data: u64) {
+        // SAFETY: as for `set_iocb`: before io_submit, by the owning thread.
+        unsafe { (*self.iocb.get()).aio_data = data };
+    }
+
+    pub fn iocb_data(&self) -> u64 {
+        // SAFETY: read back by the owning thread after the kernel refused the iocb.
+        unsafe { (*self.iocb.get()).aio_data }
+    }
+
+    pub fn iocb_ptr(&self) -> *mut Iocb {
+        self.iocb.get()
+    }
+
+    pub fn in_kernel(&self) -> bool {
+        self.in_kernel.load(Acquire)
+    }
+
+    pub fn request_cancel(&self) {
+        self.cancel_requested.store(true, Release);
+    }
+
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel_requested.load(Acquire)
     }
 
     /// A worker takes the request; false if it was cancelled first.
@@ -60,8 +130,9 @@ impl Request {
         self.phase.compare_exchange(QUEUED, RUNNING, AcqRel, Acquire).is_ok()
     }
 
-    /// Gives back a request claimed for an inline attempt that did not complete it.
+    /// Gives back a request claimed for an inline or kernel attempt that did not take it.
     pub fn unclaim(&self) {
+        self.in_kernel.store(false, Release);
         self.phase.store(QUEUED, Release);
     }
 

@@ -15,14 +15,16 @@
 //! The runtime is created on first use and leaked. In a child after fork() it is forgotten
 //! (its threads do not exist there, its locks may be held) and a fresh one is made on demand.
 
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering::*};
+use std::time::Duration;
 use std::sync::Arc;
 
 use thread_pool::{Config, Pool, SubmitError};
 
 use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED, AIO_PRIO_DELTA_MAX};
 use crate::aiocb::{self, AiocbRef, Status};
-use crate::config;
+use crate::config::{self, Backend};
+use crate::kaio::{Faults, Kaio};
 use crate::fdtable::FdTable;
 use crate::lio::ListCtl;
 use crate::notify::{self, Notify, NotifyJob};
@@ -38,7 +40,17 @@ pub struct Runtime {
     pid: libc::pid_t,
     /// Complete page-cache hits in the submitting thread (RTAIO_INLINE=0 turns it off).
     inline: bool,
+    backend: Backend,
+    faults: Faults,
+    /// The kernel backend, made on first use; `kaio_state` says whether making it failed.
+    kaio: AtomicPtr<Kaio>,
+    kaio_state: AtomicU8,
+    idle_ms: AtomicUsize,
 }
+
+const KAIO_UNTRIED: u8 = 0;
+const KAIO_READY: u8 = 1;
+const KAIO_OFF: u8 = 2;
 
 /// Largest transfer attempted inline: beyond it the copy itself is long enough to be worth
 /// overlapping with the caller.
@@ -90,6 +102,11 @@ fn init() -> &'static Runtime {
         max_requests: s.max_requests,
         pid: sys::getpid(),
         inline: s.inline,
+        backend: s.backend,
+        faults: s.faults,
+        kaio: AtomicPtr::new(std::ptr::null_mut()),
+        kaio_state: AtomicU8::new(if s.backend == Backend::Threads { KAIO_OFF } else { KAIO_UNTRIED }),
+        idle_ms: AtomicUsize::new(s.idle.as_millis() as usize),
     });
     let new = Box::into_raw(rt);
     match RUNTIME.compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire) {
@@ -113,6 +130,7 @@ pub fn apply_aio_init(threads: i32, num: i32, idle_secs: i32) {
         rt.io.set_max_threads(s.max_threads);
         rt.io.set_idle_timeout(s.idle);
         rt.notifier.set_idle_timeout(s.idle);
+        rt.idle_ms.store(s.idle.as_millis() as usize, Relaxed);
     }
 }
 
@@ -136,7 +154,10 @@ pub enum Kind {
 
 /// Validates and queues one request. On error nothing is queued and the aiocb is untouched,
 /// except for EAGAIN after it was marked in progress (then its status is EAGAIN).
-pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>) -> Result<(), Errno> {
+///
+/// With `batch`, a kernel-eligible request that may start now is appended to it instead of
+/// being started: lio_listio sends a whole list to the kernel in one `io_submit` (`launch_batch`).
+pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>, batch: Option<&mut Vec<Arc<Request>>>) -> Result<(), Errno> {
     if cb.status() == Status::InProgress {
         return Err(libc::EINVAL);
     }
@@ -174,18 +195,23 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>) -> Resu
         rt.outstanding.fetch_sub(1, Relaxed);
         return Err(libc::EAGAIN);
     }
-    let req = Arc::new(Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned()));
+    let kernel = rt.kernel_eligible(op, flags, fd);
+    let req = Arc::new(Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned()).with_kernel(kernel));
     if let Some(l) = list {
         l.add();
     }
     cb.begin();
     if rt.fds.register(&req) {
-        if rt.inline && rt.try_inline(&req, flags) {
+        if let (true, Some(batch)) = (req.kernel, batch) {
+            batch.push(req);
             return Ok(());
         }
-        if let Err(req) = rt.dispatch(req) {
-            if req.try_cancel() == CancelOutcome::Canceled {
-                rt.withdraw(&req);
+        if !req.kernel && rt.inline && rt.try_inline(&req, flags) {
+            return Ok(());
+        }
+        for stuck in rt.launch(vec![req]) {
+            if stuck.try_cancel() == CancelOutcome::Canceled {
+                rt.withdraw(&stuck);
                 return Err(libc::EAGAIN);
             }
         }
@@ -193,7 +219,86 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>) -> Resu
     Ok(())
 }
 
+/// Starts the kernel-eligible requests lio_listio collected (one `io_submit`). Any that nothing
+/// can run fail with EAGAIN as their status, like a refused list entry.
+pub fn launch_batch(batch: Vec<Arc<Request>>) {
+    if batch.is_empty() {
+        return;
+    }
+    let rt = get();
+    for stuck in rt.launch(batch) {
+        if stuck.try_cancel() == CancelOutcome::Canceled {
+            rt.finish(&stuck, -1, libc::EAGAIN);
+        }
+    }
+}
+
 impl Runtime {
+    pub fn idle_time(&self) -> Duration {
+        Duration::from_millis(self.idle_ms.load(Relaxed).max(1) as u64)
+    }
+
+    /// May this request run on the kernel backend? (See `config::Backend`.)
+    fn kernel_eligible(&self, op: Op, flags: i32, fd: i32) -> bool {
+        if self.kaio_state.load(Relaxed) == KAIO_OFF {
+            return false;
+        }
+        match (self.backend, op) {
+            (Backend::Threads, _) | (_, Op::Write { append: true }) => false,
+            (Backend::Auto, Op::Sync { .. }) => true,
+            (Backend::Auto, _) => flags & libc::O_DIRECT != 0,
+            (Backend::Kernel, _) => sys::is_file_or_blockdev(fd),
+        }
+    }
+
+    /// The kernel backend, made on first use; None if it cannot be had in this process.
+    fn kernel(&self) -> Option<&'static Kaio> {
+        loop {
+            match self.kaio_state.load(Acquire) {
+                KAIO_READY => {
+                    // SAFETY: published once with Release before KAIO_READY; leaked, never freed.
+                    let k = unsafe { &*self.kaio.load(Acquire) };
+                    return k.usable().then_some(k);
+                }
+                KAIO_OFF => return None,
+                _ => {}
+            }
+            match Kaio::new(self.faults) {
+                Ok(k) => {
+                    let k = Box::into_raw(Box::new(k));
+                    if self.kaio.compare_exchange(std::ptr::null_mut(), k, AcqRel, Acquire).is_ok() {
+                        self.kaio_state.store(KAIO_READY, Release);
+                    } else {
+                        // Another thread won the race; ours was never published.
+                        // SAFETY: `k` came from Box::into_raw just above and was not shared.
+                        let k = unsafe { Box::from_raw(k) };
+                        let _ = kernel_aio::io_destroy(k.ctx());
+                        while self.kaio_state.load(Acquire) == KAIO_UNTRIED {
+                            std::hint::spin_loop();
+                        }
+                    }
+                }
+                Err(_) => {
+                    self.kaio_state.store(KAIO_OFF, Release);
+                }
+            }
+        }
+    }
+
+    /// Starts ready requests: the kernel-eligible ones through one `io_submit`, the rest (and
+    /// any the kernel refuses) on the pool. Returns those nothing could run (no thread at all),
+    /// still QUEUED, for the caller to fail.
+    fn launch(&'static self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
+        let (kernel, mut pool): (Vec<_>, Vec<_>) = reqs.into_iter().partition(|r| r.kernel);
+        if !kernel.is_empty() {
+            match self.kernel() {
+                Some(k) => pool.extend(k.submit(self, kernel)),
+                None => pool.extend(kernel),
+            }
+        }
+        pool.into_iter().filter_map(|r| self.dispatch(r).err()).collect()
+    }
+
     /// Hands a ready request to the pool. Err if no thread can run it.
     fn dispatch(&self, req: Arc<Request>) -> Result<(), Arc<Request>> {
         let lane = req.lane;
@@ -252,7 +357,7 @@ impl Runtime {
     }
 
     /// Completes a request owned by the caller (see the phase protocol in `request.rs`).
-    fn finish(&'static self, req: &Request, value: isize, error: Errno) {
+    pub(crate) fn finish(&'static self, req: &Request, value: isize, error: Errno) {
         let mut released = Vec::new();
         self.finish_one(req, value, error, &mut released);
         self.dispatch_released(released);
@@ -261,8 +366,9 @@ impl Runtime {
     /// Dispatches requests an ordering rule released. One that cannot get a thread fails with
     /// EAGAIN, which may release more: a work list, not recursion, however long the chain.
     fn dispatch_released(&'static self, mut released: Vec<Arc<Request>>) {
-        while let Some(r) = released.pop() {
-            if let Err(r) = self.dispatch(r) {
+        while !released.is_empty() {
+            let stuck = self.launch(std::mem::take(&mut released));
+            for r in stuck {
                 if r.try_cancel() == CancelOutcome::Canceled {
                     self.finish_one(&r, -1, libc::EAGAIN, &mut released);
                 }
@@ -299,7 +405,16 @@ impl Runtime {
                     self.finish(&r, -1, libc::ECANCELED);
                     canceled += 1;
                 }
-                CancelOutcome::Running => running += 1,
+                CancelOutcome::Running => {
+                    // In the kernel: ask it (file systems refuse; then it completes normally).
+                    let k = if r.in_kernel() { self.kernel() } else { None };
+                    if k.is_some_and(|k| k.cancel(&r)) {
+                        r.request_cancel();
+                        canceled += 1;
+                    } else {
+                        running += 1;
+                    }
+                }
                 CancelOutcome::AlreadyCanceled => {}
             }
         }

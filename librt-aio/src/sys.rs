@@ -50,6 +50,14 @@ pub fn supports_sync(fd: c_int) -> bool {
     matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK)
 }
 
+/// A regular file or a block device (where native AIO reads and writes make sense)?
+pub fn is_file_or_blockdev(fd: c_int) -> bool {
+    // SAFETY: `st` is a valid out-pointer for fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::fstat(fd, &mut st) == 0 && matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK) }
+}
+
 pub fn fd_is_open(fd: c_int) -> bool {
     // SAFETY: F_GETFD takes no pointer argument.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
@@ -233,6 +241,10 @@ impl SignalMask {
     /// Unblocks every signal (around application callbacks).
     pub fn empty() -> Self {
         Self::set(false)
+    }
+    /// Blocks every signal (around creating a library thread, which inherits the mask).
+    pub fn full() -> Self {
+        Self::set(true)
     }
 }
 

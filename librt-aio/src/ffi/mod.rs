@@ -43,7 +43,7 @@ fn submit(p: *const Aiocb, kind: Kind) -> c_int {
     // SAFETY: the caller passes a valid aiocb or NULL (POSIX); NULL is rejected below.
     ret(match unsafe { view(p) } {
         None => Err(libc::EINVAL),
-        Some(cb) => runtime::submit(cb, kind, None).map(|_| 0),
+        Some(cb) => runtime::submit(cb, kind, None, None).map(|_| 0),
     })
 }
 
