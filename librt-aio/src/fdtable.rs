@@ -37,6 +37,10 @@ struct FdState {
     epochs: VecDeque<Epoch>,
     /// Sum of `pending` over `epochs`.
     pending_total: usize,
+    /// The kernel refused native AIO for this descriptor (EINVAL from io_submit: a file system
+    /// without async I/O); remembered while the descriptor has live requests, so a reused
+    /// descriptor number starts afresh.
+    kernel_refused: bool,
     next_epoch: u64,
 }
 
@@ -66,6 +70,9 @@ impl FdTable {
     pub fn register(&self, req: &Arc<Request>) -> bool {
         let mut shard = self.shard(req.fd).lock();
         let st = shard.entry(req.fd).or_default();
+        if st.kernel_refused {
+            req.avoid_kernel();
+        }
         let mut ready = true;
         let mut epoch = None;
         if req.is_data_op() {
@@ -124,6 +131,13 @@ impl FdTable {
         }
         if st.live.is_empty() {
             shard.remove(&req.fd);
+        }
+    }
+
+    /// Remembers that the kernel refused native AIO on `fd` (while it has live requests).
+    pub fn mark_kernel_refused(&self, fd: i32) {
+        if let Some(st) = self.shard(fd).lock().get_mut(&fd) {
+            st.kernel_refused = true;
         }
     }
 
@@ -253,6 +267,24 @@ mod tests {
         assert!(ready.is_empty(), "f2 also covers w1, still running");
         t.complete(&w1, &mut ready);
         assert_eq!(ids(&ready), vec![3, 5]);
+    }
+
+    #[test]
+    fn kernel_refusal_is_remembered_only_while_the_descriptor_is_busy() {
+        let t = FdTable::new(0);
+        let kreq = |a| Arc::new(Request::new(a, 5, Op::Read, 0, 0, 0, 0, Notify::None, None).with_kernel(true));
+        let a = kreq(1);
+        t.register(&a);
+        t.mark_kernel_refused(5);
+        let b = kreq(2);
+        t.register(&b);
+        assert!(!b.wants_kernel(), "later requests on the refused descriptor use the pool");
+        let mut ready = Vec::new();
+        t.complete(&a, &mut ready);
+        t.complete(&b, &mut ready);
+        let c = kreq(3);
+        t.register(&c);
+        assert!(c.wants_kernel(), "once idle, the descriptor number may name another file");
     }
 
     #[test]

@@ -149,6 +149,11 @@ impl Kaio {
                     let upto = if give_up { mine.len() } else { done + 1 };
                     for r in &mine[done..upto] {
                         self.take_back(r);
+                        if e == libc::EINVAL {
+                            // No async I/O on this file system: remember it for the descriptor.
+                            r.avoid_kernel();
+                            rt.fds().mark_kernel_refused(r.fd);
+                        }
                         refused.push(r.clone());
                     }
                     done = upto;

@@ -49,8 +49,9 @@ pub struct Request {
     pub lane: usize,
     pub notify: Notify,
     pub list: Option<Arc<ListCtl>>,
-    /// May run on the kernel backend (decided at submission from the descriptor's flags).
-    pub kernel: bool,
+    /// May run on the kernel backend (decided at submission from the descriptor's flags; cleared
+    /// if the kernel refused this descriptor).
+    kernel: AtomicBool,
     phase: AtomicU8,
     /// Set while the request is in the kernel: `aio_cancel` then tries `io_cancel`.
     in_kernel: AtomicBool,
@@ -79,7 +80,7 @@ impl Request {
             lane,
             notify,
             list,
-            kernel: false,
+            kernel: AtomicBool::new(false),
             phase: AtomicU8::new(QUEUED),
             in_kernel: AtomicBool::new(false),
             cancel_requested: AtomicBool::new(false),
@@ -87,9 +88,18 @@ impl Request {
         }
     }
 
-    pub fn with_kernel(mut self, kernel: bool) -> Self {
-        self.kernel = kernel;
+    pub fn with_kernel(self, kernel: bool) -> Self {
+        self.kernel.store(kernel, Relaxed);
         self
+    }
+
+    pub fn wants_kernel(&self) -> bool {
+        self.kernel.load(Relaxed)
+    }
+
+    /// The kernel refused this request's descriptor: use the pool from now on.
+    pub fn avoid_kernel(&self) {
+        self.kernel.store(false, Relaxed);
     }
 
     /// Fills in the iocb; only by the thread that claimed the request, before `io_submit`.

@@ -202,11 +202,11 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>, batch: 
     }
     cb.begin();
     if rt.fds.register(&req) {
-        if let (true, Some(batch)) = (req.kernel, batch) {
+        if let (true, Some(batch)) = (req.wants_kernel(), batch) {
             batch.push(req);
             return Ok(());
         }
-        if !req.kernel && rt.inline && rt.try_inline(&req, flags) {
+        if !req.wants_kernel() && rt.inline && rt.try_inline(&req, flags) {
             return Ok(());
         }
         for stuck in rt.launch(vec![req]) {
@@ -234,6 +234,10 @@ pub fn launch_batch(batch: Vec<Arc<Request>>) {
 }
 
 impl Runtime {
+    pub fn fds(&self) -> &FdTable {
+        &self.fds
+    }
+
     pub fn idle_time(&self) -> Duration {
         Duration::from_millis(self.idle_ms.load(Relaxed).max(1) as u64)
     }
@@ -289,7 +293,7 @@ impl Runtime {
     /// any the kernel refuses) on the pool. Returns those nothing could run (no thread at all),
     /// still QUEUED, for the caller to fail.
     fn launch(&'static self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
-        let (kernel, mut pool): (Vec<_>, Vec<_>) = reqs.into_iter().partition(|r| r.kernel);
+        let (kernel, mut pool): (Vec<_>, Vec<_>) = reqs.into_iter().partition(|r| r.wants_kernel());
         if !kernel.is_empty() {
             match self.kernel() {
                 Some(k) => pool.extend(k.submit(self, kernel)),
