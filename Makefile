@@ -56,6 +56,7 @@ bench: deps build
 install: build
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR)
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION)
+	strip --strip-debug $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION)
 	ln -sf librtaio.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtaio.so.1
 	ln -sf librtaio.so.1 $(DESTDIR)$(LIBDIR)/librtaio.so
 	install -m 0644 $(OUT)/librtaio.a $(DESTDIR)$(LIBDIR)/librtaio.a
