@@ -47,7 +47,8 @@ run_job() {
     local name=$1
     shift
     local log=$LOGS/fio-$name.log
-    LD_PRELOAD="$LIB" timeout -k 5 300 fio "${common[@]}" --name="$name" "$@" >"$log" 2>&1
+    # fio writes its verify state files into the current directory: keep them in $WORK.
+    (cd "$WORK" && LD_PRELOAD="$LIB" timeout -k 5 300 fio "${common[@]}" --name="$name" "$@") >"$log" 2>&1
     local rc=$?
     # --minimal (terse v3): field 5 is the job's error number
     local errs

@@ -14,7 +14,7 @@
 //! `io_setup` (EAGAIN: `fs.aio-max-nr` exhausted). The caller never sees the difference.
 //! Available since Linux 2.6 (IOCB_CMD_FSYNC: 4.18).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,9 +24,10 @@ use crate::request::{Op, Request};
 use crate::runtime::Runtime;
 use crate::sys::{self, Errno};
 
-/// Events per context: enough for deep queues on several descriptors, small against the
-/// system-wide `fs.aio-max-nr` (65536 by default) that other programs share.
-const NR_EVENTS: u32 = 1024;
+/// Events per context: enough for deep queues, small against the system-wide `fs.aio-max-nr`
+/// (65536 by default) that databases and other programs share. A full context makes further
+/// requests fall back to the pool (EAGAIN), never fail.
+const NR_EVENTS: u32 = 256;
 
 /// Test-only fault injection (`RTAIO_FAULTS=io_submit=EAGAIN,io_setup=ENOSYS`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,24 +59,40 @@ impl Faults {
     }
 }
 
+const REAPER_NONE: u8 = 0;
+const REAPER_STARTING: u8 = 1;
+const REAPER_RUNNING: u8 = 2;
+
 pub struct Kaio {
     ctx: AioContext,
     /// Requests submitted and not yet reaped.
     inflight: AtomicUsize,
-    /// A reaper thread is running (or starting).
-    reaper: AtomicBool,
+    /// REAPER_NONE, REAPER_STARTING or REAPER_RUNNING: no request enters the kernel unless a
+    /// reaper is known to be running.
+    reaper: AtomicU8,
+    /// RWF_NOWAIT is accepted for reads and writes (cleared if the kernel rejects the flag).
+    nowait: AtomicBool,
     /// Set when the kernel said it will never do this (ENOSYS, EPERM).
     broken: AtomicBool,
     faults: Faults,
 }
 
 impl Kaio {
-    pub fn new(faults: Faults) -> Result<Kaio, Errno> {
+    /// `nowait`: submit reads and writes with RWF_NOWAIT (the auto backend; the forced kernel
+    /// backend shows the kernel's own behaviour, blocking inside io_submit where it does).
+    pub fn new(faults: Faults, nowait: bool) -> Result<Kaio, Errno> {
         if let Some(e) = faults.io_setup {
             return Err(e);
         }
         let ctx = kernel_aio::io_setup(NR_EVENTS).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-        Ok(Kaio { ctx, inflight: AtomicUsize::new(0), reaper: AtomicBool::new(false), broken: AtomicBool::new(false), faults })
+        Ok(Kaio {
+            ctx,
+            inflight: AtomicUsize::new(0),
+            reaper: AtomicU8::new(REAPER_NONE),
+            nowait: AtomicBool::new(nowait),
+            broken: AtomicBool::new(false),
+            faults,
+        })
     }
 
     pub fn ctx(&self) -> AioContext {
@@ -96,7 +113,7 @@ impl Kaio {
             if !r.claim() {
                 continue; // cancelled since it was registered: the canceller completed it
             }
-            match iocb_for(&r) {
+            match iocb_for(&r, self.nowait.load(Relaxed)) {
                 Some(cb) => {
                     r.set_iocb(cb);
                     mine.push(r);
@@ -138,11 +155,18 @@ impl Kaio {
                 None => unsafe { kernel_aio::io_submit(self.ctx, &ptrs[done..]) }.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
             };
             match r {
-                Ok(0) => break, // cannot happen with a non-empty batch; refuse the rest
-                Ok(n) => done += n,
-                Err(e) => {
+                Ok(n) if n > 0 => done += n,
+                Err(libc::EOPNOTSUPP) if self.nowait.swap(false, Relaxed) => {
+                    // A kernel without RWF_NOWAIT for AIO: resubmit the rest without it.
+                    for r in &mine[done..] {
+                        r.clear_iocb_rw_flags();
+                    }
+                }
+                // Ok(0) cannot happen for a non-empty batch; treat it as a refusal of the rest.
+                r => {
+                    let e = r.err().unwrap_or(libc::EAGAIN);
                     // The first remaining iocb was refused; the kernel took none of the rest.
-                    let give_up = matches!(e, libc::ENOSYS | libc::EPERM | libc::EAGAIN);
+                    let give_up = matches!(e, libc::ENOSYS | libc::EPERM | libc::EAGAIN | libc::EOPNOTSUPP);
                     if matches!(e, libc::ENOSYS | libc::EPERM) {
                         self.broken.store(true, Relaxed);
                     }
@@ -182,20 +206,28 @@ impl Kaio {
         }
     }
 
+    /// Makes sure a reaper is running before anything enters the kernel. Called after the
+    /// caller counted its requests in `inflight`. False if no reaper thread can be started.
     fn ensure_reaper(&'static self, rt: &'static Runtime) -> bool {
-        if self.reaper.swap(true, SeqCst) {
-            return true;
+        loop {
+            match self.reaper.load(SeqCst) {
+                REAPER_RUNNING => return true,
+                REAPER_STARTING => std::thread::yield_now(), // its starter will say how it went
+                _ => {
+                    if self.reaper.compare_exchange(REAPER_NONE, REAPER_STARTING, SeqCst, SeqCst).is_err() {
+                        continue;
+                    }
+                    let _mask = sys::SignalMask::full();
+                    let spawned = std::thread::Builder::new()
+                        .name("rtaio-kaio".into())
+                        .stack_size(128 << 10)
+                        .spawn(move || self.reap(rt))
+                        .is_ok();
+                    self.reaper.store(if spawned { REAPER_RUNNING } else { REAPER_NONE }, SeqCst);
+                    return spawned;
+                }
+            }
         }
-        let _mask = sys::SignalMask::full();
-        let spawned = std::thread::Builder::new()
-            .name("rtaio-kaio".into())
-            .stack_size(128 << 10)
-            .spawn(move || self.reap(rt))
-            .is_ok();
-        if !spawned {
-            self.reaper.store(false, SeqCst);
-        }
-        spawned
     }
 
     fn reap(&'static self, rt: &'static Runtime) {
@@ -212,11 +244,11 @@ impl Kaio {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
-            // Idle. Leave if nothing is in flight; a submitter that counted a request after our
-            // look finds `reaper` false and starts a new reaper (see `submit`).
-            if self.inflight.load(SeqCst) == 0 {
-                self.reaper.store(false, SeqCst);
-                if self.inflight.load(SeqCst) == 0 || self.reaper.swap(true, SeqCst) {
+            // Idle: leave if nothing is in flight. A submitter counts its requests before it
+            // looks at `reaper`: if it saw RUNNING just before we left, we see its count here
+            // and come back (unless it already started another reaper).
+            if self.inflight.load(SeqCst) == 0 && self.reaper.compare_exchange(REAPER_RUNNING, REAPER_NONE, SeqCst, SeqCst).is_ok() {
+                if self.inflight.load(SeqCst) == 0 || self.reaper.compare_exchange(REAPER_NONE, REAPER_RUNNING, SeqCst, SeqCst).is_err() {
                     return;
                 }
             }
@@ -228,27 +260,47 @@ impl Kaio {
         // kernel delivers each event exactly once.
         let req = unsafe { Arc::from_raw(ev.data as *const Request) };
         self.inflight.fetch_sub(1, SeqCst);
-        let (value, error) = if req.cancel_requested() {
-            (-1, libc::ECANCELED)
-        } else if ev.res < 0 {
-            (-1, (-ev.res) as Errno)
+        let refused_nowait = ev.res == -(libc::EAGAIN as i64) || ev.res == -(libc::EOPNOTSUPP as i64);
+        if refused_nowait && req.iocb_rw_flags() & libc::RWF_NOWAIT != 0 && !req.cancel_requested() {
+            // The kernel would have blocked (EAGAIN), or cannot do this without blocking at all
+            // (EOPNOTSUPP: e.g. buffered writes on ext4): the pool does it with the ordinary
+            // blocking call.
+            req.avoid_kernel();
+            req.unclaim();
+            rt.run_elsewhere(req);
+            return;
+        }
+        let (value, error) = if ev.res < 0 {
+            (-1, if req.cancel_requested() { libc::ECANCELED } else { (-ev.res) as Errno })
         } else {
-            (ev.res as isize, 0)
+            (ev.res as isize, 0) // a transfer that happened is reported, cancel or not
         };
         rt.finish(&req, value, error);
     }
 }
 
-/// The kernel command for a request, or None if the kernel backend does not take it.
-fn iocb_for(r: &Request) -> Option<Iocb> {
-    let (opcode, buf, nbytes, offset) = match r.op {
-        Op::Read => (kernel_aio::IOCB_CMD_PREAD, r.buf, r.nbytes, r.offset),
-        Op::Write { append: false } => (kernel_aio::IOCB_CMD_PWRITE, r.buf, r.nbytes, r.offset),
-        Op::Sync { data_only: false } => (kernel_aio::IOCB_CMD_FSYNC, 0, 0, 0),
-        Op::Sync { data_only: true } => (kernel_aio::IOCB_CMD_FDSYNC, 0, 0, 0),
+/// The kernel command for a request, or None if the kernel backend does not take it. Reads and
+/// writes carry RWF_NOWAIT: where the kernel would block inside `io_submit` (an O_DIRECT write
+/// that extends the file, a lock, metadata I/O) it completes the iocb with EAGAIN instead, and
+/// the request goes to the pool — so `io_submit` never makes the caller wait.
+fn iocb_for(r: &Request, nowait: bool) -> Option<Iocb> {
+    let rw_flags = if nowait { libc::RWF_NOWAIT } else { 0 };
+    let (opcode, buf, nbytes, offset, rw_flags) = match r.op {
+        Op::Read => (kernel_aio::IOCB_CMD_PREAD, r.buf, r.nbytes, r.offset, rw_flags),
+        Op::Write { append: false } => (kernel_aio::IOCB_CMD_PWRITE, r.buf, r.nbytes, r.offset, rw_flags),
+        Op::Sync { data_only: false } => (kernel_aio::IOCB_CMD_FSYNC, 0, 0, 0, 0),
+        Op::Sync { data_only: true } => (kernel_aio::IOCB_CMD_FDSYNC, 0, 0, 0, 0),
         Op::Write { append: true } => return None,
     };
-    Some(Iocb { aio_lio_opcode: opcode, aio_fildes: r.fd as u32, aio_buf: buf as u64, aio_nbytes: nbytes as u64, aio_offset: offset, ..Default::default() })
+    Some(Iocb {
+        aio_lio_opcode: opcode,
+        aio_rw_flags: rw_flags,
+        aio_fildes: r.fd as u32,
+        aio_buf: buf as u64,
+        aio_nbytes: nbytes as u64,
+        aio_offset: offset,
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]

@@ -119,6 +119,18 @@ impl Request {
         unsafe { (*self.iocb.get()).aio_data }
     }
 
+    /// The RWF_* flags the iocb was submitted with; read by the reaper after the kernel is done.
+    pub fn iocb_rw_flags(&self) -> i32 {
+        // SAFETY: the kernel no longer uses the iocb once its event was delivered.
+        unsafe { (*self.iocb.get()).aio_rw_flags }
+    }
+
+    /// Before a resubmission, by the owning thread.
+    pub fn clear_iocb_rw_flags(&self) {
+        // SAFETY: the kernel refused the iocb, so it does not use it; the caller owns it.
+        unsafe { (*self.iocb.get()).aio_rw_flags = 0 };
+    }
+
     pub fn iocb_ptr(&self) -> *mut Iocb {
         self.iocb.get()
     }
@@ -127,8 +139,8 @@ impl Request {
         self.in_kernel.load(Acquire)
     }
 
-    pub fn request_cancel(&self) {
-        self.cancel_requested.store(true, Release);
+    pub fn request_cancel(&self, on: bool) {
+        self.cancel_requested.store(on, Release);
     }
 
     pub fn cancel_requested(&self) -> bool {

@@ -209,11 +209,19 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>, batch: 
         if !req.wants_kernel() && rt.inline && rt.try_inline(&req, flags) {
             return Ok(());
         }
-        for stuck in rt.launch(vec![req]) {
+        let mut refused = false;
+        for stuck in rt.launch(vec![req.clone()]) {
             if stuck.try_cancel() == CancelOutcome::Canceled {
-                rt.withdraw(&stuck);
-                return Err(libc::EAGAIN);
+                if Arc::ptr_eq(&stuck, &req) {
+                    rt.withdraw(&stuck);
+                    refused = true;
+                } else {
+                    rt.finish(&stuck, -1, libc::EAGAIN);
+                }
             }
+        }
+        if refused {
+            return Err(libc::EAGAIN);
         }
     }
     Ok(())
@@ -247,46 +255,58 @@ impl Runtime {
         if self.kaio_state.load(Relaxed) == KAIO_OFF {
             return false;
         }
+        // Auto: only O_DIRECT files and block devices, where the kernel's path is truly
+        // asynchronous (an O_DIRECT pipe would block inside io_submit). Their fsyncs follow,
+        // so the context exists anyway; other fsyncs stay on the pool, which does the same work
+        // without holding a share of the system-wide fs.aio-max-nr.
         match (self.backend, op) {
             (Backend::Threads, _) | (_, Op::Write { append: true }) => false,
-            (Backend::Auto, Op::Sync { .. }) => true,
-            (Backend::Auto, _) => flags & libc::O_DIRECT != 0,
+            (Backend::Auto, _) => flags & libc::O_DIRECT != 0 && sys::is_file_or_blockdev(fd),
             (Backend::Kernel, _) => sys::is_file_or_blockdev(fd),
         }
     }
 
     /// The kernel backend, made on first use; None if it cannot be had in this process.
     fn kernel(&self) -> Option<&'static Kaio> {
-        loop {
-            match self.kaio_state.load(Acquire) {
-                KAIO_READY => {
-                    // SAFETY: published once with Release before KAIO_READY; leaked, never freed.
-                    let k = unsafe { &*self.kaio.load(Acquire) };
-                    return k.usable().then_some(k);
-                }
-                KAIO_OFF => return None,
-                _ => {}
+        match self.kaio_state.load(Acquire) {
+            KAIO_READY => {
+                // SAFETY: published with Release before KAIO_READY; leaked, never freed.
+                let k = unsafe { &*self.kaio.load(Acquire) };
+                return k.usable().then_some(k);
             }
-            match Kaio::new(self.faults) {
-                Ok(k) => {
-                    let k = Box::into_raw(Box::new(k));
-                    if self.kaio.compare_exchange(std::ptr::null_mut(), k, AcqRel, Acquire).is_ok() {
+            KAIO_OFF => return None,
+            _ => {}
+        }
+        match Kaio::new(self.faults, self.backend == Backend::Auto) {
+            Ok(k) => {
+                let k = Box::into_raw(Box::new(k));
+                match self.kaio.compare_exchange(std::ptr::null_mut(), k, AcqRel, Acquire) {
+                    Ok(_) => {
                         self.kaio_state.store(KAIO_READY, Release);
-                    } else {
-                        // Another thread won the race; ours was never published.
-                        // SAFETY: `k` came from Box::into_raw just above and was not shared.
-                        let k = unsafe { Box::from_raw(k) };
-                        let _ = kernel_aio::io_destroy(k.ctx());
-                        while self.kaio_state.load(Acquire) == KAIO_UNTRIED {
-                            std::hint::spin_loop();
-                        }
+                        // SAFETY: `k` is now published and leaked.
+                        Some(unsafe { &*k })
+                    }
+                    Err(winner) => {
+                        // Another thread's context won; ours was never shared.
+                        // SAFETY: `k` came from Box::into_raw above; `winner` is published.
+                        let mine = unsafe { Box::from_raw(k) };
+                        let _ = kernel_aio::io_destroy(mine.ctx());
+                        // SAFETY: `winner` was published by the CAS winner and is never freed.
+                        let w = unsafe { &*winner };
+                        w.usable().then_some(w)
                     }
                 }
-                Err(_) => {
-                    self.kaio_state.store(KAIO_OFF, Release);
-                }
+            }
+            Err(_) => {
+                let _ = self.kaio_state.compare_exchange(KAIO_UNTRIED, KAIO_OFF, AcqRel, Acquire);
+                None
             }
         }
+    }
+
+    /// Hands a request the kernel gave back (it would have blocked) to the pool.
+    pub(crate) fn run_elsewhere(&'static self, req: Arc<Request>) {
+        self.dispatch_released(vec![req]);
     }
 
     /// Starts ready requests: the kernel-eligible ones through one `io_submit`, the rest (and
@@ -300,7 +320,13 @@ impl Runtime {
                 None => pool.extend(kernel),
             }
         }
-        pool.into_iter().filter_map(|r| self.dispatch(r).err()).collect()
+        let mut stuck: Vec<_> = pool.into_iter().filter_map(|r| self.dispatch(r).err()).collect();
+        if !stuck.is_empty() && self.io.threads() == 0 {
+            // No thread, and none can be started: whatever others queued meanwhile (counting on
+            // a thread that then failed to start) would wait forever. Fail it too.
+            stuck.extend(self.io.take_queued());
+        }
+        stuck
     }
 
     /// Hands a ready request to the pool. Err if no thread can run it.
@@ -411,11 +437,13 @@ impl Runtime {
                 }
                 CancelOutcome::Running => {
                     // In the kernel: ask it (file systems refuse; then it completes normally).
+                    // The flag goes up first, so a completion racing with io_cancel sees it.
                     let k = if r.in_kernel() { self.kernel() } else { None };
+                    r.request_cancel(true);
                     if k.is_some_and(|k| k.cancel(&r)) {
-                        r.request_cancel();
                         canceled += 1;
                     } else {
+                        r.request_cancel(false);
                         running += 1;
                     }
                 }

@@ -211,6 +211,23 @@ impl<T: Send + 'static> Pool<T> {
         Ok(())
     }
 
+    /// Removes and returns every task waiting in the shared lanes: for an owner that found the
+    /// pool without a thread and unable to start one, so it can fail those tasks rather than
+    /// leave them queued with nothing to run them.
+    pub fn take_queued(&self) -> Vec<T> {
+        let mut out = Vec::new();
+        for l in self.inner.lanes.iter() {
+            loop {
+                match l.steal() {
+                    Steal::Success(t) => out.push(t),
+                    Steal::Empty => break,
+                    Steal::Retry => continue,
+                }
+            }
+        }
+        out
+    }
+
     /// Runs queued tasks on the calling thread until the shared lanes are empty. The last resort
     /// for work that must not be lost when no thread can be created at all.
     pub fn run_queued_here(&self) {
