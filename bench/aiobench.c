@@ -11,6 +11,10 @@
  *        the whole list, reap every completed aiocb (aio_error != EINPROGRESS -> aio_return)
  *        and resubmit it.  "uncached": evict the file before the run, POSIX_FADV_RANDOM, and
  *        read each block at most once (random permutation) so no read hits the cache.
+ *   aiobench odirect FILE DEPTH SECS
+ *        the same 4 KiB random reads at DEPTH on ONE fd, but the file is opened with O_DIRECT
+ *        (buffers from posix_memalign, 4 KiB aligned offsets): every read goes to the device,
+ *        whatever the page cache holds.  Offsets are uniformly random over the file.
  *   aiobench sigev   FILE DEPTH SECS
  *        same reads, completion by SIGEV_THREAD: the callback increments an atomic counter,
  *        marks its slot and posts a semaphore; the main thread reaps marked slots and
@@ -385,15 +389,18 @@ static void alloc_slots(int depth)
 
 static int open_bench_file(const char *path, int uncached, double *res_before)
 {
-    int fd = open(path, O_RDONLY); /* never O_DIRECT */
+    /* O_DIRECT only in the odirect mode (uncached == 2) */
+    int fd = open(path, O_RDONLY | (uncached == 2 ? O_DIRECT : 0));
     if (fd < 0)
-        die("open");
+        die(uncached == 2 ? "open(O_DIRECT)" : "open");
     off_t sz = file_size(fd);
     if (sz < (off_t)BS)
         die("file too small");
     nblocks = (uint64_t)sz / BS;
     rng_state ^= (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(now_s() * 1e9);
-    if (uncached) {
+    if (uncached == 2) {
+        *res_before = 0; /* O_DIRECT: the page cache is not used */
+    } else if (uncached) {
         *res_before = evict(fd);
         int e = posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
         if (e != 0) {
@@ -482,8 +489,9 @@ out:;
         if (e >= 0)
             reap(&slots[i], e);
     }
-    double res_after = resident_fraction(fd_g, file_size(fd_g));
-    print_result(uncached ? "uncached" : "cached", depth, ops, el, res_before, res_after,
+    double res_after = uncached == 2 ? 0 : resident_fraction(fd_g, file_size(fd_g));
+    print_result(uncached == 2 ? "odirect" : uncached ? "uncached" : "cached", depth, ops, el,
+                 res_before, res_after,
                  ops ? lat_sum / (double)ops * 1e6 : 0);
     return nerrors ? 1 : 0;
 }
@@ -585,7 +593,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: aiobench prepare FILE MIB | warm FILE | evict FILE | hold FILE SECS |\n"
-            "       aiobench read FILE DEPTH SECS cached|uncached | sigev FILE DEPTH SECS\n");
+            "       aiobench read FILE DEPTH SECS cached|uncached | sigev FILE DEPTH SECS |\n"
+            "       aiobench odirect FILE DEPTH SECS\n");
     exit(2);
 }
 
@@ -603,13 +612,16 @@ int main(int argc, char **argv)
         return cmd_hold(path, atof(argv[3]));
     if (!strcmp(cmd, "evict") && argc == 3)
         return cmd_evict(path);
-    if ((!strcmp(cmd, "read") && argc == 6) || (!strcmp(cmd, "sigev") && argc == 5)) {
+    if ((!strcmp(cmd, "read") && argc == 6) || (!strcmp(cmd, "sigev") && argc == 5) ||
+        (!strcmp(cmd, "odirect") && argc == 5)) {
         int depth = atoi(argv[3]);
         double secs = atof(argv[4]);
         if (depth < 1 || depth > MAXDEPTH || !(secs > 0))
             usage();
         if (!strcmp(cmd, "sigev"))
             return cmd_sigev(path, depth, secs);
+        if (!strcmp(cmd, "odirect"))
+            return cmd_read(path, depth, secs, 2);
         if (strcmp(argv[5], "cached") && strcmp(argv[5], "uncached"))
             usage();
         return cmd_read(path, depth, secs, !strcmp(argv[5], "uncached"));

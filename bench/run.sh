@@ -3,6 +3,10 @@
 # rtaio (LD_PRELOAD=$RTAIO_LIBDIR/librtaio.so), alternated glibc, rtaio, glibc, rtaio, ...
 # Each figure is the BEST (highest) of BENCH_REPS runs per implementation; every sample is
 # printed below the table and logged in build/bench/bench.log.
+# The O_DIRECT row (4 KiB random reads at depth 32 on one O_DIRECT fd of the uncached file:
+# rtaio's kernel-AIO backend) also runs fio's libaio engine on the same file as the io_submit
+# reference (glibc, rtaio, fio libaio alternated) and prints rtaio/glibc (target >= 2.5) and
+# rtaio/libaio (target >= 0.9).
 #
 # Environment:
 #   RTAIO_LIBDIR  directory holding librtaio.so (default: <repo>/target/release)
@@ -192,6 +196,36 @@ ev=$("$BIN" evict "$UNCACHED"); log "before fio uncached: $ev"
 measure "fio posixaio uncached QD32" IOPS fio "${FIO_COMMON[@]}" --filename="$UNCACHED" \
     --size="${UNCACHED_MIB}M" --invalidate=1
 
+# O_DIRECT: glibc, rtaio (kernel AIO backend) and fio --ioengine=libaio, alternated
+FIO_LIBAIO=(--name=rtaio-bench-libaio --readonly --ioengine=libaio --direct=1 --rw=randread
+    --bs=4k --iodepth=32 --numjobs=1 --time_based
+    --runtime="$(awk -v s="$SECS" 'BEGIN{printf "%d", s * 1000}')ms"
+    --filename="$UNCACHED" --size="${UNCACHED_MIB}M")
+OD_NAME="randread 4K O_DIRECT QD32"
+od_g=() od_r=() od_l=() od_gcpu=() od_rcpu=()
+for ((i = 0; i < REPS; i++)); do
+    run_one glibc odirect "$UNCACHED" 32 "$SECS" || status=1; od_g+=("$FIG"); od_gcpu+=("$CPU")
+    if [ $have_rtaio = 1 ]; then
+        run_one rtaio odirect "$UNCACHED" 32 "$SECS" || status=1; od_r+=("$FIG"); od_rcpu+=("$CPU")
+    fi
+    run_one libaio fio "${FIO_LIBAIO[@]}" || status=1; od_l+=("$FIG")
+done
+od_bg=$(best "${od_g[@]}") od_bl=$(best "${od_l[@]}")
+od_br=$([ $have_rtaio = 1 ] && best "${od_r[@]}")
+ratio_of() { if [ -n "$1" ] && [ -n "$2" ]; then
+    awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+    else echo n/a; fi; }
+od_rg=$(ratio_of "$od_br" "$od_bg") od_rl=$(ratio_of "$od_br" "$od_bl")
+rows+=("$OD_NAME|${od_bg:-ERR}|${od_br:-n/a}|$od_rg|IOPS")
+samples+=("$OD_NAME: glibc=[${od_g[*]}] median $(median "${od_g[@]}"); rtaio=[${od_r[*]:-}] median $(median "${od_r[@]:-}"); fio libaio=[${od_l[*]}] median $(median "${od_l[@]}")")
+cpus+=("$OD_NAME: glibc=[${od_gcpu[*]}] rtaio=[${od_rcpu[*]:-}]")
+printf '  %-28s glibc=[%s] rtaio=[%s] libaio=[%s]\n' "$OD_NAME" "${od_g[*]}" "${od_r[*]:-}" "${od_l[*]}" >&2
+target() { # RATIO MIN -> "ok" / "BELOW TARGET"
+    awk -v r="$1" -v m="$2" 'BEGIN{ if (r == "n/a") print "n/a"; else if (r + 0 >= m) print "ok"; else print "BELOW TARGET" }'; }
+od_tg=$(target "$od_rg" 2.5) od_tl=$(target "$od_rl" 0.9)
+[ "$od_tg" = "BELOW TARGET" ] && note "$OD_NAME: rtaio/glibc = $od_rg, below the 2.5x target"
+[ "$od_tl" = "BELOW TARGET" ] && note "$OD_NAME: rtaio/libaio = $od_rl, below the 0.9x target"
+
 # ---------------------------------------------------------------- report
 echo
 printf '%-28s | %12s | %12s | %6s\n' "test" "glibc" "rtaio" "ratio"
@@ -202,11 +236,18 @@ for row in "${rows[@]}"; do
 done
 echo "(figures: best of $REPS runs of ${SECS}s each, glibc and rtaio alternated; ratio = rtaio/glibc)"
 echo
+echo "$OD_NAME, one fd, uncached file (rtaio: kernel-AIO backend; reference: fio libaio):"
+printf '  %-26s %12s IOPS\n' "glibc" "${od_bg:-ERR}" "rtaio" "${od_br:-n/a}" \
+    "fio libaio (io_submit)" "${od_bl:-ERR}"
+printf '  %-26s %12s   (target >= 2.5: %s)\n' "ratio rtaio/glibc" "$od_rg" "$od_tg"
+printf '  %-26s %12s   (target >= 0.9: %s)\n' "ratio rtaio/libaio" "$od_rl" "$od_tl"
+echo
 for row in "${rows[@]}"; do
     IFS='|' read -r n g r q u <<<"$row"
     key=$(tr -s ' ' '_' <<<"$n" | tr -cd 'A-Za-z0-9_')
     echo "BENCH $key glibc=$g rtaio=$r ratio=$q"
 done
+echo "BENCH randread_4K_O_DIRECT_QD32_vs_libaio libaio=${od_bl:-ERR} rtaio=${od_br:-n/a} ratio=$od_rl"
 echo
 echo "samples (IOPS or completions/s per run, in run order):"
 for s in "${samples[@]}"; do echo "  $s"; done

@@ -34,6 +34,7 @@ run_suite unit cargo test --workspace --release
 run_suite check-abi bash tests/check-abi.sh
 run_suite c-tests bash tests/run-c-tests.sh
 run_suite fio-verify bash tests/fio-verify.sh
+run_suite strace-kaio bash tests/strace-kaio.sh
 run_suite conformance bash posix-conformance/run.sh
 
 echo
