@@ -17,10 +17,7 @@ fn check(ret: c_long) -> io::Result<c_long> {
 }
 
 fn to_timespec(d: Duration) -> timespec {
-    timespec {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: d.subsec_nanos() as c_long,
-    }
+    timespec { tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t, tv_nsec: d.subsec_nanos() as c_long }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -36,9 +33,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) ->
     let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const timespec);
     // SAFETY: `word` is a valid, aligned u32 for the duration of the call; `tsp` is NULL or points
     // to a timespec that outlives the call. FUTEX_WAIT only reads the word.
-    let r = unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), FUTEX_WAIT_PRIVATE, expected, tsp, 0usize, 0u32)
-    };
+    let r = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), FUTEX_WAIT_PRIVATE, expected, tsp, 0usize, 0u32) };
     check(r).map(|_| ())
 }
 
@@ -57,7 +52,7 @@ pub fn futex_wait_until(word: &AtomicU32, expected: u32, deadline: Option<timesp
 
 /// Wakes up to `n` waiters on `addr`. The address is only used as a key: the memory it names may
 /// already be freed or reused (a spurious wake-up is harmless to any futex user).
-pub fn futex_wake_addr(addr: *const u32, n: i32) -> usize {
+pub fn futex_wake_addr(addr: usize, n: i32) -> usize {
     // SAFETY: FUTEX_WAKE on a private futex never dereferences the address; it is a hash key.
     let r = unsafe { libc::syscall(libc::SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, 0usize, 0usize, 0u32) };
     r.max(0) as usize
@@ -65,7 +60,7 @@ pub fn futex_wake_addr(addr: *const u32, n: i32) -> usize {
 
 /// Wakes up to `n` waiters on `word`.
 pub fn futex_wake(word: &AtomicU32, n: i32) -> usize {
-    futex_wake_addr(word.as_ptr(), n)
+    futex_wake_addr(word.as_ptr() as usize, n)
 }
 
 /// One entry of `futex_waitv` (`struct futex_waitv` of `<linux/futex.h>`).
@@ -100,14 +95,7 @@ pub fn futex_waitv(waiters: &[FutexWaitv], deadline: Option<timespec>) -> io::Re
     // SAFETY: `waiters` is a valid array of `len` entries whose uaddr fields name live, aligned
     // u32 words (the caller built them from references); `tsp` is NULL or a valid timespec.
     let r = unsafe {
-        libc::syscall(
-            libc::SYS_futex_waitv,
-            waiters.as_ptr(),
-            waiters.len() as u32,
-            0u32,
-            tsp,
-            libc::CLOCK_MONOTONIC,
-        )
+        libc::syscall(libc::SYS_futex_waitv, waiters.as_ptr(), waiters.len() as u32, 0u32, tsp, libc::CLOCK_MONOTONIC)
     };
     check(r).map(|i| i as usize)
 }
@@ -127,7 +115,13 @@ pub fn monotonic_now() -> timespec {
 
 /// Queues `signo` with a `SI_ASYNCIO` siginfo carrying `value` to process `pid` (the caller's own
 /// process: the kernel only accepts a negative si_code for the sender itself).
-pub fn queue_asyncio_signal(pid: pid_t, uid: libc::uid_t, signo: c_int, value: usize, tid: Option<pid_t>) -> io::Result<()> {
+pub fn queue_asyncio_signal(
+    pid: pid_t,
+    uid: libc::uid_t,
+    signo: c_int,
+    value: usize,
+    tid: Option<pid_t>,
+) -> io::Result<()> {
     let info = asyncio_siginfo(pid, uid, signo, value);
     // SAFETY: `info` is a fully initialised siginfo_t that lives across the call.
     let r = unsafe {
@@ -249,7 +243,12 @@ pub unsafe fn io_submit(ctx: AioContext, iocbs: &[*mut Iocb]) -> io::Result<usiz
 }
 
 /// Reaps between `min_nr` and `events.len()` completions, waiting at most `timeout`.
-pub fn io_getevents(ctx: AioContext, min_nr: usize, events: &mut [IoEvent], timeout: Option<Duration>) -> io::Result<usize> {
+pub fn io_getevents(
+    ctx: AioContext,
+    min_nr: usize,
+    events: &mut [IoEvent],
+    timeout: Option<Duration>,
+) -> io::Result<usize> {
     let ts = timeout.map(to_timespec);
     let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const timespec);
     // SAFETY: `events` is a valid writable array of the given length; `tsp` is NULL or valid.
@@ -270,7 +269,6 @@ pub unsafe fn io_cancel(ctx: AioContext, iocb: *mut Iocb) -> io::Result<IoEvent>
     check(unsafe { libc::syscall(libc::SYS_io_cancel, ctx, iocb, &mut ev as *mut IoEvent) })?;
     Ok(ev)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -313,16 +311,11 @@ mod tests {
                 futex_wake(&words[2], 1);
             });
             let v: Vec<FutexWaitv> = words.iter().map(|w| FutexWaitv::new(w, 0)).collect();
-            loop {
-                match futex_waitv(&v, None) {
-                    Ok(i) => {
-                        assert_eq!(i, 2);
-                        break;
-                    }
-                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
-                    Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => return,
-                    Err(e) => panic!("{e}"),
-                }
+            match futex_waitv(&v, None) {
+                Ok(i) => assert_eq!(i, 2),
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {} // woken before we slept
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => return,
+                Err(e) => panic!("{e}"),
             }
             assert_eq!(words[2].load(Ordering::SeqCst), 1);
         });
@@ -348,9 +341,9 @@ mod tests {
             aio_nbytes: 16,
             ..Default::default()
         };
-        let mut list = [&mut cb as *mut Iocb];
+        let list = [&mut cb as *mut Iocb];
         // SAFETY: `buf` and `cb` outlive the reaping below.
-        assert_eq!(unsafe { io_submit(ctx, &mut list) }.unwrap(), 1);
+        assert_eq!(unsafe { io_submit(ctx, &list) }.unwrap(), 1);
         let mut ev = [IoEvent::default(); 1];
         assert_eq!(io_getevents(ctx, 1, &mut ev, Some(Duration::from_secs(5))).unwrap(), 1);
         assert_eq!(ev[0].data, 42);

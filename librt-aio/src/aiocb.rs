@@ -69,7 +69,10 @@ pub enum Status {
     /// or in flight in the parent of a fork).
     Unknown,
     InProgress,
-    Done { error: i32, value: isize },
+    Done {
+        error: i32,
+        value: isize,
+    },
     Returned,
 }
 
@@ -181,7 +184,10 @@ impl<'a> AiocbRef<'a> {
         let st = self.state().load(Acquire);
         match st & ST_MASK {
             ST_IN_PROGRESS if self.owner_gen().load(Relaxed) == fork_gen() => Status::InProgress,
-            ST_DONE => Status::Done { error: self.error_code().load(Relaxed), value: self.return_value().load(Relaxed) as isize },
+            ST_DONE => Status::Done {
+                error: self.error_code().load(Relaxed),
+                value: self.return_value().load(Relaxed) as isize,
+            },
             ST_RETURNED => Status::Returned,
             _ => Status::Unknown,
         }
@@ -228,7 +234,7 @@ impl<'a> AiocbRef<'a> {
     /// (completion, cancellation, withdrawal, a list entry refused) makes a status final.
     /// After this the aiocb must not be touched.
     pub fn complete(&self, value: isize, error: i32) {
-        let word = self.state().as_ptr() as *const u32;
+        let word = self.state().as_ptr() as usize;
         let old = self.publish(value, error);
         if old & ST_WAITERS != 0 {
             kernel_aio::futex_wake_addr(word, i32::MAX);

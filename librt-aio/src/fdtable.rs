@@ -175,7 +175,8 @@ mod tests {
     #[test]
     fn reads_and_writes_run_in_parallel() {
         let t = FdTable::new(0);
-        let rs: Vec<_> = (1..=8).map(|i| req(i, if i % 2 == 0 { Op::Read } else { Op::Write { append: false } })).collect();
+        let rs: Vec<_> =
+            (1..=8).map(|i| req(i, if i % 2 == 0 { Op::Read } else { Op::Write { append: false } })).collect();
         assert!(rs.iter().all(|r| t.register(r)));
         let mut ready = Vec::new();
         for r in &rs {

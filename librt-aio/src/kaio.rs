@@ -152,7 +152,8 @@ impl Kaio {
                 // SAFETY: every iocb lives inside its request, which the reference in aio_data
                 // keeps alive until the event is reaped; its buffer is the application's aio
                 // buffer, reserved for this request until completion (POSIX).
-                None => unsafe { kernel_aio::io_submit(self.ctx, &ptrs[done..]) }.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
+                None => unsafe { kernel_aio::io_submit(self.ctx, &ptrs[done..]) }
+                    .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
             };
             match r {
                 Ok(n) if n > 0 => done += n,
@@ -247,10 +248,12 @@ impl Kaio {
             // Idle: leave if nothing is in flight. A submitter counts its requests before it
             // looks at `reaper`: if it saw RUNNING just before we left, we see its count here
             // and come back (unless it already started another reaper).
-            if self.inflight.load(SeqCst) == 0 && self.reaper.compare_exchange(REAPER_RUNNING, REAPER_NONE, SeqCst, SeqCst).is_ok() {
-                if self.inflight.load(SeqCst) == 0 || self.reaper.compare_exchange(REAPER_NONE, REAPER_RUNNING, SeqCst, SeqCst).is_err() {
-                    return;
-                }
+            if self.inflight.load(SeqCst) == 0
+                && self.reaper.compare_exchange(REAPER_RUNNING, REAPER_NONE, SeqCst, SeqCst).is_ok()
+                && (self.inflight.load(SeqCst) == 0
+                    || self.reaper.compare_exchange(REAPER_NONE, REAPER_RUNNING, SeqCst, SeqCst).is_err())
+            {
+                return;
             }
         }
     }
@@ -311,7 +314,10 @@ mod tests {
     fn fault_spec() {
         assert_eq!(Faults::parse(""), Faults::default());
         assert_eq!(Faults::parse("io_submit=EAGAIN"), Faults { io_setup: None, io_submit: Some(libc::EAGAIN) });
-        assert_eq!(Faults::parse("io_setup=ENOSYS, io_submit=EINVAL"), Faults { io_setup: Some(libc::ENOSYS), io_submit: Some(libc::EINVAL) });
+        assert_eq!(
+            Faults::parse("io_setup=ENOSYS, io_submit=EINVAL"),
+            Faults { io_setup: Some(libc::ENOSYS), io_submit: Some(libc::EINVAL) }
+        );
         assert_eq!(Faults::parse("bogus=EAGAIN,io_submit=WHAT"), Faults::default());
     }
 }

@@ -8,9 +8,17 @@ use crate::sys::{self, Errno};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notify {
     None,
-    Signal { signo: i32, value: usize, tid: Option<libc::pid_t> },
+    Signal {
+        signo: i32,
+        value: usize,
+        tid: Option<libc::pid_t>,
+    },
     /// `attr` is the application's `pthread_attr_t *` (0 = use rtaio's notification threads).
-    Thread { func: usize, value: usize, attr: usize },
+    Thread {
+        func: usize,
+        value: usize,
+        attr: usize,
+    },
 }
 
 fn valid_signal(signo: i32) -> bool {
@@ -26,7 +34,9 @@ impl Notify {
             // Signal 0 is the null signal: nothing is sent. A zero-filled aiocb says exactly
             // this (SIGEV_SIGNAL is 0), and glibc accepts it, so countless programs rely on it.
             SIGEV_SIGNAL | SIGEV_THREAD_ID if ev.sigev_signo == 0 => Ok(Notify::None),
-            SIGEV_SIGNAL if valid_signal(ev.sigev_signo) => Ok(Notify::Signal { signo: ev.sigev_signo, value: ev.sigev_value, tid: None }),
+            SIGEV_SIGNAL if valid_signal(ev.sigev_signo) => {
+                Ok(Notify::Signal { signo: ev.sigev_signo, value: ev.sigev_value, tid: None })
+            }
             SIGEV_THREAD_ID if valid_signal(ev.sigev_signo) => {
                 let tid = ev.sigev_un0 as u32 as i32;
                 if kernel_aio::thread_exists(pid, tid) {
@@ -35,7 +45,9 @@ impl Notify {
                     Err(libc::EINVAL)
                 }
             }
-            SIGEV_THREAD if ev.sigev_un0 != 0 => Ok(Notify::Thread { func: ev.sigev_un0, value: ev.sigev_value, attr: ev.sigev_un1 }),
+            SIGEV_THREAD if ev.sigev_un0 != 0 => {
+                Ok(Notify::Thread { func: ev.sigev_un0, value: ev.sigev_value, attr: ev.sigev_un1 })
+            }
             _ => Err(libc::EINVAL),
         }
     }
@@ -43,9 +55,17 @@ impl Notify {
 
 /// Work for the notification pool.
 pub enum NotifyJob {
-    Call { func: usize, value: usize },
+    Call {
+        func: usize,
+        value: usize,
+    },
     /// A SIGEV_SIGNAL that the kernel refused for lack of queue space (EAGAIN): retried.
-    RetrySignal { signo: i32, value: usize, tid: Option<libc::pid_t>, attempt: u32 },
+    RetrySignal {
+        signo: i32,
+        value: usize,
+        tid: Option<libc::pid_t>,
+        attempt: u32,
+    },
 }
 
 /// Delivers `n`. Never loses a notification: a full signal queue or a failed thread creation is
@@ -70,7 +90,8 @@ pub fn deliver(n: Notify) {
 
 fn send_signal(signo: i32, value: usize, tid: Option<libc::pid_t>) -> Result<(), Errno> {
     let pid = sys::getpid();
-    kernel_aio::queue_asyncio_signal(pid, sys::getuid(), signo, value, tid).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    kernel_aio::queue_asyncio_signal(pid, sys::getuid(), signo, value, tid)
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// The notification pool's task handler.
@@ -103,14 +124,24 @@ mod tests {
     use super::*;
 
     fn ev(notify: i32, signo: i32, un0: usize) -> Sigevent {
-        Sigevent { sigev_value: 7, sigev_signo: signo, sigev_notify: notify, sigev_un0: un0, sigev_un1: 0, _pad: [0; 8] }
+        Sigevent {
+            sigev_value: 7,
+            sigev_signo: signo,
+            sigev_notify: notify,
+            sigev_un0: un0,
+            sigev_un1: 0,
+            _pad: [0; 8],
+        }
     }
 
     #[test]
     fn validation() {
         let pid = sys::getpid();
         assert_eq!(Notify::from_sigevent(&ev(SIGEV_NONE, 0, 0), pid), Ok(Notify::None));
-        assert_eq!(Notify::from_sigevent(&ev(SIGEV_SIGNAL, libc::SIGUSR1, 0), pid), Ok(Notify::Signal { signo: libc::SIGUSR1, value: 7, tid: None }));
+        assert_eq!(
+            Notify::from_sigevent(&ev(SIGEV_SIGNAL, libc::SIGUSR1, 0), pid),
+            Ok(Notify::Signal { signo: libc::SIGUSR1, value: 7, tid: None })
+        );
         assert_eq!(Notify::from_sigevent(&ev(SIGEV_SIGNAL, 0, 0), pid), Ok(Notify::None), "zero-filled sigevent");
         for bad in [-1, 32, 33, 65, 1000] {
             assert_eq!(Notify::from_sigevent(&ev(SIGEV_SIGNAL, bad, 0), pid), Err(libc::EINVAL), "signal {bad}");

@@ -1,13 +1,19 @@
 //! A request: what to do, whom to notify, and the phase that decides who completes it.
 //!
-//! Phase protocol (the cancel protocol): a request is created QUEUED. Exactly one party moves it
-//! out of QUEUED with a compare-and-swap, and that party owns its completion:
-//! - a worker: QUEUED → RUNNING, then performs the I/O and completes it with the result;
+//! Phase protocol (the cancel protocol): a request is created QUEUED. Exactly one party moves
+//! it out of QUEUED with a compare-and-swap, and that party owns its completion:
+//! - an executor: QUEUED → RUNNING, then performs the I/O and completes it with the result
+//!   (a pool worker; the submitting thread for an inline read; the thread calling `io_submit`,
+//!   whose completion the kernel reaper then delivers);
 //! - `aio_cancel`: QUEUED → CANCELED, then completes it with ECANCELED;
-//! - a submission that could not get a thread to run it: QUEUED → CANCELED, completes it with
+//! - a submission that could not get any thread to run it: QUEUED → CANCELED, completes it with
 //!   EAGAIN and reports EAGAIN.
-//! A RUNNING request cannot be cancelled (AIO_NOTCANCELED). A worker that pops a CANCELED request
-//! drops it. There is no other transition.
+//!
+//! A RUNNING request is not cancelled (AIO_NOTCANCELED), except in the kernel when `io_cancel`
+//! succeeds: its completion then reports ECANCELED instead of a failure. A worker that pops a
+//! CANCELED request drops it. One more transition: an inline attempt or `io_submit` that does
+//! not take a claimed request gives it back (RUNNING → QUEUED, [`Request::unclaim`]) before it
+//! goes to the pool; it is not yet visible to any worker then.
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::*};
@@ -22,8 +28,12 @@ use crate::notify::Notify;
 pub enum Op {
     Read,
     /// `append`: the descriptor had O_APPEND at submission; written at end of file, in order.
-    Write { append: bool },
-    Sync { data_only: bool },
+    Write {
+        append: bool,
+    },
+    Sync {
+        data_only: bool,
+    },
 }
 
 const QUEUED: u8 = 0;
@@ -69,7 +79,17 @@ unsafe impl Sync for Request {}
 
 impl Request {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(aiocb: usize, fd: i32, op: Op, buf: usize, nbytes: usize, offset: i64, lane: usize, notify: Notify, list: Option<Arc<ListCtl>>) -> Self {
+    pub fn new(
+        aiocb: usize,
+        fd: i32,
+        op: Op,
+        buf: usize,
+        nbytes: usize,
+        offset: i64,
+        lane: usize,
+        notify: Notify,
+        list: Option<Arc<ListCtl>>,
+    ) -> Self {
         Request {
             aiocb,
             fd,

@@ -1,10 +1,15 @@
 //! The request core: submission, dispatch, execution, completion, cancellation.
 //!
 //! Life of a request:
-//! 1. `submit` validates (errno on failure, nothing queued), marks the aiocb in progress,
-//!    registers the request in the descriptor table, and dispatches it unless an ordering rule
-//!    holds it back (O_APPEND chain, fsync barrier).
-//! 2. A pool worker claims it (QUEUED → RUNNING, see `request.rs`) and performs the system call.
+//! 1. `submit` validates (errno on failure, nothing queued), marks the aiocb in progress, and
+//!    registers the request in the descriptor table, which holds it back if an ordering rule
+//!    says so (O_APPEND chain, fsync barrier).
+//! 2. A request that may start is *launched* on one executor, whoever claims it first
+//!    (QUEUED → RUNNING, see `request.rs`) performing it:
+//!    - inline: a page-cache-hit read completes in the submitting thread (`try_inline`);
+//!    - kernel: O_DIRECT requests go to native AIO (`kaio.rs`), a whole lio list in one
+//!      `io_submit`; what the kernel refuses or would block on comes back to the pool;
+//!    - pool: everything else; a worker performs the blocking system call.
 //! 3. `finish` (by the worker, or by the canceller with ECANCELED): removes it from the table
 //!    (collecting what that released); publishes the result in the aiocb and wakes its sleepers;
 //!    sends the notification; counts it done in its lio_listio list; only then dispatches what
@@ -16,16 +21,16 @@
 //! (its threads do not exist there, its locks may be held) and a fresh one is made on demand.
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering::*};
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use thread_pool::{Config, Pool, SubmitError};
 
 use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED, AIO_PRIO_DELTA_MAX};
 use crate::aiocb::{self, AiocbRef, Status};
 use crate::config::{self, Backend};
-use crate::kaio::{Faults, Kaio};
 use crate::fdtable::FdTable;
+use crate::kaio::{Faults, Kaio};
 use crate::lio::ListCtl;
 use crate::notify::{self, Notify, NotifyJob};
 use crate::request::{CancelOutcome, Op, Request};
@@ -93,10 +98,19 @@ fn init() -> &'static Runtime {
     let s = config::current();
     let rt = Box::new(Runtime {
         io: Pool::new(
-            Config { name: "rtaio-io", max_threads: s.max_threads, idle_timeout: s.idle, stack_size: 128 << 10, lanes: AIO_PRIO_DELTA_MAX as usize + 1 },
+            Config {
+                name: "rtaio-io",
+                max_threads: s.max_threads,
+                idle_timeout: s.idle,
+                stack_size: 128 << 10,
+                lanes: AIO_PRIO_DELTA_MAX as usize + 1,
+            },
             run_request,
         ),
-        notifier: Pool::new(Config { name: "rtaio-notify", max_threads: 1024, idle_timeout: s.idle, stack_size: 512 << 10, lanes: 1 }, notify::run_job),
+        notifier: Pool::new(
+            Config { name: "rtaio-notify", max_threads: 1024, idle_timeout: s.idle, stack_size: 512 << 10, lanes: 1 },
+            notify::run_job,
+        ),
         fds: FdTable::new(s.capacity_hint),
         outstanding: AtomicUsize::new(0),
         max_requests: s.max_requests,
@@ -157,7 +171,12 @@ pub enum Kind {
 ///
 /// With `batch`, a kernel-eligible request that may start now is appended to it instead of
 /// being started: lio_listio sends a whole list to the kernel in one `io_submit` (`launch_batch`).
-pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>, batch: Option<&mut Vec<Arc<Request>>>) -> Result<(), Errno> {
+pub fn submit(
+    cb: AiocbRef<'_>,
+    kind: Kind,
+    list: Option<&Arc<ListCtl>>,
+    batch: Option<&mut Vec<Arc<Request>>>,
+) -> Result<(), Errno> {
     if cb.status() == Status::InProgress {
         return Err(libc::EINVAL);
     }
@@ -182,7 +201,9 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>, batch: 
     let acc = flags & libc::O_ACCMODE;
     let op = match kind {
         Kind::Read if acc == libc::O_RDONLY || acc == libc::O_RDWR => Op::Read,
-        Kind::Write if acc == libc::O_WRONLY || acc == libc::O_RDWR => Op::Write { append: flags & libc::O_APPEND != 0 },
+        Kind::Write if acc == libc::O_WRONLY || acc == libc::O_RDWR => {
+            Op::Write { append: flags & libc::O_APPEND != 0 }
+        }
         Kind::Sync { data_only } if acc == libc::O_WRONLY || acc == libc::O_RDWR => Op::Sync { data_only },
         _ => return Err(libc::EBADF),
     };
@@ -196,7 +217,10 @@ pub fn submit(cb: AiocbRef<'_>, kind: Kind, list: Option<&Arc<ListCtl>>, batch: 
         return Err(libc::EAGAIN);
     }
     let kernel = rt.kernel_eligible(op, flags, fd);
-    let req = Arc::new(Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned()).with_kernel(kernel));
+    let req = Arc::new(
+        Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned())
+            .with_kernel(kernel),
+    );
     if let Some(l) = list {
         l.add();
     }
@@ -518,9 +542,4 @@ pub fn would_exceed(n: usize) -> bool {
 
 pub fn pid() -> libc::pid_t {
     get().pid
-}
-
-#[cfg(test)]
-pub fn io_threads() -> usize {
-    existing().map_or(0, |rt| rt.io.threads())
 }

@@ -143,7 +143,13 @@ pub fn buffer_resident(buf: usize, len: usize) -> bool {
 
 pub fn sync(fd: c_int, data_only: bool) -> Result<usize, Errno> {
     // SAFETY: no pointers involved.
-    retry(|| unsafe { if data_only { libc::fdatasync(fd) as isize } else { libc::fsync(fd) as isize } })
+    retry(|| unsafe {
+        if data_only {
+            libc::fdatasync(fd) as isize
+        } else {
+            libc::fsync(fd) as isize
+        }
+    })
 }
 
 pub fn getpid() -> pid_t {

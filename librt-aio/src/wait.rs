@@ -50,7 +50,11 @@ fn os_errno(e: std::io::Error) -> Errno {
 
 /// `aio_suspend` over `n` entries; `entry(i)` views entry i (`None` = NULL entry). `timeout`:
 /// `None` waits forever. No allocation, whatever `n` is.
-pub fn suspend<'a>(n: usize, entry: impl Fn(usize) -> Option<AiocbRef<'a>>, timeout: Option<Duration>) -> Result<(), Errno> {
+pub fn suspend<'a>(
+    n: usize,
+    entry: impl Fn(usize) -> Option<AiocbRef<'a>>,
+    timeout: Option<Duration>,
+) -> Result<(), Errno> {
     let deadline = timeout.map(deadline_after);
     let live = (0..n).filter(|&i| entry(i).is_some()).count();
     if live == 0 {
@@ -65,7 +69,11 @@ pub fn suspend<'a>(n: usize, entry: impl Fn(usize) -> Option<AiocbRef<'a>>, time
     suspend_long(n, &entry, deadline)
 }
 
-fn suspend_waitv<'a>(n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>, deadline: Option<timespec>) -> Result<(), Errno> {
+fn suspend_waitv<'a>(
+    n: usize,
+    entry: &impl Fn(usize) -> Option<AiocbRef<'a>>,
+    deadline: Option<timespec>,
+) -> Result<(), Errno> {
     let mut v = [FutexWaitv::default(); FUTEX_WAITV_MAX];
     loop {
         let mut k = 0;
@@ -93,7 +101,11 @@ fn suspend_waitv<'a>(n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>, d
     }
 }
 
-fn suspend_long<'a>(n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>, deadline: Option<timespec>) -> Result<(), Errno> {
+fn suspend_long<'a>(
+    n: usize,
+    entry: &impl Fn(usize) -> Option<AiocbRef<'a>>,
+    deadline: Option<timespec>,
+) -> Result<(), Errno> {
     LONG_WAITERS.fetch_add(1, SeqCst);
     let r = loop {
         let seen = COMPLETIONS.load(SeqCst);
@@ -107,7 +119,9 @@ fn suspend_long<'a>(n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>, de
         // restarts after an SA_RESTART handler (a timed FUTEX_WAIT fails with EINTR instead).
         let one = [FutexWaitv::new(&COMPLETIONS, seen)];
         let r = match kernel_aio::futex_waitv(&one, deadline) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => kernel_aio::futex_wait_until(&COMPLETIONS, seen, deadline),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                kernel_aio::futex_wait_until(&COMPLETIONS, seen, deadline)
+            }
             r => r.map(|_| ()),
         };
         match r {

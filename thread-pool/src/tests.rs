@@ -38,7 +38,8 @@ fn idle_task(_: ()) {
 
 #[test]
 fn idle_workers_exit() {
-    let pool = Pool::new(Config { max_threads: 3, idle_timeout: Duration::from_millis(50), ..Default::default() }, idle_task);
+    let pool =
+        Pool::new(Config { max_threads: 3, idle_timeout: Duration::from_millis(50), ..Default::default() }, idle_task);
     for _ in 0..100 {
         pool.submit((), 0).unwrap();
     }

@@ -2,6 +2,13 @@
 //! converts them into safe views, calls the core, and maps `Result` to the C convention through
 //! [`ret`]. `*64` twins are the same functions (`struct aiocb64` is `struct aiocb` on LP64).
 //! The shipped library is built with `panic = "abort"`: no unwinding can cross this boundary.
+//!
+//! # Safety
+//! Every export is `unsafe`: its pointer arguments must be what POSIX says (NULL where the
+//! function allows it, else a valid `struct aiocb`, list of `nent` pointers, `timespec` or
+//! `sigevent`), and an aiocb must stay valid from submission until its request completes.
+//! (Stated once here for all seventeen exports.)
+#![allow(clippy::missing_safety_doc)]
 
 use libc::{c_int, ssize_t, timespec};
 use std::time::Duration;
@@ -49,19 +56,19 @@ fn submit(p: *const Aiocb, kind: Kind) -> c_int {
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_read.html>.
 #[no_mangle]
-pub extern "C" fn aio_read(aiocbp: *mut Aiocb) -> c_int {
+pub unsafe extern "C" fn aio_read(aiocbp: *mut Aiocb) -> c_int {
     submit(aiocbp, Kind::Read)
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_write.html>.
 #[no_mangle]
-pub extern "C" fn aio_write(aiocbp: *mut Aiocb) -> c_int {
+pub unsafe extern "C" fn aio_write(aiocbp: *mut Aiocb) -> c_int {
     submit(aiocbp, Kind::Write)
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_fsync.html>.
 #[no_mangle]
-pub extern "C" fn aio_fsync(op: c_int, aiocbp: *mut Aiocb) -> c_int {
+pub unsafe extern "C" fn aio_fsync(op: c_int, aiocbp: *mut Aiocb) -> c_int {
     let kind = match op {
         libc::O_SYNC => Kind::Sync { data_only: false },
         libc::O_DSYNC => Kind::Sync { data_only: true },
@@ -76,7 +83,7 @@ pub extern "C" fn aio_fsync(op: c_int, aiocbp: *mut Aiocb) -> c_int {
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_error.html>.
 /// Async-signal-safe.
 #[no_mangle]
-pub extern "C" fn aio_error(aiocbp: *const Aiocb) -> c_int {
+pub unsafe extern "C" fn aio_error(aiocbp: *const Aiocb) -> c_int {
     // SAFETY: valid aiocb or NULL (POSIX).
     ret(match unsafe { view(aiocbp) }.map(|cb| cb.status()) {
         None | Some(Status::Unknown) | Some(Status::Returned) => Err(libc::EINVAL),
@@ -88,7 +95,7 @@ pub extern "C" fn aio_error(aiocbp: *const Aiocb) -> c_int {
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_return.html>.
 /// Async-signal-safe.
 #[no_mangle]
-pub extern "C" fn aio_return(aiocbp: *mut Aiocb) -> ssize_t {
+pub unsafe extern "C" fn aio_return(aiocbp: *mut Aiocb) -> ssize_t {
     // SAFETY: valid aiocb or NULL (POSIX).
     match unsafe { view(aiocbp) }.ok_or(libc::EINVAL).and_then(|cb| cb.take_return()) {
         Ok(v) => v,
@@ -102,7 +109,7 @@ pub extern "C" fn aio_return(aiocbp: *mut Aiocb) -> ssize_t {
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_suspend.html>.
 /// Async-signal-safe: no lock, no allocation, for lists of any length.
 #[no_mangle]
-pub extern "C" fn aio_suspend(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int {
+pub unsafe extern "C" fn aio_suspend(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int {
     let timeout = if timeout.is_null() {
         None
     } else {
@@ -126,14 +133,14 @@ pub extern "C" fn aio_suspend(list: *const *const Aiocb, nent: c_int, timeout: *
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_cancel.html>.
 #[no_mangle]
-pub extern "C" fn aio_cancel(fildes: c_int, aiocbp: *mut Aiocb) -> c_int {
+pub unsafe extern "C" fn aio_cancel(fildes: c_int, aiocbp: *mut Aiocb) -> c_int {
     // SAFETY: valid aiocb or NULL (POSIX).
     ret(runtime::cancel(fildes, unsafe { view(aiocbp) }))
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/lio_listio.html>.
 #[no_mangle]
-pub extern "C" fn lio_listio(mode: c_int, list: *const *const Aiocb, nent: c_int, sig: *mut Sigevent) -> c_int {
+pub unsafe extern "C" fn lio_listio(mode: c_int, list: *const *const Aiocb, nent: c_int, sig: *mut Sigevent) -> c_int {
     // Everything that bounds the list is checked before the list is read.
     if (mode != LIO_WAIT && mode != LIO_NOWAIT) || !(0..=AIO_LISTIO_MAX).contains(&nent) {
         return ret(Err(libc::EINVAL));
@@ -150,7 +157,7 @@ pub extern "C" fn lio_listio(mode: c_int, list: *const *const Aiocb, nent: c_int
 
 /// GNU extension: tune the thread pool. See `docs/BEHAVIOUR.md`.
 #[no_mangle]
-pub extern "C" fn aio_init(init: *const Aioinit) {
+pub unsafe extern "C" fn aio_init(init: *const Aioinit) {
     // SAFETY: NULL or a valid struct aioinit (glibc's contract; NULL is tolerated here).
     if let Some(i) = unsafe { init.as_ref() } {
         runtime::apply_aio_init(i.aio_threads, i.aio_num, i.aio_idle_time);
@@ -160,34 +167,47 @@ pub extern "C" fn aio_init(init: *const Aioinit) {
 // The *64 twins: the same functions under glibc's LFS names.
 
 #[no_mangle]
-pub extern "C" fn aio_read64(aiocbp: *mut Aiocb) -> c_int {
-    aio_read(aiocbp)
+pub unsafe extern "C" fn aio_read64(aiocbp: *mut Aiocb) -> c_int {
+    // SAFETY: the same function under its LFS name; the caller's contract is the same.
+    unsafe { aio_read(aiocbp) }
 }
 #[no_mangle]
-pub extern "C" fn aio_write64(aiocbp: *mut Aiocb) -> c_int {
-    aio_write(aiocbp)
+pub unsafe extern "C" fn aio_write64(aiocbp: *mut Aiocb) -> c_int {
+    // SAFETY: the same function under its LFS name; the caller's contract is the same.
+    unsafe { aio_write(aiocbp) }
 }
 #[no_mangle]
-pub extern "C" fn aio_fsync64(op: c_int, aiocbp: *mut Aiocb) -> c_int {
-    aio_fsync(op, aiocbp)
+pub unsafe extern "C" fn aio_fsync64(op: c_int, aiocbp: *mut Aiocb) -> c_int {
+    // SAFETY: the same function under its LFS name; the caller's contract is the same.
+    unsafe { aio_fsync(op, aiocbp) }
 }
 #[no_mangle]
-pub extern "C" fn aio_error64(aiocbp: *const Aiocb) -> c_int {
-    aio_error(aiocbp)
+pub unsafe extern "C" fn aio_error64(aiocbp: *const Aiocb) -> c_int {
+    // SAFETY: the same function under its LFS name; the caller's contract is the same.
+    unsafe { aio_error(aiocbp) }
 }
 #[no_mangle]
-pub extern "C" fn aio_return64(aiocbp: *mut Aiocb) -> ssize_t {
-    aio_return(aiocbp)
+pub unsafe extern "C" fn aio_return64(aiocbp: *mut Aiocb) -> ssize_t {
+    // SAFETY: the same function under its LFS name; the caller's contract is the same.
+    unsafe { aio_return(aiocbp) }
 }
 #[no_mangle]
-pub extern "C" fn aio_suspend64(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int {
-    aio_suspend(list, nent, timeout)
+pub unsafe extern "C" fn aio_suspend64(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int {
+    // SAFETY: the same function under its LFS name; the caller's contract is the same.
+    unsafe { aio_suspend(list, nent, timeout) }
 }
 #[no_mangle]
-pub extern "C" fn aio_cancel64(fildes: c_int, aiocbp: *mut Aiocb) -> c_int {
-    aio_cancel(fildes, aiocbp)
+pub unsafe extern "C" fn aio_cancel64(fildes: c_int, aiocbp: *mut Aiocb) -> c_int {
+    // SAFETY: the same function under its LFS name; the caller's contract is the same.
+    unsafe { aio_cancel(fildes, aiocbp) }
 }
 #[no_mangle]
-pub extern "C" fn lio_listio64(mode: c_int, list: *const *const Aiocb, nent: c_int, sig: *mut Sigevent) -> c_int {
-    lio_listio(mode, list, nent, sig)
+pub unsafe extern "C" fn lio_listio64(
+    mode: c_int,
+    list: *const *const Aiocb,
+    nent: c_int,
+    sig: *mut Sigevent,
+) -> c_int {
+    // SAFETY: the same function under its LFS name; the caller's contract is the same.
+    unsafe { lio_listio(mode, list, nent, sig) }
 }
