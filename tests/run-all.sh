@@ -31,6 +31,7 @@ run_suite() { # name command...
 }
 
 run_suite unit cargo test --workspace --release
+run_suite lint bash tests/lint.sh
 run_suite check-abi bash tests/check-abi.sh
 run_suite c-tests bash tests/run-c-tests.sh
 run_suite fio-verify bash tests/fio-verify.sh
