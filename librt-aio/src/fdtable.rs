@@ -21,6 +21,10 @@ use crate::request::{Op, Request};
 
 const SHARDS: usize = 64;
 
+fn key(req: &Request) -> usize {
+    req as *const Request as usize
+}
+
 #[repr(align(128))]
 struct Shard(Mutex<HashMap<i32, FdState>>);
 
@@ -30,8 +34,11 @@ pub struct FdTable {
 
 #[derive(Default)]
 struct FdState {
-    /// Requests registered and not yet completed, by aiocb address.
+    /// Requests registered and not yet retired, by request identity (`Arc::as_ptr`): not by
+    /// aiocb address, because once a request's status is published the application may
+    /// resubmit the same aiocb before the old request has left this table.
     live: HashMap<usize, Live>,
+    /// The O_APPEND write running now (request identity).
     append_active: Option<usize>,
     append_queue: VecDeque<Arc<Request>>,
     epochs: VecDeque<Epoch>,
@@ -89,7 +96,7 @@ impl FdTable {
                     st.append_queue.push_back(req.clone());
                     ready = false;
                 } else {
-                    st.append_active = Some(req.aiocb);
+                    st.append_active = Some(key(req));
                 }
             }
         } else if st.pending_total > 0 {
@@ -99,16 +106,16 @@ impl FdTable {
             st.next_epoch += 1;
             ready = false;
         }
-        st.live.insert(req.aiocb, Live { req: req.clone(), epoch });
+        st.live.insert(key(req), Live { req: req.clone(), epoch });
         ready
     }
 
-    /// Forgets a completed (or cancelled) request and appends to `ready` the requests that may
+    /// Retires a request whose status is final and appends to `ready` the requests that may
     /// now be dispatched.
     pub fn complete(&self, req: &Request, ready: &mut Vec<Arc<Request>>) {
         let mut shard = self.shard(req.fd).lock();
         let Some(st) = shard.get_mut(&req.fd) else { return };
-        let Some(live) = st.live.remove(&req.aiocb) else { return };
+        let Some(live) = st.live.remove(&key(req)) else { return };
         if let Some(id) = live.epoch {
             if let Some(e) = st.epochs.iter_mut().find(|e| e.id == id) {
                 e.pending -= 1;
@@ -119,11 +126,11 @@ impl FdTable {
                 ready.extend(e.barriers.into_iter().filter(|b| b.is_queued()));
             }
         }
-        if st.append_active == Some(req.aiocb) {
+        if st.append_active == Some(key(req)) {
             st.append_active = None;
             while let Some(next) = st.append_queue.pop_front() {
                 if next.is_queued() {
-                    st.append_active = Some(next.aiocb);
+                    st.append_active = Some(key(&next));
                     ready.push(next);
                     break;
                 }
@@ -141,10 +148,12 @@ impl FdTable {
         }
     }
 
-    /// The live request whose aiocb is `aiocb`, if it is registered on `fd`.
+    /// The request on `fd` whose aiocb is `aiocb` and whose status is not final yet, if any.
+    /// A scan: `aio_cancel` of one aiocb is rare, and this keeps the hot path to one map.
     pub fn find(&self, fd: i32, aiocb: usize) -> Option<Arc<Request>> {
         let shard = self.shard(fd).lock();
-        shard.get(&fd).and_then(|st| st.live.get(&aiocb)).map(|l| l.req.clone())
+        let st = shard.get(&fd)?;
+        st.live.values().find(|l| l.req.aiocb == aiocb && !l.req.is_done()).map(|l| l.req.clone())
     }
 
     /// Every live request on `fd`, in no particular order.

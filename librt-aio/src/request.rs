@@ -6,6 +6,10 @@
 //!   (a pool worker; the submitting thread for an inline read; the thread calling `io_submit`,
 //!   whose completion the kernel reaper then delivers);
 //! - `aio_cancel`: QUEUED → CANCELED, then completes it with ECANCELED;
+//!
+//! Whoever completes a request publishes its status and then sets DONE; only after that does
+//! the request leave the descriptor table. So a request `aio_cancel` cannot find has a final
+//! status, and one it finds not DONE has not.
 //! - a submission that could not get any thread to run it: QUEUED → CANCELED, completes it with
 //!   EAGAIN and reports EAGAIN.
 //!
@@ -39,12 +43,17 @@ pub enum Op {
 const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
 const CANCELED: u8 = 2;
+/// Final: the status is published (set by the owner right after publishing it).
+const DONE: u8 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
     Canceled,
     Running,
+    /// Another party cancelled it and is completing it now.
     AlreadyCanceled,
+    /// Its status is final.
+    Done,
 }
 
 pub struct Request {
@@ -182,8 +191,18 @@ impl Request {
         match self.phase.compare_exchange(QUEUED, CANCELED, AcqRel, Acquire) {
             Ok(_) => CancelOutcome::Canceled,
             Err(RUNNING) => CancelOutcome::Running,
-            Err(_) => CancelOutcome::AlreadyCanceled,
+            Err(CANCELED) => CancelOutcome::AlreadyCanceled,
+            Err(_) => CancelOutcome::Done,
         }
+    }
+
+    /// Marks the status published; by the owner, after `AiocbRef::complete`.
+    pub fn mark_done(&self) {
+        self.phase.store(DONE, Release);
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.phase.load(Acquire) == DONE
     }
 
     pub fn is_queued(&self) -> bool {

@@ -10,10 +10,10 @@
 //!    - kernel: O_DIRECT requests go to native AIO (`kaio.rs`), a whole lio list in one
 //!      `io_submit`; what the kernel refuses or would block on comes back to the pool;
 //!    - pool: everything else; a worker performs the blocking system call.
-//! 3. `finish` (by the worker, or by the canceller with ECANCELED): removes it from the table
-//!    (collecting what that released); publishes the result in the aiocb and wakes its sleepers;
-//!    sends the notification; counts it done in its lio_listio list; only then dispatches what
-//!    it released. So the status is final before any notification, nothing touches the aiocb
+//! 3. `finish` (by the executor, or by the canceller with ECANCELED): publishes the result in
+//!    the aiocb and wakes its sleepers; marks the request DONE; sends the notification; counts
+//!    it done in its lio_listio list; removes it from the table and dispatches what that
+//!    released. So the status is final before any notification, nothing touches the aiocb
 //!    after it is published, and a request held back by this one (the next O_APPEND write, an
 //!    fsync barrier) starts only after this one's status is final.
 //!
@@ -399,14 +399,15 @@ impl Runtime {
 
     /// Undoes a submission whose request was claimed back before any thread saw it.
     fn withdraw(&'static self, req: &Arc<Request>) {
-        let mut released = Vec::new();
-        self.fds.complete(req, &mut released);
         self.outstanding.fetch_sub(1, Release);
         // SAFETY: the request was never published; the aiocb is the submitter's, valid.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(-1, libc::EAGAIN);
+        req.mark_done();
         if let Some(l) = &req.list {
             l.withdraw();
         }
+        let mut released = Vec::new();
+        self.fds.complete(req, &mut released);
         self.dispatch_released(released);
     }
 
@@ -433,16 +434,18 @@ impl Runtime {
     /// The completion sequence: table, then status (and its sleepers), then notification, then
     /// the list. Requests this releases are appended to `released` for the caller to dispatch.
     fn finish_one(&'static self, req: &Request, value: isize, error: Errno, released: &mut Vec<Arc<Request>>) {
-        self.fds.complete(req, released);
         // No longer outstanding before the caller can see it complete and resubmit.
         self.outstanding.fetch_sub(1, Release);
         // SAFETY: the request is still unpublished, so its aiocb is valid (POSIX); `complete`
         // touches it no more once the status is published.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(value, error);
+        req.mark_done();
         notify::deliver(req.notify);
         if let Some(l) = &req.list {
             l.one_done(error != 0);
         }
+        // Last, leave the table: until now aio_cancel finds the request (and sees it DONE).
+        self.fds.complete(req, released);
     }
 
     /// Cancels `aiocb` (or, with `None`, everything) on `fd`: AIO_CANCELED, AIO_NOTCANCELED or
@@ -471,7 +474,15 @@ impl Runtime {
                         running += 1;
                     }
                 }
-                CancelOutcome::AlreadyCanceled => {}
+                CancelOutcome::AlreadyCanceled => {
+                    // Another aio_cancel is completing it: it is cancelled, and its status is
+                    // final within moments. Answer only once it is, like for our own.
+                    while !r.is_done() {
+                        std::thread::yield_now();
+                    }
+                    canceled += 1;
+                }
+                CancelOutcome::Done => {}
             }
         }
         if running > 0 {
