@@ -13,6 +13,7 @@
 //! There is no process-wide lock: two descriptors in different shards never contend.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -44,6 +45,8 @@ struct FdState {
     epochs: VecDeque<Epoch>,
     /// Sum of `pending` over `epochs`.
     pending_total: usize,
+    /// Registrations so far (each request's `seq`).
+    registered: u64,
     /// The kernel refused native AIO for this descriptor (EINVAL from io_submit: a file system
     /// without async I/O); remembered while the descriptor has live requests, so a reused
     /// descriptor number starts afresh.
@@ -80,6 +83,8 @@ impl FdTable {
         if st.kernel_refused {
             req.avoid_kernel();
         }
+        st.registered += 1;
+        req.seq.store(st.registered, Relaxed);
         let mut ready = true;
         let mut epoch = None;
         if req.is_data_op() {
@@ -153,7 +158,13 @@ impl FdTable {
     pub fn find(&self, fd: i32, aiocb: usize) -> Option<Arc<Request>> {
         let shard = self.shard(fd).lock();
         let st = shard.get(&fd)?;
-        st.live.values().find(|l| l.req.aiocb == aiocb && !l.req.is_done()).map(|l| l.req.clone())
+        // Between publishing a status and marking the request DONE, the application may
+        // already have resubmitted the aiocb: the latest registration is the current request.
+        st.live
+            .values()
+            .filter(|l| l.req.aiocb == aiocb && !l.req.is_done())
+            .max_by_key(|l| l.req.seq.load(Relaxed))
+            .map(|l| l.req.clone())
     }
 
     /// Every live request on `fd`, in no particular order.
@@ -295,6 +306,19 @@ mod tests {
         let c = kreq(3);
         t.register(&c);
         assert!(c.wants_kernel(), "once idle, the descriptor number may name another file");
+    }
+
+    #[test]
+    fn find_prefers_the_latest_submission_of_an_aiocb() {
+        let t = FdTable::new(0);
+        let old = req(7, Op::Read);
+        t.register(&old);
+        assert!(old.claim()); // running; its status is published but it is not yet DONE
+        let new = req(7, Op::Read); // the same aiocb, resubmitted
+        t.register(&new);
+        assert!(Arc::ptr_eq(&t.find(5, 7).unwrap(), &new));
+        new.mark_done();
+        assert!(Arc::ptr_eq(&t.find(5, 7).unwrap(), &old));
     }
 
     #[test]

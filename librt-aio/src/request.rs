@@ -7,9 +7,10 @@
 //!   whose completion the kernel reaper then delivers);
 //! - `aio_cancel`: QUEUED → CANCELED, then completes it with ECANCELED;
 //!
-//! Whoever completes a request publishes its status and then sets DONE; only after that does
-//! the request leave the descriptor table. So a request `aio_cancel` cannot find has a final
-//! status, and one it finds not DONE has not.
+//! Whoever completes a request sets FINISHING, publishes its status, sets DONE, and only then
+//! retires it from the descriptor table. `aio_cancel` waits out FINISHING (microseconds), so
+//! every answer it gives is about a status that is final or will not change on its own: a
+//! request it cannot find, or finds DONE, has a final status.
 //! - a submission that could not get any thread to run it: QUEUED → CANCELED, completes it with
 //!   EAGAIN and reports EAGAIN.
 //!
@@ -20,7 +21,7 @@
 //! goes to the pool; it is not yet visible to any worker then.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::*};
 use std::sync::Arc;
 
 use kernel_aio::Iocb;
@@ -43,8 +44,10 @@ pub enum Op {
 const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
 const CANCELED: u8 = 2;
+/// The owner is publishing the status now (set just before publishing).
+const FINISHING: u8 = 3;
 /// Final: the status is published (set by the owner right after publishing it).
-const DONE: u8 = 3;
+const DONE: u8 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -74,6 +77,9 @@ pub struct Request {
     phase: AtomicU8,
     /// Set while the request is in the kernel: `aio_cancel` then tries `io_cancel`.
     in_kernel: AtomicBool,
+    /// Registration order on its descriptor (set by the descriptor table): tells a resubmitted
+    /// aiocb's new request from the old one that is still leaving the table.
+    pub seq: AtomicU64,
     /// `io_cancel` accepted: the completion reports ECANCELED.
     cancel_requested: AtomicBool,
     /// The kernel's view of the request: written only by the thread that claimed the request,
@@ -112,6 +118,7 @@ impl Request {
             kernel: AtomicBool::new(false),
             phase: AtomicU8::new(QUEUED),
             in_kernel: AtomicBool::new(false),
+            seq: AtomicU64::new(0),
             cancel_requested: AtomicBool::new(false),
             iocb: UnsafeCell::new(Iocb::default()),
         }
@@ -192,7 +199,23 @@ impl Request {
             Ok(_) => CancelOutcome::Canceled,
             Err(RUNNING) => CancelOutcome::Running,
             Err(CANCELED) => CancelOutcome::AlreadyCanceled,
-            Err(_) => CancelOutcome::Done,
+            Err(_) => {
+                // FINISHING: its status is final within moments; answer once it is.
+                self.wait_done();
+                CancelOutcome::Done
+            }
+        }
+    }
+
+    /// The owner is about to publish the status (before `AiocbRef::complete`).
+    pub fn mark_finishing(&self) {
+        self.phase.store(FINISHING, Release);
+    }
+
+    /// Waits for the owner to finish publishing (a few instructions away, unless preempted).
+    pub fn wait_done(&self) {
+        while !self.is_done() {
+            std::thread::yield_now();
         }
     }
 

@@ -400,6 +400,7 @@ impl Runtime {
     /// Undoes a submission whose request was claimed back before any thread saw it.
     fn withdraw(&'static self, req: &Arc<Request>) {
         self.outstanding.fetch_sub(1, Release);
+        req.mark_finishing();
         // SAFETY: the request was never published; the aiocb is the submitter's, valid.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(-1, libc::EAGAIN);
         req.mark_done();
@@ -436,6 +437,7 @@ impl Runtime {
     fn finish_one(&'static self, req: &Request, value: isize, error: Errno, released: &mut Vec<Arc<Request>>) {
         // No longer outstanding before the caller can see it complete and resubmit.
         self.outstanding.fetch_sub(1, Release);
+        req.mark_finishing();
         // SAFETY: the request is still unpublished, so its aiocb is valid (POSIX); `complete`
         // touches it no more once the status is published.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(value, error);
@@ -477,9 +479,7 @@ impl Runtime {
                 CancelOutcome::AlreadyCanceled => {
                     // Another aio_cancel is completing it: it is cancelled, and its status is
                     // final within moments. Answer only once it is, like for our own.
-                    while !r.is_done() {
-                        std::thread::yield_now();
-                    }
+                    r.wait_done();
                     canceled += 1;
                 }
                 CancelOutcome::Done => {}

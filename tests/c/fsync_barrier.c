@@ -11,6 +11,7 @@
  *  3. Bad op → EINVAL; O_RDONLY fd → EBADF; bad fd → EBADF; pipe, socket, /dev/null →
  *     EINVAL at submission; members other than aio_fildes/aio_sigevent are ignored. */
 #include "t.h"
+#include <stdatomic.h>
 
 #define N 200
 #define SZ 512
@@ -37,8 +38,8 @@ static void fs_fn(union sigval v)
 /* userfaultfd page handler: a separate thread, so that a read done in the submitting thread
  * (rtaio completes page-cache hits inline) cannot deadlock the test */
 static struct t_uffd U;
-static volatile int uf_state; /* 0 waiting, 1 worker blocked, 2 released, 3 inline */
-static volatile int uf_release;
+static _Atomic int uf_state; /* 0 waiting, 1 worker blocked, 2 released, 3 inline */
+static _Atomic int uf_release;
 static pid_t submit_tid;
 static void *uf_thread(void *arg)
 {

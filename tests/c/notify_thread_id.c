@@ -6,15 +6,16 @@
  * the requests are submitted from another thread.
  * glibc does not implement SIGEV_THREAD_ID for AIO: this is an rtaio test. */
 #include "t.h"
+#include <stdatomic.h>
 
 #define N 100
 
 static struct aiocb cbs[N];
 static volatile int counts[N];
-static volatile int total;
-static volatile pid_t target_tid;
+static _Atomic int total;
+static _Atomic pid_t target_tid;
 static volatile int wrong_thread, bad_code, bad_ptr, bad_inprogress, bad_pid;
-static volatile int stop;
+static _Atomic int stop;
 static int sig;
 
 static void handler(int s, siginfo_t *si, void *uc)
@@ -36,7 +37,7 @@ static void handler(int s, siginfo_t *si, void *uc)
             bad_inprogress++;
         __atomic_add_fetch(&counts[cb - cbs], 1, __ATOMIC_SEQ_CST);
     }
-    __atomic_add_fetch(&total, 1, __ATOMIC_SEQ_CST);
+    atomic_fetch_add(&total, 1);
     errno = saved;
 }
 

@@ -12,9 +12,10 @@
  * read blocks one worker for the whole test, a pipe read the other when needed; requests
  * submitted while both are blocked stay queued (and can be completed by aio_cancel). */
 #include "t.h"
+#include <stdatomic.h>
 
 static volatile int handler_runs;
-static volatile int stop_kicker;
+static _Atomic int stop_kicker;
 static pthread_t main_thread;
 
 static void handler(int s)
