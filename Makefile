@@ -15,7 +15,7 @@ OUT       := target/release
 LIB       := $(OUT)/librtaio.so
 export RTAIO_LIBDIR := $(abspath $(OUT))
 
-.PHONY: deps all build test unit-test c-test conformance fio-verify check-abi demo bench install uninstall clean
+.PHONY: deps all build test unit-test c-test conformance fio-verify check-abi stress sanitize demo bench install uninstall clean
 
 all: build
 
@@ -46,6 +46,14 @@ fio-verify: build
 
 check-abi: build
 	bash tests/check-abi.sh
+
+# Data-integrity stress test (bounded time, model-checked), linked and preloaded.
+stress: build
+	bash tests/run-stress.sh --repro
+
+# The C tests and the stress test under AddressSanitizer+UBSan and ThreadSanitizer.
+sanitize: build
+	bash tests/sanitize.sh
 
 demo: deps build
 	bash tests/demo.sh
