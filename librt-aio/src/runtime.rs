@@ -529,19 +529,26 @@ fn run_request(req: Arc<Request>) {
 }
 
 fn execute(req: &Request) -> Result<usize, Errno> {
-    // SAFETY (all arms): buf/nbytes come from the application's aiocb, which POSIX keeps valid
-    // and reserved for this request until it completes; the kernel checks the range (EFAULT).
-    match req.op {
-        Op::Read => match unsafe { sys::read_at(req.fd, req.buf, req.nbytes, Some(req.offset)) } {
-            Err(libc::ESPIPE) => unsafe { sys::read_at(req.fd, req.buf, req.nbytes, None) },
-            r => r,
-        },
-        Op::Write { append: true } => unsafe { sys::write_at(req.fd, req.buf, req.nbytes, None) },
-        Op::Write { append: false } => match unsafe { sys::write_at(req.fd, req.buf, req.nbytes, Some(req.offset)) } {
-            Err(libc::ESPIPE) => unsafe { sys::write_at(req.fd, req.buf, req.nbytes, None) },
-            r => r,
-        },
-        Op::Sync { data_only } => sys::sync(req.fd, data_only).map(|_| 0),
+    let (write, positional) = match req.op {
+        Op::Read => (false, true),
+        Op::Write { append } => (true, !append), // O_APPEND: at end of file, offset ignored
+        Op::Sync { data_only } => return sys::sync(req.fd, data_only).map(|_| 0),
+    };
+    let transfer = |offset: Option<i64>| {
+        // SAFETY: buf/nbytes come from the application's aiocb, which POSIX keeps valid and
+        // reserved for this request until it completes; the kernel checks the range (EFAULT).
+        unsafe {
+            if write {
+                sys::write_at(req.fd, req.buf, req.nbytes, offset)
+            } else {
+                sys::read_at(req.fd, req.buf, req.nbytes, offset)
+            }
+        }
+    };
+    match transfer(positional.then_some(req.offset)) {
+        // Pipes, sockets, FIFOs and terminals cannot seek: for them the offset is ignored.
+        Err(libc::ESPIPE) if positional => transfer(None),
+        r => r,
     }
 }
 
