@@ -176,6 +176,46 @@ pub fn gettid() -> pid_t {
 }
 
 // ---------------------------------------------------------------------------------------------
+// signal masks
+
+/// Sets the calling thread's signal mask for a scope, restoring the previous one on drop.
+pub struct SignalMask {
+    old: libc::sigset_t,
+}
+
+impl SignalMask {
+    fn set(fill: bool) -> Self {
+        // SAFETY: plain sigset_t manipulation of local values.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            if fill {
+                libc::sigfillset(&mut set);
+            } else {
+                libc::sigemptyset(&mut set);
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &set, &mut old);
+            SignalMask { old }
+        }
+    }
+    /// Unblocks every signal (around application callbacks).
+    pub fn empty() -> Self {
+        Self::set(false)
+    }
+    /// Blocks every signal (around creating a library thread, which inherits the mask).
+    pub fn full() -> Self {
+        Self::set(true)
+    }
+}
+
+impl Drop for SignalMask {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved at construction.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // native AIO (fs/aio.c). Truly asynchronous only for O_DIRECT files and block devices.
 
 pub type AioContext = libc::c_ulong;

@@ -22,7 +22,7 @@ use kernel_aio::{AioContext, IoEvent, Iocb};
 
 use crate::request::{Op, Request};
 use crate::runtime::Runtime;
-use crate::sys::{self, Errno};
+use crate::sys::Errno;
 
 /// Events per context: enough for deep queues, small against the system-wide `fs.aio-max-nr`
 /// (65536 by default) that databases and other programs share. A full context makes further
@@ -218,7 +218,7 @@ impl Kaio {
                     if self.reaper.compare_exchange(REAPER_NONE, REAPER_STARTING, SeqCst, SeqCst).is_err() {
                         continue;
                     }
-                    let _mask = sys::SignalMask::full();
+                    let _mask = kernel_aio::SignalMask::full();
                     let spawned = std::thread::Builder::new()
                         .name("rtaio-kaio".into())
                         .stack_size(128 << 10)

@@ -89,8 +89,7 @@ pub fn deliver(n: Notify) {
 }
 
 fn send_signal(signo: i32, value: usize, tid: Option<libc::pid_t>) -> Result<(), Errno> {
-    let pid = sys::getpid();
-    kernel_aio::queue_asyncio_signal(pid, sys::getuid(), signo, value, tid)
+    kernel_aio::queue_asyncio_signal(crate::runtime::pid(), sys::getuid(), signo, value, tid)
         .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
 }
 
@@ -100,7 +99,7 @@ pub fn run_job(job: NotifyJob) {
         NotifyJob::Call { func, value } => {
             // Application callbacks run with an empty signal mask, as glibc's do; the pool
             // thread blocks everything again afterwards.
-            let _mask = sys::SignalMask::empty();
+            let _mask = kernel_aio::SignalMask::empty();
             // SAFETY: func was validated non-NULL at submission.
             unsafe { sys::call_notify_function(func, value) };
         }

@@ -206,7 +206,7 @@ extern "C" fn notify_thread_start(arg: *mut c_void) -> *mut c_void {
 pub unsafe fn spawn_notify_thread(attr: usize, func: usize, value: usize) -> Result<(), Errno> {
     let arg = Box::into_raw(Box::new(ThreadCall { func, value })) as *mut c_void;
     let mut tid: libc::pthread_t = 0;
-    let _mask = SignalMask::empty();
+    let _mask = kernel_aio::SignalMask::empty();
     // SAFETY: per the contract; `arg` is a leaked box the start routine reclaims.
     let r = unsafe { libc::pthread_create(&mut tid, attr as *const libc::pthread_attr_t, notify_thread_start, arg) };
     if r != 0 {
@@ -222,43 +222,6 @@ pub unsafe fn spawn_notify_thread(attr: usize, func: usize, value: usize) -> Res
         unsafe { libc::pthread_detach(tid) };
     }
     Ok(())
-}
-
-/// Sets the calling thread's signal mask for a scope, restoring the previous one on drop.
-pub struct SignalMask {
-    old: libc::sigset_t,
-}
-
-impl SignalMask {
-    fn set(fill: bool) -> Self {
-        // SAFETY: plain sigset_t manipulation of local values.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            if fill {
-                libc::sigfillset(&mut set);
-            } else {
-                libc::sigemptyset(&mut set);
-            }
-            libc::pthread_sigmask(libc::SIG_SETMASK, &set, &mut old);
-            SignalMask { old }
-        }
-    }
-    /// Unblocks every signal (around application callbacks).
-    pub fn empty() -> Self {
-        Self::set(false)
-    }
-    /// Blocks every signal (around creating a library thread, which inherits the mask).
-    pub fn full() -> Self {
-        Self::set(true)
-    }
-}
-
-impl Drop for SignalMask {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved at construction.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
-    }
 }
 
 /// Registers `child` to run in the child after every fork().

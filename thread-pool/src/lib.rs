@@ -23,6 +23,8 @@
 //!
 //! A pool does not survive `fork()` in the child (its threads do not exist there): the owner
 //! must forget it in the child and build a new one.
+//!
+//! Its system calls (futex, signal mask) are the `kernel-aio` crate's wrappers.
 
 use std::cell::Cell;
 use std::io;
@@ -32,8 +34,6 @@ use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::RwLock;
-
-mod sys;
 
 /// Pool settings. `max_threads` and `idle_timeout` can be changed later.
 #[derive(Clone, Debug)]
@@ -259,7 +259,8 @@ impl<T: Send + 'static> Pool<T> {
         let local = Worker::new_fifo();
         inner.stealers.write().push((id, local.stealer()));
         let me = self.inner.clone();
-        let guard = sys::BlockAllSignals::new();
+        // Every signal blocked while the thread is made: it inherits that mask from its first instruction.
+        let guard = kernel_aio::SignalMask::full();
         let r = std::thread::Builder::new()
             .name(format!("{}-{}", inner.name, id))
             .stack_size(inner.stack_size)
@@ -279,12 +280,12 @@ impl<T: Send + 'static> Pool<T> {
 impl<T> Inner<T> {
     fn wake_one(&self) {
         self.wake_seq.fetch_add(1, SeqCst);
-        sys::futex_wake(&self.wake_seq, 1);
+        kernel_aio::futex_wake(&self.wake_seq, 1);
     }
 
     fn wake_all(&self) {
         self.wake_seq.fetch_add(1, SeqCst);
-        sys::futex_wake(&self.wake_seq, i32::MAX);
+        kernel_aio::futex_wake(&self.wake_seq, i32::MAX);
     }
 
     /// Tasks waiting in the shared lanes (a snapshot).
@@ -366,7 +367,7 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T
                 continue;
             }
             let idle = Duration::from_millis(inner.idle_ms.load(Relaxed));
-            let r = sys::futex_wait(&inner.wake_seq, seq, Some(idle));
+            let r = kernel_aio::futex_wait(&inner.wake_seq, seq, Some(idle));
             inner.sleepers.fetch_sub(1, SeqCst);
             matches!(r, Err(ref e) if e.raw_os_error() == Some(libc::ETIMEDOUT))
         };
