@@ -12,6 +12,8 @@ CARGO     ?= cargo
 VERSION   := 0.1.0
 
 OUT       := target/release
+# Manual pages, relative to man/ and to $(MANDIR).
+MANPAGES   = $(patsubst man/%,%,$(wildcard man/man*/*.[0-9]))
 LIB       := $(OUT)/librtaio.so
 export RTAIO_LIBDIR := $(abspath $(OUT))
 
@@ -62,7 +64,12 @@ bench: deps build
 	bash bench/run.sh
 
 install: build
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(INCDIR)
+	install -m 0644 librt-aio/include/rtaio.h $(DESTDIR)$(INCDIR)/rtaio.h
+	for page in $(MANPAGES); do \
+	    install -d $(DESTDIR)$(MANDIR)/$$(dirname $$page) && \
+	    install -m 0644 man/$$page $(DESTDIR)$(MANDIR)/$$page || exit 1; \
+	done
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION)
 	strip --strip-debug $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION)
 	ln -sf librtaio.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtaio.so.1
@@ -76,7 +83,8 @@ install: build
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtaio.so.1 \
 	      $(DESTDIR)$(LIBDIR)/librtaio.so $(DESTDIR)$(LIBDIR)/librtaio.a \
-	      $(DESTDIR)$(PCDIR)/rtaio.pc $(DESTDIR)$(BINDIR)/rtaio
+	      $(DESTDIR)$(PCDIR)/rtaio.pc $(DESTDIR)$(BINDIR)/rtaio $(DESTDIR)$(INCDIR)/rtaio.h \
+	      $(addprefix $(DESTDIR)$(MANDIR)/,$(MANPAGES))
 
 clean:
 	$(CARGO) clean

@@ -2,13 +2,16 @@
 # ABI checks of the built library (BEHAVIOUR.md "ABI"):
 #  - librtaio.so is an x86-64 ELF shared object with SONAME librtaio.so.1, and the
 #    librtaio.so.1 link next to it resolves to it;
-#  - the dynamic symbol table defines exactly the 17 documented functions (the eight aio
-#    functions, their 64 twins, aio_init) and nothing else (standard linker symbols
+#  - the dynamic symbol table defines exactly the 21 documented functions (the eight aio
+#    functions, their 64 twins, aio_init, and rtaio.h's aio_readv, aio_writev, aio_reap,
+#    aio_waitcomplete) and nothing else (standard linker symbols
 #    _init/_fini/_edata/_end/__bss_start and version-node names are ignored);
 #  - each of them is a function (STT_FUNC, global or weak, default visibility);
 #  - no text relocations, non-executable stack;
 #  - a program linked with -lrtaio records NEEDED librtaio.so.1 and loads it from
-#    $RTAIO_LIBDIR.
+#    $RTAIO_LIBDIR;
+#  - librtaio.a defines the same 21 functions;
+#  - rtaio.h compiles on its own as C and C++, and its constants equal the library's.
 # Last line: `check-abi: N passed, N failed`; exit 1 if anything failed.
 set -u
 
@@ -29,7 +32,7 @@ ko() {
 
 EXPECTED="aio_cancel aio_cancel64 aio_error aio_error64 aio_fsync aio_fsync64 aio_init
 aio_read aio_read64 aio_return aio_return64 aio_suspend aio_suspend64 aio_write aio_write64
-lio_listio lio_listio64"
+lio_listio lio_listio64 aio_readv aio_writev aio_reap aio_waitcomplete"
 expected_sorted=$(printf '%s\n' $EXPECTED | sort)
 
 if [ ! -f "$LIB" ]; then
@@ -70,12 +73,12 @@ actual_sorted=$(awk 'NF >= 3 && $2 != "A" { sub(/@.*/, "", $3); print $3 }' <<<"
 missing=$(comm -23 <(echo "$expected_sorted") <(echo "$actual_sorted"))
 extra=$(comm -13 <(echo "$expected_sorted") <(echo "$actual_sorted"))
 if [ -z "$missing" ] && [ -z "$extra" ]; then
-    ok "exports exactly the 17 documented functions"
+    ok "exports exactly the 21 documented functions"
 else
     msg=""
     [ -n "$missing" ] && msg+="missing: $(echo $missing)"$'\n'
     [ -n "$extra" ] && msg+="extra ($(echo "$extra" | wc -l)): $(echo "$extra" | head -n 40 | tr '\n' ' ')"
-    ko "exports exactly the 17 documented functions" "$msg"
+    ko "exports exactly the 21 documented functions" "$msg"
 fi
 
 # 5. each is a global/weak default-visibility function
@@ -92,7 +95,7 @@ for s in $EXPECTED; do
         bad+="$s: $type $bind $vis"$'\n'
     fi
 done
-if [ -z "$bad" ]; then ok "all 17 are global default-visibility functions"; else ko "all 17 are global default-visibility functions" "$bad"; fi
+if [ -z "$bad" ]; then ok "all 21 are global default-visibility functions"; else ko "all 21 are global default-visibility functions" "$bad"; fi
 
 # 6. no text relocations, non-executable stack
 dyn=$(readelf -d "$LIB")
@@ -130,6 +133,59 @@ if gcc -O2 -Wall -Werror "$OUT/linked.c" -o "$OUT/linked" -L"$LIBDIR" -lrtaio -W
     fi
 else
     ko "program linked with -lrtaio builds" "$(cat "$OUT/linked.log")"
+fi
+
+# 8. the static library defines the same functions
+if [ -f "$LIBDIR/librtaio.a" ]; then
+    # readelf, not nm: binutils' nm reports "no symbols" for some of rustc's objects
+    a_syms=$(readelf -sW "$LIBDIR/librtaio.a" 2>/dev/null |
+        awk '$4 == "FUNC" && $5 == "GLOBAL" && $7 != "UND" { print $8 }' | sort -u)
+    a_missing=$(comm -23 <(echo "$expected_sorted") <(echo "$a_syms"))
+    if [ -z "$a_missing" ]; then ok "librtaio.a defines all 21"; else ko "librtaio.a defines all 21" "missing: $(echo $a_missing)"; fi
+else
+    ko "librtaio.a defines all 21" "$LIBDIR/librtaio.a not found"
+fi
+
+# 9. rtaio.h: self-contained in C and C++, constants equal to librt-aio/src/abi.rs
+INC=$root/librt-aio/include
+abi_const() { sed -n "s/^pub const $1: c_int = \(.*\);/\1/p" "$root/librt-aio/src/abi.rs"; }
+cat >"$OUT/header.c" <<EOF
+#include <rtaio.h>
+_Static_assert(SIGEV_EVENTFD == $(abi_const SIGEV_EVENTFD), "SIGEV_EVENTFD");
+_Static_assert(LIO_READV == $(abi_const LIO_READV), "LIO_READV");
+_Static_assert(LIO_WRITEV == $(abi_const LIO_WRITEV), "LIO_WRITEV");
+_Static_assert(SIGEV_EVENTFD != SIGEV_SIGNAL && SIGEV_EVENTFD != SIGEV_NONE &&
+               SIGEV_EVENTFD != SIGEV_THREAD && SIGEV_EVENTFD != SIGEV_THREAD_ID, "distinct");
+_Static_assert(LIO_READV != LIO_READ && LIO_READV != LIO_WRITE && LIO_READV != LIO_NOP &&
+               LIO_WRITEV != LIO_READ && LIO_WRITEV != LIO_WRITE && LIO_WRITEV != LIO_NOP, "distinct");
+int main(void)
+{
+    struct aiocb cb = {0};
+    struct iovec v[1];
+    cb.aio_iov = v;
+    cb.aio_iovcnt = 1;
+    int (*r)(struct aiocb *) = aio_readv;
+    int (*w)(struct aiocb *) = aio_writev;
+    int (*reap)(int, struct aiocb **, int) = aio_reap;
+    ssize_t (*wc)(struct aiocb **, struct timespec *) = aio_waitcomplete;
+    return !(r && w && reap && wc && cb.aio_nbytes == 1);
+}
+EOF
+hdr_log=$OUT/header.log
+if gcc -std=c11 -Wall -Wextra -Werror -I"$INC" "$OUT/header.c" -o "$OUT/header" -L"$LIBDIR" -lrtaio \
+    -Wl,-rpath,"$LIBDIR" >"$hdr_log" 2>&1 && "$OUT/header"; then
+    ok "rtaio.h compiles alone (C11), constants match the library"
+else
+    ko "rtaio.h compiles alone (C11), constants match the library" "$(cat "$hdr_log")"
+fi
+if command -v g++ >/dev/null 2>&1; then
+    printf '#include <rtaio.h>\nint main() { struct aiocb *p = nullptr; return aio_reap(-1, &p, 1) == -1 ? 0 : 1; }\n' >"$OUT/header.cc"
+    if g++ -Wall -Werror -I"$INC" "$OUT/header.cc" -o "$OUT/headercc" -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" \
+        >"$hdr_log" 2>&1 && "$OUT/headercc"; then
+        ok "rtaio.h compiles and links as C++ (extern \"C\")"
+    else
+        ko "rtaio.h compiles and links as C++ (extern \"C\")" "$(cat "$hdr_log")"
+    fi
 fi
 
 echo "check-abi: $pass passed, $fail failed"

@@ -170,6 +170,22 @@ pub fn thread_exists(pid: pid_t, tid: pid_t) -> bool {
     r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Do two of this process's descriptors refer to the same open file description?
+/// `kcmp(KCMP_FILE)`: Ok(true)/Ok(false); ENOSYS without CONFIG_KCMP, EPERM under some seccomp
+/// or Yama policies (callers then fall back to comparing `fstat` identities). Since Linux 3.5.
+pub fn kcmp_same_file(fd1: i32, fd2: i32) -> io::Result<bool> {
+    const KCMP_FILE: libc::c_int = 0;
+    // SAFETY: getpid has no arguments and cannot fail.
+    let pid = unsafe { libc::getpid() };
+    // SAFETY: kcmp with KCMP_FILE takes only integers.
+    let r = unsafe { libc::syscall(libc::SYS_kcmp, pid, pid, KCMP_FILE, fd1 as libc::c_ulong, fd2 as libc::c_ulong) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r == 0)
+    }
+}
+
 pub fn gettid() -> pid_t {
     // SAFETY: gettid has no arguments and cannot fail.
     unsafe { libc::syscall(libc::SYS_gettid) as pid_t }

@@ -92,6 +92,13 @@ pub const SIGEV_NONE: c_int = 1;
 pub const SIGEV_THREAD: c_int = 2;
 pub const SIGEV_THREAD_ID: c_int = 4;
 
+// rtaio.h extensions (kept equal to the header by tests/check-abi.sh).
+pub const SIGEV_EVENTFD: c_int = 0x4000;
+pub const LIO_READV: c_int = 4;
+pub const LIO_WRITEV: c_int = 5;
+/// Most segments a vectored request may have (`IOV_MAX`).
+pub const IOV_MAX: usize = 1024;
+
 /// `AIO_PRIO_DELTA_MAX` of glibc's `<bits/local_lim.h>`.
 pub const AIO_PRIO_DELTA_MAX: c_int = 20;
 /// rtaio's `AIO_LISTIO_MAX` (glibc sets none).

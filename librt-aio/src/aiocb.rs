@@ -11,6 +11,7 @@
 //! | `__glibc_reserved[0]`      | tag = process secret XOR the aiocb's address: "rtaio accepted this aiocb" |
 //! | `__glibc_reserved[1]` lo32 | status word, also the futex `aio_suspend` sleeps on         |
 //! | `__glibc_reserved[1]` hi32 | fork generation of the process that submitted it            |
+//! | `__glibc_reserved[2]`      | its `aio_waitcomplete` slot, if tracked (`track.rs`)         |
 //! | `__error_code`             | final errno, valid once the status word says DONE           |
 //! | `__return_value`           | final return value, valid once the status word says DONE    |
 //!
@@ -142,6 +143,24 @@ impl<'a> AiocbRef<'a> {
         unsafe { addr_of!((*self.raw()).aio_sigevent).read_volatile() }
     }
 
+    /// A vectored request's segments (`aio_iov`/`aio_iovcnt`, rtaio.h), copied. EINVAL for more
+    /// than IOV_MAX, a NULL array with a nonzero count, or a total above SSIZE_MAX.
+    pub fn iovecs(&self) -> Result<Box<[crate::request::IoVec]>, i32> {
+        let (ptr, n) = (self.buf(), self.nbytes());
+        if n > crate::abi::IOV_MAX || (ptr == 0 && n > 0) {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: for a vectored request aio_buf points to aio_nbytes iovecs (rtaio.h's
+        // contract, as for any buffer pointer); IoVec has the layout of struct iovec.
+        let v: Box<[crate::request::IoVec]> =
+            (0..n).map(|i| unsafe { (ptr as *const crate::request::IoVec).add(i).read_unaligned() }).collect();
+        let total = v.iter().try_fold(0usize, |acc, s| acc.checked_add(s.len));
+        match total {
+            Some(t) if t <= isize::MAX as usize => Ok(v),
+            _ => Err(libc::EINVAL),
+        }
+    }
+
     // --- private fields -------------------------------------------------------------------------
 
     fn tag(&self) -> &AtomicU64 {
@@ -157,6 +176,11 @@ impl<'a> AiocbRef<'a> {
     fn owner_gen(&self) -> &AtomicU32 {
         // SAFETY: high half of reserved[1] (offset 148, 4-aligned), implementation-owned.
         unsafe { &*((addr_of!((*self.raw()).__glibc_reserved[1]) as *const AtomicU32).add(1)) }
+    }
+    /// The tracking slot word (`track::encode`), 0 if untracked.
+    fn track_word(&self) -> &AtomicU64 {
+        // SAFETY: reserved[2] (offset 152, 8-aligned), implementation-owned.
+        unsafe { &*(addr_of!((*self.raw()).__glibc_reserved[2]) as *const AtomicU64) }
     }
     fn error_code(&self) -> &AtomicI32 {
         // SAFETY: `__error_code` is an implementation-owned, 4-aligned int (offset 112).
@@ -193,7 +217,7 @@ impl<'a> AiocbRef<'a> {
         }
     }
 
-    /// `aio_return`: takes the result of a completed request, once.
+    /// `aio_return`: takes the result of a completed request, once. Async-signal-safe.
     pub fn take_return(&self) -> Result<isize, i32> {
         if !self.is_tagged() {
             return Err(libc::EINVAL);
@@ -201,20 +225,47 @@ impl<'a> AiocbRef<'a> {
         let st = self.state().load(Acquire);
         match st & ST_MASK {
             ST_DONE => {
-                let v = self.return_value().load(Relaxed) as isize;
-                match self.state().compare_exchange(st, ST_RETURNED, AcqRel, Acquire) {
-                    Ok(_) => Ok(v),
-                    Err(_) => Err(libc::EINVAL),
-                }
+                // A tracked request: aio_waitcomplete may have claimed this status already.
+                crate::track::on_return(self.addr(), self.track_word().load(Relaxed), fork_gen())?;
+                self.take_done(st).map(|(v, _)| v)
             }
             ST_IN_PROGRESS if self.owner_gen().load(Relaxed) == fork_gen() => Err(libc::EINPROGRESS),
             _ => Err(libc::EINVAL),
         }
     }
 
+    /// `aio_waitcomplete` after it claimed this tracked request's status: takes it as
+    /// `aio_return` would, with its error: (value, error).
+    pub fn take_claimed(&self) -> Result<(isize, i32), i32> {
+        let st = self.state().load(Acquire);
+        if !self.is_tagged() || st & ST_MASK != ST_DONE {
+            return Err(libc::EINVAL);
+        }
+        self.take_done(st)
+    }
+
+    fn take_done(&self, st: u32) -> Result<(isize, i32), i32> {
+        let v = self.return_value().load(Relaxed) as isize;
+        let e = self.error_code().load(Relaxed);
+        match self.state().compare_exchange(st, ST_RETURNED, AcqRel, Acquire) {
+            Ok(_) => Ok((v, e)),
+            Err(_) => Err(libc::EINVAL),
+        }
+    }
+
+    /// The tracking slot word of the previous request on this aiocb, if rtaio accepted one.
+    pub fn previous_track_word(&self) -> u64 {
+        if self.is_tagged() {
+            self.track_word().load(Relaxed)
+        } else {
+            0
+        }
+    }
+
     /// Marks the aiocb as an in-progress request of this process. Called once a submission has
     /// been accepted and before the request can possibly complete.
-    pub fn begin(&self) {
+    pub fn begin(&self, track_word: u64) {
+        self.track_word().store(track_word, Relaxed);
         self.error_code().store(libc::EINPROGRESS, Relaxed);
         self.return_value().store(0, Relaxed);
         self.owner_gen().store(fork_gen(), Relaxed);
@@ -245,7 +296,7 @@ impl<'a> AiocbRef<'a> {
     /// Records a failure that happened before the request was queued (lio_listio entries):
     /// the aiocb becomes a completed request with that error.
     pub fn fail_immediately(&self, error: i32) {
-        self.begin();
+        self.begin(0);
         self.complete(-1, error);
     }
 
@@ -294,7 +345,7 @@ mod tests {
         let r = unsafe { AiocbRef::from_ptr(&*cb) }.unwrap();
         assert_eq!(r.status(), Status::Unknown, "never submitted");
         assert_eq!(r.take_return(), Err(libc::EINVAL));
-        r.begin();
+        r.begin(0);
         assert_eq!(r.status(), Status::InProgress);
         assert_eq!(r.take_return(), Err(libc::EINPROGRESS));
         assert_eq!(r.arm_waiter(), Some(ST_IN_PROGRESS | ST_WAITERS));
@@ -316,7 +367,7 @@ mod tests {
         // SAFETY: `cb` lives for the whole test.
         let r = unsafe { AiocbRef::from_ptr(&*cb) }.unwrap();
         assert_eq!(r.status(), Status::Unknown);
-        r.begin();
+        r.begin(0);
         r.publish(1, 0);
         // A bytewise copy at another address is not a request.
         let copy = zeroed();
@@ -334,7 +385,7 @@ mod tests {
         let cb = zeroed();
         // SAFETY: `cb` lives for the whole test.
         let r = unsafe { AiocbRef::from_ptr(&*cb) }.unwrap();
-        r.begin();
+        r.begin(0);
         assert_eq!(r.status(), Status::InProgress);
         // Simulate being the child: the generation moves on.
         r.owner_gen().store(fork_gen().wrapping_sub(1), Relaxed);

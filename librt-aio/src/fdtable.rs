@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::fileref::FileRef;
 use crate::request::{Op, Request};
 
 const SHARDS: usize = 64;
@@ -52,6 +53,26 @@ struct FdState {
     /// descriptor number starts afresh.
     kernel_refused: bool,
     next_epoch: u64,
+    /// rtaio's own reference to the file (`fileref.rs`), shared by the live requests that run
+    /// after their submitting call; closed with the last of them.
+    file: Option<Arc<FileRef>>,
+}
+
+impl FdState {
+    /// The shared reference to the file `fd` names now: the existing one if it is still the
+    /// same open file, else a new duplicate (the number was closed and reused, or dup2'd over,
+    /// while earlier requests were live: they keep theirs). None if no duplicate can be made
+    /// (out of descriptors): the request then uses the number.
+    fn file_for(&mut self, fd: i32) -> Option<Arc<FileRef>> {
+        if let Some(f) = &self.file {
+            if f.same_file(fd) {
+                return Some(f.clone());
+            }
+        }
+        let f = Arc::new(FileRef::dup_of(fd).ok()?);
+        self.file = Some(f.clone());
+        Some(f)
+    }
 }
 
 struct Live {
@@ -77,9 +98,16 @@ impl FdTable {
 
     /// Registers a new request. Returns true if it may be dispatched now, false if it waits
     /// behind an O_APPEND write or an fsync barrier (it is released by a later `complete`).
-    pub fn register(&self, req: &Arc<Request>) -> bool {
+    /// `with_file`: the request will run after its submitting call returns, so it gets rtaio's
+    /// own reference to the file.
+    pub fn register(&self, req: &Arc<Request>, with_file: bool) -> bool {
         let mut shard = self.shard(req.fd).lock();
         let st = shard.entry(req.fd).or_default();
+        if with_file {
+            if let Some(f) = st.file_for(req.fd) {
+                req.set_file(f);
+            }
+        }
         if st.kernel_refused {
             req.avoid_kernel();
         }
@@ -146,6 +174,18 @@ impl FdTable {
         }
     }
 
+    /// Gives a registered request (an inline attempt that did not complete) rtaio's own
+    /// reference to its file.
+    pub fn attach_file(&self, req: &Request) {
+        if req.has_file() {
+            return;
+        }
+        let mut shard = self.shard(req.fd).lock();
+        if let Some(f) = shard.get_mut(&req.fd).and_then(|st| st.file_for(req.fd)) {
+            req.set_file(f);
+        }
+    }
+
     /// Remembers that the kernel refused native AIO on `fd` (while it has live requests).
     pub fn mark_kernel_refused(&self, fd: i32) {
         if let Some(st) = self.shard(fd).lock().get_mut(&fd) {
@@ -174,6 +214,11 @@ impl FdTable {
     }
 
     #[cfg(test)]
+    fn register_t(&self, req: &Arc<Request>) -> bool {
+        self.register(req, false)
+    }
+
+    #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.shards.iter().all(|s| s.0.lock().is_empty())
     }
@@ -197,7 +242,7 @@ mod tests {
         let t = FdTable::new(0);
         let rs: Vec<_> =
             (1..=8).map(|i| req(i, if i % 2 == 0 { Op::Read } else { Op::Write { append: false } })).collect();
-        assert!(rs.iter().all(|r| t.register(r)));
+        assert!(rs.iter().all(|r| t.register_t(r)));
         let mut ready = Vec::new();
         for r in &rs {
             t.complete(r, &mut ready);
@@ -213,10 +258,10 @@ mod tests {
         let b = req(2, Op::Write { append: true });
         let c = req(3, Op::Write { append: true });
         let r = req(4, Op::Read);
-        assert!(t.register(&a));
-        assert!(!t.register(&b));
-        assert!(!t.register(&c));
-        assert!(t.register(&r), "reads are not held back by appends");
+        assert!(t.register_t(&a));
+        assert!(!t.register_t(&b));
+        assert!(!t.register_t(&c));
+        assert!(t.register_t(&r), "reads are not held back by appends");
         let mut ready = Vec::new();
         t.complete(&a, &mut ready);
         assert_eq!(ids(&ready), vec![2]);
@@ -236,9 +281,9 @@ mod tests {
         let a = req(1, Op::Write { append: true });
         let b = req(2, Op::Write { append: true });
         let c = req(3, Op::Write { append: true });
-        t.register(&a);
-        t.register(&b);
-        t.register(&c);
+        t.register_t(&a);
+        t.register_t(&b);
+        t.register_t(&c);
         assert_eq!(b.try_cancel(), crate::request::CancelOutcome::Canceled);
         let mut ready = Vec::new();
         t.complete(&b, &mut ready);
@@ -254,10 +299,10 @@ mod tests {
         let w2 = req(2, Op::Write { append: false });
         let f = req(3, Op::Sync { data_only: false });
         let w3 = req(4, Op::Write { append: false });
-        assert!(t.register(&w1));
-        assert!(t.register(&w2));
-        assert!(!t.register(&f), "barrier waits");
-        assert!(t.register(&w3), "later writes are not held back");
+        assert!(t.register_t(&w1));
+        assert!(t.register_t(&w2));
+        assert!(!t.register_t(&f), "barrier waits");
+        assert!(t.register_t(&w3), "later writes are not held back");
         let mut ready = Vec::new();
         t.complete(&w3, &mut ready);
         assert!(ready.is_empty(), "a later write does not release the barrier");
@@ -274,15 +319,15 @@ mod tests {
     fn fsync_on_idle_descriptor_runs_at_once_and_chained_barriers_release_in_order() {
         let t = FdTable::new(0);
         let f0 = req(1, Op::Sync { data_only: true });
-        assert!(t.register(&f0));
+        assert!(t.register_t(&f0));
         let w1 = req(2, Op::Write { append: false });
         let f1 = req(3, Op::Sync { data_only: false });
         let w2 = req(4, Op::Write { append: false });
         let f2 = req(5, Op::Sync { data_only: false });
-        assert!(t.register(&w1));
-        assert!(!t.register(&f1));
-        assert!(t.register(&w2));
-        assert!(!t.register(&f2));
+        assert!(t.register_t(&w1));
+        assert!(!t.register_t(&f1));
+        assert!(t.register_t(&w2));
+        assert!(!t.register_t(&f2));
         let mut ready = Vec::new();
         t.complete(&w2, &mut ready);
         assert!(ready.is_empty(), "f2 also covers w1, still running");
@@ -295,16 +340,16 @@ mod tests {
         let t = FdTable::new(0);
         let kreq = |a| Arc::new(Request::new(a, 5, Op::Read, 0, 0, 0, 0, Notify::None, None).with_kernel(true));
         let a = kreq(1);
-        t.register(&a);
+        t.register_t(&a);
         t.mark_kernel_refused(5);
         let b = kreq(2);
-        t.register(&b);
+        t.register_t(&b);
         assert!(!b.wants_kernel(), "later requests on the refused descriptor use the pool");
         let mut ready = Vec::new();
         t.complete(&a, &mut ready);
         t.complete(&b, &mut ready);
         let c = kreq(3);
-        t.register(&c);
+        t.register_t(&c);
         assert!(c.wants_kernel(), "once idle, the descriptor number may name another file");
     }
 
@@ -312,10 +357,10 @@ mod tests {
     fn find_prefers_the_latest_submission_of_an_aiocb() {
         let t = FdTable::new(0);
         let old = req(7, Op::Read);
-        t.register(&old);
+        t.register_t(&old);
         assert!(old.claim()); // running; its status is published but it is not yet DONE
         let new = req(7, Op::Read); // the same aiocb, resubmitted
-        t.register(&new);
+        t.register_t(&new);
         assert!(Arc::ptr_eq(&t.find(5, 7).unwrap(), &new));
         new.mark_done();
         assert!(Arc::ptr_eq(&t.find(5, 7).unwrap(), &old));
@@ -326,8 +371,8 @@ mod tests {
         let t = FdTable::new(0);
         let a = req(1, Op::Read);
         let b = req(2, Op::Read);
-        t.register(&a);
-        t.register(&b);
+        t.register_t(&a);
+        t.register_t(&b);
         assert!(t.find(5, 1).is_some());
         assert!(t.find(5, 3).is_none());
         assert!(t.find(6, 1).is_none());

@@ -288,9 +288,17 @@ impl Kaio {
 /// the request goes to the pool — so `io_submit` never makes the caller wait.
 fn iocb_for(r: &Request, nowait: bool) -> Option<Iocb> {
     let rw_flags = if nowait { libc::RWF_NOWAIT } else { 0 };
+    // Vectored: the kernel copies the segment array at io_submit.
+    let (data, len) = match &r.iov {
+        Some(v) => (v.as_ptr() as usize, v.len()),
+        None => (r.buf, r.nbytes),
+    };
+    let vectored = r.iov.is_some();
     let (opcode, buf, nbytes, offset, rw_flags) = match r.op {
-        Op::Read => (kernel_aio::IOCB_CMD_PREAD, r.buf, r.nbytes, r.offset, rw_flags),
-        Op::Write { append: false } => (kernel_aio::IOCB_CMD_PWRITE, r.buf, r.nbytes, r.offset, rw_flags),
+        Op::Read if vectored => (kernel_aio::IOCB_CMD_PREADV, data, len, r.offset, rw_flags),
+        Op::Read => (kernel_aio::IOCB_CMD_PREAD, data, len, r.offset, rw_flags),
+        Op::Write { append: false } if vectored => (kernel_aio::IOCB_CMD_PWRITEV, data, len, r.offset, rw_flags),
+        Op::Write { append: false } => (kernel_aio::IOCB_CMD_PWRITE, data, len, r.offset, rw_flags),
         Op::Sync { data_only: false } => (kernel_aio::IOCB_CMD_FSYNC, 0, 0, 0, 0),
         Op::Sync { data_only: true } => (kernel_aio::IOCB_CMD_FDSYNC, 0, 0, 0, 0),
         Op::Write { append: true } => return None,
@@ -298,7 +306,8 @@ fn iocb_for(r: &Request, nowait: bool) -> Option<Iocb> {
     Some(Iocb {
         aio_lio_opcode: opcode,
         aio_rw_flags: rw_flags,
-        aio_fildes: r.fd as u32,
+        // rtaio's own reference to the file when the request has one (fileref.rs).
+        aio_fildes: r.exec_fd() as u32,
         aio_buf: buf as u64,
         aio_nbytes: nbytes as u64,
         aio_offset: offset,

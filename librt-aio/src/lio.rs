@@ -43,14 +43,14 @@ impl ListCtl {
         if self.pending.fetch_sub(1, AcqRel) == 1 {
             self.done.store(1, Release);
             kernel_aio::futex_wake(&self.done, i32::MAX);
-            notify::deliver(self.notify);
+            notify::deliver(&self.notify);
         }
     }
 }
 
 use std::sync::Arc;
 
-use crate::abi::{AIO_LISTIO_MAX, LIO_NOP, LIO_NOWAIT, LIO_READ, LIO_WAIT, LIO_WRITE};
+use crate::abi::{AIO_LISTIO_MAX, LIO_NOP, LIO_NOWAIT, LIO_READ, LIO_READV, LIO_WAIT, LIO_WRITE, LIO_WRITEV};
 use crate::aiocb::AiocbRef;
 use crate::runtime::{self, Kind};
 use crate::sys::Errno;
@@ -64,7 +64,7 @@ pub fn listio(mode: i32, list: &[Option<AiocbRef<'_>>], sig: Option<&crate::abi:
         return Err(libc::EINVAL);
     }
     let notify = match (mode, sig) {
-        (LIO_NOWAIT, Some(ev)) => Notify::from_sigevent(ev, runtime::pid())?,
+        (LIO_NOWAIT, Some(ev)) => runtime::list_notify(ev)?,
         _ => Notify::None,
     };
     let wanted = list.iter().flatten().filter(|cb| cb.lio_opcode() != LIO_NOP).count();
@@ -80,6 +80,8 @@ pub fn listio(mode: i32, list: &[Option<AiocbRef<'_>>], sig: Option<&crate::abi:
             LIO_NOP => continue,
             LIO_READ => Some(Kind::Read),
             LIO_WRITE => Some(Kind::Write),
+            LIO_READV => Some(Kind::ReadV),
+            LIO_WRITEV => Some(Kind::WriteV),
             _ => None,
         };
         let r = match kind {

@@ -2,10 +2,10 @@
 //! (a copy: the application may reuse its aiocb as soon as the status is final), and delivering
 //! it after the status is final.
 
-use crate::abi::{Sigevent, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID};
+use crate::abi::{Sigevent, SIGEV_EVENTFD, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID};
+use crate::evq::{EvQueues, EvTicket};
 use crate::sys::{self, Errno};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notify {
     None,
     Signal {
@@ -19,6 +19,8 @@ pub enum Notify {
         value: usize,
         attr: usize,
     },
+    /// SIGEV_EVENTFD (rtaio.h): queue the aiocb for `aio_reap` and count it on the eventfd.
+    Eventfd(EvTicket),
 }
 
 fn valid_signal(signo: i32) -> bool {
@@ -27,9 +29,11 @@ fn valid_signal(signo: i32) -> bool {
 }
 
 impl Notify {
-    /// Validates a sigevent (EINVAL for anything POSIX or Linux would not accept).
-    pub fn from_sigevent(ev: &Sigevent, pid: libc::pid_t) -> Result<Notify, Errno> {
+    /// Validates a sigevent (EINVAL for anything POSIX or Linux would not accept; for
+    /// SIGEV_EVENTFD, EBADF or EINVAL for a descriptor that is not an open eventfd).
+    pub fn from_sigevent(ev: &Sigevent, pid: libc::pid_t, evq: &EvQueues) -> Result<Notify, Errno> {
         match ev.sigev_notify {
+            SIGEV_EVENTFD => evq.ticket(ev.sigev_signo).map(Notify::Eventfd),
             SIGEV_NONE => Ok(Notify::None),
             // Signal 0 is the null signal: nothing is sent. A zero-filled aiocb says exactly
             // this (SIGEV_SIGNAL is 0), and glibc accepts it, so countless programs rely on it.
@@ -70,9 +74,10 @@ pub enum NotifyJob {
 
 /// Delivers `n`. Never loses a notification: a full signal queue or a failed thread creation is
 /// handed to the notification pool, which retries.
-pub fn deliver(n: Notify) {
-    match n {
+pub fn deliver(n: &Notify) {
+    match *n {
         Notify::None => {}
+        Notify::Eventfd(ref t) => t.post(),
         Notify::Signal { signo, value, tid } => {
             if send_signal(signo, value, tid) == Err(libc::EAGAIN) {
                 crate::runtime::queue_notification(NotifyJob::RetrySignal { signo, value, tid, attempt: 0 });
@@ -136,20 +141,47 @@ mod tests {
     #[test]
     fn validation() {
         let pid = sys::getpid();
-        assert_eq!(Notify::from_sigevent(&ev(SIGEV_NONE, 0, 0), pid), Ok(Notify::None));
-        assert_eq!(
-            Notify::from_sigevent(&ev(SIGEV_SIGNAL, libc::SIGUSR1, 0), pid),
+        let q = EvQueues::new();
+        let v = |e: Sigevent| Notify::from_sigevent(&e, pid, &q);
+        let err = |e: Sigevent| v(e).err();
+        assert!(matches!(v(ev(SIGEV_NONE, 0, 0)), Ok(Notify::None)));
+        assert!(matches!(
+            v(ev(SIGEV_SIGNAL, libc::SIGUSR1, 0)),
             Ok(Notify::Signal { signo: libc::SIGUSR1, value: 7, tid: None })
-        );
-        assert_eq!(Notify::from_sigevent(&ev(SIGEV_SIGNAL, 0, 0), pid), Ok(Notify::None), "zero-filled sigevent");
+        ));
+        assert!(matches!(v(ev(SIGEV_SIGNAL, 0, 0)), Ok(Notify::None)), "zero-filled sigevent");
         for bad in [-1, 32, 33, 65, 1000] {
-            assert_eq!(Notify::from_sigevent(&ev(SIGEV_SIGNAL, bad, 0), pid), Err(libc::EINVAL), "signal {bad}");
+            assert_eq!(err(ev(SIGEV_SIGNAL, bad, 0)), Some(libc::EINVAL), "signal {bad}");
         }
-        assert!(Notify::from_sigevent(&ev(SIGEV_SIGNAL, libc::SIGRTMAX(), 0), pid).is_ok());
-        assert_eq!(Notify::from_sigevent(&ev(SIGEV_THREAD, 0, 0), pid), Err(libc::EINVAL), "NULL function");
-        assert_eq!(Notify::from_sigevent(&ev(99, 0, 0), pid), Err(libc::EINVAL));
-        assert_eq!(Notify::from_sigevent(&ev(SIGEV_THREAD_ID, libc::SIGUSR1, 0x7fff_fff0), pid), Err(libc::EINVAL));
+        assert!(v(ev(SIGEV_SIGNAL, libc::SIGRTMAX(), 0)).is_ok());
+        assert_eq!(err(ev(SIGEV_THREAD, 0, 0)), Some(libc::EINVAL), "NULL function");
+        assert_eq!(err(ev(99, 0, 0)), Some(libc::EINVAL));
+        assert_eq!(err(ev(SIGEV_THREAD_ID, libc::SIGUSR1, 0x7fff_fff0)), Some(libc::EINVAL));
         let me = kernel_aio::gettid() as usize;
-        assert!(Notify::from_sigevent(&ev(SIGEV_THREAD_ID, libc::SIGUSR1, me), pid).is_ok());
+        assert!(v(ev(SIGEV_THREAD_ID, libc::SIGUSR1, me)).is_ok());
+        // SIGEV_EVENTFD: an eventfd, not any other descriptor.
+        assert_eq!(err(ev(SIGEV_EVENTFD, -1, 0)), Some(libc::EBADF));
+        assert_eq!(err(ev(SIGEV_EVENTFD, 0x7fff, 0)), Some(libc::EBADF));
+        let mut p = [0; 2];
+        // SAFETY: plain descriptor creation.
+        let efd = unsafe {
+            assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
+            libc::eventfd(0, libc::EFD_CLOEXEC)
+        };
+        assert_eq!(err(ev(SIGEV_EVENTFD, p[0], 0)), Some(libc::EINVAL));
+        let n = v(ev(SIGEV_EVENTFD, efd, 0)).unwrap();
+        assert!(matches!(n, Notify::Eventfd(_)));
+        deliver(&n);
+        let mut count = 0u64;
+        // SAFETY: reads 8 bytes into a local.
+        assert_eq!(unsafe { libc::read(efd, &mut count as *mut u64 as *mut libc::c_void, 8) }, 8);
+        assert_eq!(count, 1);
+        drop(n);
+        // SAFETY: closing the test's own descriptors.
+        unsafe {
+            libc::close(efd);
+            libc::close(p[0]);
+            libc::close(p[1]);
+        }
     }
 }

@@ -22,12 +22,14 @@
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::*};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use kernel_aio::Iocb;
 
+use crate::fileref::FileRef;
 use crate::lio::ListCtl;
 use crate::notify::Notify;
+use crate::track::SlotRef;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -59,13 +61,32 @@ pub enum CancelOutcome {
     Done,
 }
 
+/// One segment of a vectored request (the layout of `struct iovec`, as plain integers).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoVec {
+    pub base: usize,
+    pub len: usize,
+}
+
+const _: () = assert!(std::mem::size_of::<IoVec>() == std::mem::size_of::<libc::iovec>());
+
 pub struct Request {
     /// Address of the application's aiocb (valid until this request is published DONE).
     pub aiocb: usize,
+    /// The application's descriptor number (the key of the descriptor table).
     pub fd: i32,
     pub op: Op,
     pub buf: usize,
+    /// Bytes to transfer; for a vectored request, the sum of `iov`.
     pub nbytes: usize,
+    /// A vectored request's segments, copied at submission (`aio_readv`/`aio_writev`).
+    pub iov: Option<Box<[IoVec]>>,
+    /// rtaio's own reference to the file, for execution after the submitting call returned
+    /// (see `fileref.rs`); set once, before the request can run elsewhere.
+    file: OnceLock<Arc<FileRef>>,
+    /// Its `aio_waitcomplete` slot, if tracked.
+    pub track: Option<SlotRef>,
     pub offset: i64,
     /// Pool lane: `aio_reqprio` (0 = most urgent).
     pub lane: usize,
@@ -115,6 +136,9 @@ impl Request {
             lane,
             notify,
             list,
+            iov: None,
+            file: OnceLock::new(),
+            track: None,
             kernel: AtomicBool::new(false),
             phase: AtomicU8::new(QUEUED),
             in_kernel: AtomicBool::new(false),
@@ -122,6 +146,32 @@ impl Request {
             cancel_requested: AtomicBool::new(false),
             iocb: UnsafeCell::new(Iocb::default()),
         }
+    }
+
+    /// Makes this a vectored request over `iov` (`nbytes` becomes their total).
+    pub fn with_iov(mut self, iov: Box<[IoVec]>) -> Self {
+        self.nbytes = iov.iter().map(|v| v.len).sum();
+        self.iov = Some(iov);
+        self
+    }
+
+    pub fn with_track(mut self, slot: Option<SlotRef>) -> Self {
+        self.track = slot;
+        self
+    }
+
+    /// Gives the request rtaio's own reference to its file (once; later calls keep the first).
+    pub fn set_file(&self, f: Arc<FileRef>) {
+        let _ = self.file.set(f);
+    }
+
+    pub fn has_file(&self) -> bool {
+        self.file.get().is_some()
+    }
+
+    /// The descriptor to perform the I/O on: rtaio's own reference when it has one.
+    pub fn exec_fd(&self) -> i32 {
+        self.file.get().map_or(self.fd, |f| f.raw())
     }
 
     pub fn with_kernel(self, kernel: bool) -> Self {

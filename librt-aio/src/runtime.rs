@@ -21,7 +21,7 @@
 //! (its threads do not exist there, its locks may be held) and a fresh one is made on demand.
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering::*};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use thread_pool::{Config, Pool, SubmitError};
@@ -29,17 +29,23 @@ use thread_pool::{Config, Pool, SubmitError};
 use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED, AIO_PRIO_DELTA_MAX};
 use crate::aiocb::{self, AiocbRef, Status};
 use crate::config::{self, Backend};
+use crate::evq::EvQueues;
 use crate::fdtable::FdTable;
 use crate::kaio::{Faults, Kaio};
 use crate::lio::ListCtl;
 use crate::notify::{self, Notify, NotifyJob};
 use crate::request::{CancelOutcome, Op, Request};
 use crate::sys::{self, Errno};
+use crate::track::{self, Tracker};
 
 pub struct Runtime {
     io: Pool<Arc<Request>>,
     notifier: Pool<NotifyJob>,
     fds: FdTable,
+    /// SIGEV_EVENTFD completion queues.
+    evq: EvQueues,
+    /// `aio_waitcomplete` tracking, made when tracking is first needed.
+    tracker: OnceLock<Tracker>,
     outstanding: AtomicUsize,
     max_requests: usize,
     pid: libc::pid_t,
@@ -70,6 +76,7 @@ extern "C" fn after_fork_child() {
     // Only atomics here: the child may be a single thread forked from a busy process.
     RUNTIME.store(std::ptr::null_mut(), SeqCst);
     aiocb::bump_fork_gen();
+    crate::fileref::close_all_after_fork();
 }
 
 /// The runtime, created on first use.
@@ -95,6 +102,10 @@ fn init() -> &'static Runtime {
         sys::at_fork_child(after_fork_child);
     }
     aiocb::init_secret();
+    // A program that links aio_waitcomplete is tracked from its first request on.
+    if !track::enabled() && crate::elf::imported_anywhere(c"aio_waitcomplete") {
+        track::enable();
+    }
     let s = config::current();
     let rt = Box::new(Runtime {
         io: Pool::new(
@@ -112,6 +123,8 @@ fn init() -> &'static Runtime {
             notify::run_job,
         ),
         fds: FdTable::new(s.capacity_hint),
+        evq: EvQueues::new(),
+        tracker: OnceLock::new(),
         outstanding: AtomicUsize::new(0),
         max_requests: s.max_requests,
         pid: sys::getpid(),
@@ -163,7 +176,12 @@ pub fn queue_notification(job: NotifyJob) {
 pub enum Kind {
     Read,
     Write,
-    Sync { data_only: bool },
+    Sync {
+        data_only: bool,
+    },
+    /// `aio_readv`/`aio_writev` (rtaio.h).
+    ReadV,
+    WriteV,
 }
 
 /// Validates and queues one request. On error nothing is queued and the aiocb is untouched,
@@ -187,24 +205,28 @@ pub fn submit(
     if !(0..=AIO_PRIO_DELTA_MAX).contains(&reqprio) {
         return Err(libc::EINVAL);
     }
+    let iov = match kind {
+        Kind::ReadV | Kind::WriteV => Some(cb.iovecs()?),
+        _ => None,
+    };
     let (offset, nbytes) = (cb.offset(), cb.nbytes());
-    if !is_sync && (offset < 0 || nbytes > isize::MAX as usize) {
+    if !is_sync && (offset < 0 || (iov.is_none() && nbytes > isize::MAX as usize)) {
         return Err(libc::EINVAL);
     }
     let rt = get();
-    let notify = Notify::from_sigevent(&cb.sigevent(), rt.pid)?;
+    let notify = Notify::from_sigevent(&cb.sigevent(), rt.pid, &rt.evq)?;
     let fd = cb.fildes();
     let flags = sys::fd_flags(fd)?;
     if flags & libc::O_PATH != 0 {
         return Err(libc::EBADF); // no I/O through an O_PATH descriptor
     }
     let acc = flags & libc::O_ACCMODE;
+    let (readable, writable) =
+        (acc == libc::O_RDONLY || acc == libc::O_RDWR, acc == libc::O_WRONLY || acc == libc::O_RDWR);
     let op = match kind {
-        Kind::Read if acc == libc::O_RDONLY || acc == libc::O_RDWR => Op::Read,
-        Kind::Write if acc == libc::O_WRONLY || acc == libc::O_RDWR => {
-            Op::Write { append: flags & libc::O_APPEND != 0 }
-        }
-        Kind::Sync { data_only } if acc == libc::O_WRONLY || acc == libc::O_RDWR => Op::Sync { data_only },
+        Kind::Read | Kind::ReadV if readable => Op::Read,
+        Kind::Write | Kind::WriteV if writable => Op::Write { append: flags & libc::O_APPEND != 0 },
+        Kind::Sync { data_only } if writable => Op::Sync { data_only },
         _ => return Err(libc::EBADF),
     };
     // POSIX: aio_fsync shall fail with EINVAL for a file without synchronized I/O (pipes,
@@ -216,22 +238,47 @@ pub fn submit(
         rt.outstanding.fetch_sub(1, Relaxed);
         return Err(libc::EAGAIN);
     }
+    // aio_waitcomplete tracking: the aiocb's previous request (its status not retrieved, since
+    // it is being reused) leaves consideration; the new one gets a slot.
+    let mut slot = None;
+    if track::enabled() && !matches!(notify, Notify::Eventfd(_)) {
+        let t = rt.tracker();
+        if let Some(prev) = track::decode(cb.previous_track_word(), aiocb::fork_gen(), t) {
+            let _ = t.retrieve(prev, cb.addr());
+        }
+        match t.alloc(cb.addr()) {
+            Ok(s) => slot = Some(s),
+            Err(e) => {
+                rt.outstanding.fetch_sub(1, Relaxed);
+                return Err(e);
+            }
+        }
+    }
     let kernel = rt.kernel_eligible(op, flags, fd);
-    let req = Arc::new(
-        Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned())
-            .with_kernel(kernel),
-    );
+    let mut req = Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned())
+        .with_kernel(kernel)
+        .with_track(slot);
+    if let Some(iov) = iov {
+        req = req.with_iov(iov);
+    }
+    let req = Arc::new(req);
     if let Some(l) = list {
         l.add();
     }
-    cb.begin();
-    if rt.fds.register(&req) {
+    cb.begin(slot.map_or(0, |s| track::encode(s, aiocb::fork_gen())));
+    // A page-cache read may complete in this call; everything else runs after it returns, on
+    // rtaio's own reference to the file (fileref.rs).
+    let inline = !req.wants_kernel() && rt.inline && rt.inline_candidate(&req, flags);
+    if rt.fds.register(&req, !inline) {
         if let (true, Some(batch)) = (req.wants_kernel(), batch) {
             batch.push(req);
             return Ok(());
         }
-        if !req.wants_kernel() && rt.inline && rt.try_inline(&req, flags) {
-            return Ok(());
+        if inline {
+            if rt.try_inline(&req) {
+                return Ok(());
+            }
+            rt.fds.attach_file(&req);
         }
         let mut refused = false;
         for stuck in rt.launch(vec![req.clone()]) {
@@ -268,6 +315,16 @@ pub fn launch_batch(batch: Vec<Arc<Request>>) {
 impl Runtime {
     pub fn fds(&self) -> &FdTable {
         &self.fds
+    }
+
+    /// The `aio_waitcomplete` tracker, made on first use.
+    pub fn tracker(&self) -> &Tracker {
+        self.tracker.get_or_init(|| Tracker::new(self.max_requests))
+    }
+
+    /// The tracker if it exists (for `aio_return`: async-signal-safe).
+    pub fn tracker_if_any(&self) -> Option<&Tracker> {
+        self.tracker.get()
     }
 
     pub fn idle_time(&self) -> Duration {
@@ -368,10 +425,11 @@ impl Runtime {
     /// device). A short result (part of the range not cached) is discarded and the pool redoes
     /// the whole read, so the result is exactly what one pread gives. Writes never go inline:
     /// a short NOWAIT write would already have changed the file.
-    fn try_inline(&'static self, req: &Request, flags: i32) -> bool {
-        if req.op != Op::Read || flags & libc::O_DIRECT != 0 || req.nbytes > INLINE_MAX {
-            return false;
-        }
+    fn inline_candidate(&self, req: &Request, flags: i32) -> bool {
+        req.op == Op::Read && req.iov.is_none() && flags & libc::O_DIRECT == 0 && req.nbytes <= INLINE_MAX
+    }
+
+    fn try_inline(&'static self, req: &Arc<Request>) -> bool {
         // RWF_NOWAIT covers the file's side only: a fault on the destination buffer would still
         // block this thread (a userfaultfd page may even be waiting for this very thread).
         if !sys::buffer_resident(req.buf, req.nbytes) {
@@ -404,6 +462,9 @@ impl Runtime {
         // SAFETY: the request was never published; the aiocb is the submitter's, valid.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(-1, libc::EAGAIN);
         req.mark_done();
+        if let Some(slot) = req.track {
+            self.tracker().discard(slot); // the submission failed: nobody retrieves it
+        }
         if let Some(l) = &req.list {
             l.withdraw();
         }
@@ -413,7 +474,7 @@ impl Runtime {
     }
 
     /// Completes a request owned by the caller (see the phase protocol in `request.rs`).
-    pub(crate) fn finish(&'static self, req: &Request, value: isize, error: Errno) {
+    pub(crate) fn finish(&'static self, req: &Arc<Request>, value: isize, error: Errno) {
         let mut released = Vec::new();
         self.finish_one(req, value, error, &mut released);
         self.dispatch_released(released);
@@ -434,15 +495,23 @@ impl Runtime {
 
     /// The completion sequence: table, then status (and its sleepers), then notification, then
     /// the list. Requests this releases are appended to `released` for the caller to dispatch.
-    fn finish_one(&'static self, req: &Request, value: isize, error: Errno, released: &mut Vec<Arc<Request>>) {
+    fn finish_one(&'static self, req: &Arc<Request>, value: isize, error: Errno, released: &mut Vec<Arc<Request>>) {
         // No longer outstanding before the caller can see it complete and resubmit.
         self.outstanding.fetch_sub(1, Release);
         req.mark_finishing();
+        // SIGEV_EVENTFD: queued before its status is final, so that a reaper woken by the
+        // counter finds it (the reaper waits out FINISHING).
+        if let Notify::Eventfd(t) = &req.notify {
+            t.enqueue(req);
+        }
         // SAFETY: the request is still unpublished, so its aiocb is valid (POSIX); `complete`
         // touches it no more once the status is published.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(value, error);
         req.mark_done();
-        notify::deliver(req.notify);
+        if let Some(slot) = req.track {
+            self.tracker().completed(slot);
+        }
+        notify::deliver(&req.notify);
         if let Some(l) = &req.list {
             l.one_done(error != 0);
         }
@@ -529,19 +598,22 @@ fn run_request(req: Arc<Request>) {
 }
 
 fn execute(req: &Request) -> Result<usize, Errno> {
+    let fd = req.exec_fd();
     let (write, positional) = match req.op {
         Op::Read => (false, true),
         Op::Write { append } => (true, !append), // O_APPEND: at end of file, offset ignored
-        Op::Sync { data_only } => return sys::sync(req.fd, data_only).map(|_| 0),
+        Op::Sync { data_only } => return sys::sync(fd, data_only).map(|_| 0),
     };
     let transfer = |offset: Option<i64>| {
-        // SAFETY: buf/nbytes come from the application's aiocb, which POSIX keeps valid and
-        // reserved for this request until it completes; the kernel checks the range (EFAULT).
+        // SAFETY: buf/nbytes (or the segments) come from the application's aiocb, which POSIX
+        // keeps valid and reserved for this request until it completes; the kernel checks the
+        // ranges (EFAULT).
         unsafe {
-            if write {
-                sys::write_at(req.fd, req.buf, req.nbytes, offset)
-            } else {
-                sys::read_at(req.fd, req.buf, req.nbytes, offset)
+            match (&req.iov, write) {
+                (Some(iov), false) => sys::readv_at(fd, iov, offset),
+                (Some(iov), true) => sys::writev_at(fd, iov, offset),
+                (None, false) => sys::read_at(fd, req.buf, req.nbytes, offset),
+                (None, true) => sys::write_at(fd, req.buf, req.nbytes, offset),
             }
         }
     };
@@ -556,6 +628,38 @@ fn execute(req: &Request) -> Result<usize, Errno> {
 pub fn would_exceed(n: usize) -> bool {
     let rt = get();
     rt.outstanding.load(Relaxed).saturating_add(n) > rt.max_requests
+}
+
+/// A `lio_listio` list sigevent, validated.
+pub fn list_notify(ev: &crate::abi::Sigevent) -> Result<Notify, Errno> {
+    let rt = get();
+    Notify::from_sigevent(ev, rt.pid, &rt.evq)
+}
+
+/// `aio_reap`: up to `max` completed SIGEV_EVENTFD requests of `efd`: their aiocb addresses.
+pub fn reap(efd: i32, max: usize) -> Result<Vec<usize>, Errno> {
+    let reqs = match existing() {
+        Some(rt) => rt.evq.reap(efd, max)?,
+        None => crate::evq::reap_without_runtime(efd)?,
+    };
+    Ok(reqs.iter().map(|r| r.aiocb).collect())
+}
+
+/// `aio_waitcomplete`: the next completed tracked request, retrieved: (aiocb, value, error).
+pub fn waitcomplete(timeout: Option<Duration>) -> Result<(usize, isize, Errno), Errno> {
+    track::enable();
+    let t = get().tracker();
+    loop {
+        let (slot, addr) = t.wait(timeout)?;
+        // SAFETY: the slot was claimed, so nobody has retrieved this aiocb's status: the
+        // application keeps it valid until then (rtaio.h's contract for tracked requests).
+        let r = unsafe { AiocbRef::from_addr(addr) }.take_claimed();
+        t.finish_claim(slot);
+        match r {
+            Ok((value, error)) => return Ok((addr, value, error)),
+            Err(_) => continue, // resubmitted meanwhile (an application race): not a completion
+        }
+    }
 }
 
 pub fn pid() -> libc::pid_t {

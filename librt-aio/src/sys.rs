@@ -103,6 +103,34 @@ pub unsafe fn write_at(fd: c_int, buf: usize, len: usize, offset: Option<i64>) -
     })
 }
 
+/// Vectored read into the caller's segments (`preadv`, or `readv` at the file position).
+///
+/// # Safety
+/// Every segment is a buffer of the caller's request, valid until it completes.
+pub unsafe fn readv_at(fd: c_int, iov: &[crate::request::IoVec], offset: Option<i64>) -> Result<usize, Errno> {
+    let (p, n) = (iov.as_ptr() as *const libc::iovec, iov.len() as c_int);
+    retry(|| match offset {
+        // SAFETY: IoVec has the layout of struct iovec; per the function contract.
+        Some(off) => unsafe { libc::preadv(fd, p, n, off as off_t) },
+        // SAFETY: as above.
+        None => unsafe { libc::readv(fd, p, n) },
+    })
+}
+
+/// Vectored write from the caller's segments (`pwritev`, or `writev` at the file position).
+///
+/// # Safety
+/// As for [`readv_at`].
+pub unsafe fn writev_at(fd: c_int, iov: &[crate::request::IoVec], offset: Option<i64>) -> Result<usize, Errno> {
+    let (p, n) = (iov.as_ptr() as *const libc::iovec, iov.len() as c_int);
+    retry(|| match offset {
+        // SAFETY: IoVec has the layout of struct iovec; per the function contract.
+        Some(off) => unsafe { libc::pwritev(fd, p, n, off as off_t) },
+        // SAFETY: as above.
+        None => unsafe { libc::writev(fd, p, n) },
+    })
+}
+
 /// One non-blocking (`RWF_NOWAIT`) positional read: succeeds only when it needs no device I/O
 /// (page-cache hit), else EAGAIN (or ESPIPE, EOPNOTSUPP... for files that do not support it).
 /// Available since Linux 4.14.
@@ -139,6 +167,18 @@ pub fn buffer_resident(buf: usize, len: usize) -> bool {
     // range (ENOMEM for an unmapped range, reported as "not resident").
     let r = unsafe { libc::mincore(start as *mut c_void, end - start, vec.as_mut_ptr()) };
     r == 0 && vec[..pages].iter().all(|v| v & 1 == 1)
+}
+
+/// Adds `n` to an eventfd's counter. Errors (a counter at its maximum) are ignored: the
+/// reader is behind by 2^64 - 2 events and will find the queue non-empty anyway.
+pub fn eventfd_add(fd: c_int, n: u64) {
+    // SAFETY: writes 8 bytes from a local value.
+    loop {
+        let r = unsafe { libc::write(fd, &n as *const u64 as *const c_void, 8) };
+        if r >= 0 || errno() != libc::EINTR {
+            return;
+        }
+    }
 }
 
 pub fn sync(fd: c_int, data_only: bool) -> Result<usize, Errno> {

@@ -28,7 +28,7 @@ pub fn note_completion() {
     }
 }
 
-fn deadline_after(d: Duration) -> timespec {
+pub(crate) fn deadline_after(d: Duration) -> timespec {
     let now = kernel_aio::monotonic_now();
     let mut sec = (now.tv_sec as i64).saturating_add(d.as_secs().min(i64::MAX as u64 / 2) as i64);
     let mut nsec = now.tv_nsec + d.subsec_nanos() as i64;
@@ -39,7 +39,7 @@ fn deadline_after(d: Duration) -> timespec {
     timespec { tv_sec: sec, tv_nsec: nsec }
 }
 
-fn passed(deadline: &timespec) -> bool {
+pub(crate) fn passed(deadline: &timespec) -> bool {
     let now = kernel_aio::monotonic_now();
     (now.tv_sec, now.tv_nsec) >= (deadline.tv_sec, deadline.tv_nsec)
 }

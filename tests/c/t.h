@@ -277,6 +277,22 @@ static inline void t_wait_counter(volatile int *counter, int want, const char *w
 /* Is some thread of this process blocked in a read-like (rd=1) or write-like (rd=0)
  * system call on fd? Uses /proc/self/task/TID/syscall. Returns 1 yes, 0 no, -1 when the
  * kernel does not provide the file. */
+/* Do descriptors a and b refer to the same open file? rtaio runs requests on its own
+ * duplicate of the application's descriptor (so that close/dup2 cannot redirect them). */
+static inline int t_same_open_file(int a, long b)
+{
+    if (b == a)
+        return 1;
+    if (b < 0 || b > INT_MAX)
+        return 0;
+    long r = syscall(SYS_kcmp, (long)getpid(), (long)getpid(), 0 /* KCMP_FILE */, (long)a, b);
+    if (r >= 0)
+        return r == 0;
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat((int)b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 static inline int t_thread_in_syscall_on_fd(int fd, int rd, pid_t *who)
 {
     static const long rd_nrs[] = { SYS_read, SYS_pread64, SYS_readv, SYS_preadv, SYS_recvfrom,
@@ -301,7 +317,7 @@ static inline int t_thread_in_syscall_on_fd(int fd, int rd, pid_t *who)
         if (fgets(line, sizeof line, f)) {
             long nr;
             unsigned long a0;
-            if (sscanf(line, "%ld 0x%lx", &nr, &a0) == 2 && a0 == (unsigned long)fd) {
+            if (sscanf(line, "%ld 0x%lx", &nr, &a0) == 2 && t_same_open_file(fd, (long)a0)) {
                 for (int i = 0; i < 7; i++)
                     if (nr == nrs[i]) {
                         found = 1;

@@ -7,7 +7,9 @@
 //! Every export is `unsafe`: its pointer arguments must be what POSIX says (NULL where the
 //! function allows it, else a valid `struct aiocb`, list of `nent` pointers, `timespec` or
 //! `sigevent`), and an aiocb must stay valid from submission until its request completes.
-//! (Stated once here for all seventeen exports.)
+//! The extensions of `rtaio.h` follow its contracts (aiocb pointers and, for vectored requests,
+//! the iovec array, valid as stated there; `out` room for `max` pointers).
+//! (Stated once here for all twenty-one exports.)
 #![allow(clippy::missing_safety_doc)]
 
 use libc::{c_int, ssize_t, timespec};
@@ -161,6 +163,71 @@ pub unsafe extern "C" fn aio_init(init: *const Aioinit) {
     // SAFETY: NULL or a valid struct aioinit (glibc's contract; NULL is tolerated here).
     if let Some(i) = unsafe { init.as_ref() } {
         runtime::apply_aio_init(i.aio_threads, i.aio_num, i.aio_idle_time);
+    }
+}
+
+// rtaio.h extensions.
+
+/// Vectored read (rtaio.h, FreeBSD): `aio_iov`/`aio_iovcnt` describe the buffers.
+#[no_mangle]
+pub unsafe extern "C" fn aio_readv(aiocbp: *mut Aiocb) -> c_int {
+    submit(aiocbp, Kind::ReadV)
+}
+
+/// Vectored write (rtaio.h, FreeBSD).
+#[no_mangle]
+pub unsafe extern "C" fn aio_writev(aiocbp: *mut Aiocb) -> c_int {
+    submit(aiocbp, Kind::WriteV)
+}
+
+/// Takes up to `max` completed SIGEV_EVENTFD aiocbs of `efd` (rtaio.h). Never blocks.
+#[no_mangle]
+pub unsafe extern "C" fn aio_reap(efd: c_int, out: *mut *mut Aiocb, max: c_int) -> c_int {
+    if max < 0 || (out.is_null() && max > 0) {
+        return ret(Err(libc::EINVAL));
+    }
+    ret(runtime::reap(efd, max as usize).map(|cbs| {
+        for (i, cb) in cbs.iter().enumerate() {
+            // SAFETY: `out` has room for `max` pointers and cbs.len() <= max.
+            unsafe { out.add(i).write(*cb as *mut Aiocb) };
+        }
+        cbs.len() as c_int
+    }))
+}
+
+/// Waits for the next completed tracked request (rtaio.h, FreeBSD's aio_waitcomplete).
+#[no_mangle]
+pub unsafe extern "C" fn aio_waitcomplete(iocbp: *mut *mut Aiocb, timeout: *mut timespec) -> ssize_t {
+    if iocbp.is_null() {
+        set_errno(libc::EINVAL);
+        return -1;
+    }
+    // SAFETY: iocbp is non-NULL and points to room for one pointer (contract).
+    unsafe { iocbp.write(std::ptr::null_mut()) };
+    let timeout = if timeout.is_null() {
+        None
+    } else {
+        // SAFETY: a non-NULL timeout points to a timespec (contract).
+        let ts = unsafe { timeout.read() };
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            set_errno(libc::EINVAL);
+            return -1;
+        }
+        Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    };
+    match runtime::waitcomplete(timeout) {
+        Ok((cb, value, error)) => {
+            // SAFETY: as above.
+            unsafe { iocbp.write(cb as *mut Aiocb) };
+            if error != 0 {
+                set_errno(error);
+            }
+            value
+        }
+        Err(e) => {
+            set_errno(e);
+            -1
+        }
     }
 }
 

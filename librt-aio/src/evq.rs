@@ -1,0 +1,214 @@
+//! SIGEV_EVENTFD: completions delivered to an eventfd, for epoll-driven programs.
+//!
+//! Each eventfd (by descriptor number) has an [`EvQueue`]: the list of completed requests not
+//! yet taken by `aio_reap`. A completion appends its request *before* publishing its status and
+//! adds 1 to the eventfd *after*, so a reaper woken by the counter always finds the request,
+//! and a reaper that pops a request whose status is still being published waits the few
+//! instructions until it is final. Reapers and completers meet only on that queue's lock: there
+//! is no process-wide lock, and each queued request is popped by exactly one reaper.
+//!
+//! The counter is written through rtaio's own duplicate of the eventfd ([`FileRef`]), held while
+//! any request that posts to it is in flight, so a completion never writes into a file that
+//! later got the eventfd's number. Holding it no longer than that keeps `close()` meaningful to
+//! the application's epoll set (an epoll registration lives as long as the file does).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::fileref::{self, FileRef};
+use crate::request::Request;
+use crate::sys::{self, Errno};
+
+const SHARDS: usize = 16;
+
+/// Queues by eventfd number.
+type Shard = Mutex<HashMap<i32, Arc<EvQueue>>>;
+
+pub struct EvQueues {
+    shards: Box<[Shard]>,
+}
+
+pub struct EvQueue {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    /// Our duplicate of the eventfd, while `inflight > 0`.
+    file: Option<FileRef>,
+    /// Tickets not yet posted (requests and lists in flight that notify this eventfd).
+    inflight: usize,
+    done: VecDeque<Arc<Request>>,
+}
+
+/// A request's (or a list's) right to post to an eventfd queue: taken at submission, given back
+/// exactly once — by posting, or on drop if the request never completes (a refused submission).
+pub struct EvTicket {
+    q: Arc<EvQueue>,
+    posted: AtomicBool,
+}
+
+enum Acquire {
+    Ok,
+    /// The number now refers to another file than the one this queue posts to.
+    Stale,
+    Err(Errno),
+}
+
+impl EvQueue {
+    fn new() -> EvQueue {
+        EvQueue { inner: Mutex::new(Inner { file: None, inflight: 0, done: VecDeque::new() }) }
+    }
+
+    /// Takes a ticket for the eventfd the application calls `efd`.
+    fn acquire(&self, efd: i32) -> Acquire {
+        let mut g = self.inner.lock();
+        match &g.file {
+            Some(f) if !f.same_file(efd) => return Acquire::Stale,
+            Some(_) => {}
+            None => {
+                let f = match FileRef::dup_of(efd) {
+                    Ok(f) => f,
+                    Err(e) => return Acquire::Err(e),
+                };
+                // Checked on our duplicate: the file we will write to is the one checked.
+                if !fileref::is_eventfd(f.raw()) {
+                    return Acquire::Err(libc::EINVAL);
+                }
+                g.file = Some(f);
+            }
+        }
+        g.inflight += 1;
+        Acquire::Ok
+    }
+
+    fn push(&self, req: Arc<Request>) {
+        self.inner.lock().done.push_back(req);
+    }
+
+    /// Adds 1 to the eventfd (`count`) and gives the ticket back.
+    fn post(&self, count: bool) {
+        let closing = {
+            let mut g = self.inner.lock();
+            if count {
+                if let Some(f) = &g.file {
+                    sys::eventfd_add(f.raw(), 1);
+                }
+            }
+            g.inflight -= 1;
+            if g.inflight == 0 {
+                g.file.take()
+            } else {
+                None
+            }
+        };
+        drop(closing); // close() outside the lock
+    }
+
+    /// Moves up to `max` completed requests out of the queue.
+    fn pop(&self, max: usize) -> Vec<Arc<Request>> {
+        let mut g = self.inner.lock();
+        let n = max.min(g.done.len());
+        g.done.drain(..n).collect()
+    }
+
+    fn holds_same(&self, efd: i32) -> Option<bool> {
+        self.inner.lock().file.as_ref().map(|f| f.same_file(efd))
+    }
+}
+
+impl EvTicket {
+    /// Appends the completed request to the queue (before its status is published).
+    pub fn enqueue(&self, req: &Arc<Request>) {
+        self.q.push(req.clone());
+    }
+
+    /// Counts the completion on the eventfd (after the status is published) and gives the
+    /// ticket back.
+    pub fn post(&self) {
+        if !self.posted.swap(true, AcqRel) {
+            self.q.post(true);
+        }
+    }
+}
+
+impl Drop for EvTicket {
+    fn drop(&mut self) {
+        if !self.posted.swap(true, AcqRel) {
+            self.q.post(false);
+        }
+    }
+}
+
+impl EvQueues {
+    pub fn new() -> Self {
+        EvQueues { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+    }
+
+    fn shard(&self, efd: i32) -> &Shard {
+        &self.shards[efd as u32 as usize % SHARDS]
+    }
+
+    /// A ticket to post completions to the eventfd `efd`: EBADF if it is not open, EINVAL if it
+    /// is not an eventfd.
+    pub fn ticket(&self, efd: i32) -> Result<EvTicket, Errno> {
+        if efd < 0 || !sys::fd_is_open(efd) {
+            return Err(libc::EBADF);
+        }
+        let mut shard = self.shard(efd).lock();
+        if let Some(q) = shard.get(&efd) {
+            match q.acquire(efd) {
+                Acquire::Ok => return Ok(EvTicket { q: q.clone(), posted: AtomicBool::new(false) }),
+                Acquire::Err(e) => return Err(e),
+                // Another eventfd (or another file) has the number now: a new queue for it; the
+                // old one lives on in its requests until they complete.
+                Acquire::Stale => {}
+            }
+        }
+        let q = Arc::new(EvQueue::new());
+        match q.acquire(efd) {
+            Acquire::Ok => {}
+            Acquire::Err(e) => return Err(e),
+            Acquire::Stale => return Err(libc::EINVAL),
+        }
+        shard.insert(efd, q.clone());
+        Ok(EvTicket { q, posted: AtomicBool::new(false) })
+    }
+
+    /// `aio_reap`: up to `max` completed requests of `efd`, their statuses final.
+    pub fn reap(&self, efd: i32, max: usize) -> Result<Vec<Arc<Request>>, Errno> {
+        if efd < 0 || !sys::fd_is_open(efd) {
+            return Err(libc::EBADF);
+        }
+        let q = self.shard(efd).lock().get(&efd).cloned();
+        let Some(q) = q else {
+            return if fileref::is_eventfd(efd) { Ok(Vec::new()) } else { Err(libc::EINVAL) };
+        };
+        match q.holds_same(efd) {
+            Some(true) => {}
+            // The number was reused for another file while requests were in flight: the queue
+            // belongs to the old eventfd.
+            Some(false) => return if fileref::is_eventfd(efd) { Ok(Vec::new()) } else { Err(libc::EINVAL) },
+            None if !fileref::is_eventfd(efd) => return Err(libc::EINVAL),
+            None => {}
+        }
+        let reqs = q.pop(max);
+        for r in &reqs {
+            r.wait_done(); // queued just before its status was published
+        }
+        Ok(reqs)
+    }
+}
+
+/// `aio_reap` before any request exists: validation only.
+pub fn reap_without_runtime(efd: i32) -> Result<Vec<Arc<Request>>, Errno> {
+    if efd < 0 || !sys::fd_is_open(efd) {
+        Err(libc::EBADF)
+    } else if fileref::is_eventfd(efd) {
+        Ok(Vec::new())
+    } else {
+        Err(libc::EINVAL)
+    }
+}
