@@ -200,6 +200,14 @@ pub struct SignalMask {
 }
 
 impl SignalMask {
+    /// Under Miri (which cannot call sigfillset) masks are not modelled: a no-op.
+    #[cfg(miri)]
+    fn set(_fill: bool) -> Self {
+        // SAFETY: an all-zero sigset_t is a valid (empty) set.
+        SignalMask { old: unsafe { std::mem::zeroed() } }
+    }
+
+    #[cfg(not(miri))]
     fn set(fill: bool) -> Self {
         // SAFETY: plain sigset_t manipulation of local values.
         unsafe {
@@ -225,6 +233,10 @@ impl SignalMask {
 }
 
 impl Drop for SignalMask {
+    #[cfg(miri)]
+    fn drop(&mut self) {}
+
+    #[cfg(not(miri))]
     fn drop(&mut self) {
         // SAFETY: restores the mask saved at construction.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };

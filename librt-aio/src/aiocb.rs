@@ -332,9 +332,20 @@ impl<'a> AiocbRef<'a> {
 mod tests {
     use super::*;
 
-    fn zeroed() -> Box<Aiocb> {
+    /// A zeroed aiocb the test owns, as the raw pointer a C caller would pass (mutable
+    /// provenance: rtaio writes its private fields through it). Freed on drop.
+    struct Cb(*mut Aiocb);
+
+    impl Drop for Cb {
+        fn drop(&mut self) {
+            // SAFETY: made by Box::into_raw in `zeroed`, freed once.
+            drop(unsafe { Box::from_raw(self.0) });
+        }
+    }
+
+    fn zeroed() -> Cb {
         // SAFETY: Aiocb is plain data; all-zero is a valid value.
-        Box::new(unsafe { std::mem::zeroed() })
+        Cb(Box::into_raw(Box::new(unsafe { std::mem::zeroed() })))
     }
 
     #[test]
@@ -342,7 +353,7 @@ mod tests {
         init_secret();
         let cb = zeroed();
         // SAFETY: `cb` lives for the whole test.
-        let r = unsafe { AiocbRef::from_ptr(&*cb) }.unwrap();
+        let r = unsafe { AiocbRef::from_ptr(cb.0) }.unwrap();
         assert_eq!(r.status(), Status::Unknown, "never submitted");
         assert_eq!(r.take_return(), Err(libc::EINVAL));
         r.begin(0);
@@ -361,20 +372,20 @@ mod tests {
     #[test]
     fn garbage_and_copies_are_unknown() {
         init_secret();
-        let mut cb = zeroed();
+        let cb = zeroed();
         // SAFETY: filling a plain-data struct with bytes.
-        unsafe { std::ptr::write_bytes(&mut *cb as *mut Aiocb as *mut u8, 0xa5, std::mem::size_of::<Aiocb>()) };
+        unsafe { std::ptr::write_bytes(cb.0 as *mut u8, 0xa5, std::mem::size_of::<Aiocb>()) };
         // SAFETY: `cb` lives for the whole test.
-        let r = unsafe { AiocbRef::from_ptr(&*cb) }.unwrap();
+        let r = unsafe { AiocbRef::from_ptr(cb.0) }.unwrap();
         assert_eq!(r.status(), Status::Unknown);
         r.begin(0);
         r.publish(1, 0);
         // A bytewise copy at another address is not a request.
         let copy = zeroed();
         // SAFETY: both are valid, distinct Aiocb allocations.
-        unsafe { std::ptr::copy_nonoverlapping(&*cb as *const Aiocb, &*copy as *const Aiocb as *mut Aiocb, 1) };
+        unsafe { std::ptr::copy_nonoverlapping(cb.0, copy.0, 1) };
         // SAFETY: `copy` lives for the whole test.
-        let c = unsafe { AiocbRef::from_ptr(&*copy) }.unwrap();
+        let c = unsafe { AiocbRef::from_ptr(copy.0) }.unwrap();
         assert_eq!(c.status(), Status::Unknown);
         assert_eq!(r.status(), Status::Done { error: 0, value: 1 });
     }
@@ -384,7 +395,7 @@ mod tests {
         init_secret();
         let cb = zeroed();
         // SAFETY: `cb` lives for the whole test.
-        let r = unsafe { AiocbRef::from_ptr(&*cb) }.unwrap();
+        let r = unsafe { AiocbRef::from_ptr(cb.0) }.unwrap();
         r.begin(0);
         assert_eq!(r.status(), Status::InProgress);
         // Simulate being the child: the generation moves on.

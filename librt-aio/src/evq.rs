@@ -36,8 +36,16 @@ pub struct EvQueue {
 }
 
 struct Inner {
-    /// Our duplicate of the eventfd, while `inflight > 0`.
+    /// Our duplicate of the eventfd, while requests that post to it are in flight or queued
+    /// unreaped: it proves (kcmp) that the number still names that eventfd, so a later eventfd
+    /// with the same number never receives the old one's completions.
     file: Option<FileRef>,
+    /// The anonymous inode (st_dev, st_ino) of the eventfd once checked by name (a
+    /// `/proc/self/fd` lookup costs a microsecond): later checks of this number compare `fstat`
+    /// results instead. Every eventfd shares that inode with other anonymous-inode files
+    /// (epoll, timerfd...), so this proves "an eventfd, or a file without a write that could
+    /// corrupt anything" — never a regular file, pipe or socket.
+    anon_id: Option<(u64, u64)>,
     /// Tickets not yet posted (requests and lists in flight that notify this eventfd).
     inflight: usize,
     done: VecDeque<Arc<Request>>,
@@ -59,7 +67,7 @@ enum Acquire {
 
 impl EvQueue {
     fn new() -> EvQueue {
-        EvQueue { inner: Mutex::new(Inner { file: None, inflight: 0, done: VecDeque::new() }) }
+        EvQueue { inner: Mutex::new(Inner { file: None, anon_id: None, inflight: 0, done: VecDeque::new() }) }
     }
 
     /// Takes a ticket for the eventfd the application calls `efd`.
@@ -74,9 +82,11 @@ impl EvQueue {
                     Err(e) => return Acquire::Err(e),
                 };
                 // Checked on our duplicate: the file we will write to is the one checked.
-                if !fileref::is_eventfd(f.raw()) {
+                let id = fileref::anon_inode_id(f.raw());
+                if id.is_none() || (id != g.anon_id && !fileref::is_eventfd(f.raw())) {
                     return Acquire::Err(libc::EINVAL);
                 }
+                g.anon_id = id;
                 g.file = Some(f);
             }
         }
@@ -98,24 +108,53 @@ impl EvQueue {
                 }
             }
             g.inflight -= 1;
-            if g.inflight == 0 {
-                g.file.take()
-            } else {
-                None
-            }
+            g.idle_file()
         };
         drop(closing); // close() outside the lock
     }
 
     /// Moves up to `max` completed requests out of the queue.
     fn pop(&self, max: usize) -> Vec<Arc<Request>> {
-        let mut g = self.inner.lock();
-        let n = max.min(g.done.len());
-        g.done.drain(..n).collect()
+        let (reqs, closing) = {
+            let mut g = self.inner.lock();
+            let n = max.min(g.done.len());
+            let reqs: Vec<_> = g.done.drain(..n).collect();
+            (reqs, g.idle_file())
+        };
+        drop(closing);
+        reqs
+    }
+
+    /// The application's number names another file now: this queue's completions can never be
+    /// reaped. Drop them and the duplicate (requests still in flight post to nothing).
+    fn retire(&self) {
+        let (done, file) = {
+            let mut g = self.inner.lock();
+            (std::mem::take(&mut g.done), g.file.take())
+        };
+        drop((done, file));
     }
 
     fn holds_same(&self, efd: i32) -> Option<bool> {
         self.inner.lock().file.as_ref().map(|f| f.same_file(efd))
+    }
+
+    /// Is `efd` (still) an eventfd, as far as a cheap check can tell (see `anon_id`)?
+    fn looks_like_its_eventfd(&self, efd: i32) -> bool {
+        let known = self.inner.lock().anon_id;
+        let id = fileref::anon_inode_id(efd);
+        id.is_some() && (id == known || fileref::is_eventfd(efd))
+    }
+}
+
+impl Inner {
+    /// The duplicate, to close, once nothing is in flight or queued.
+    fn idle_file(&mut self) -> Option<FileRef> {
+        if self.inflight == 0 && self.done.is_empty() {
+            self.file.take()
+        } else {
+            None
+        }
     }
 }
 
@@ -162,9 +201,8 @@ impl EvQueues {
             match q.acquire(efd) {
                 Acquire::Ok => return Ok(EvTicket { q: q.clone(), posted: AtomicBool::new(false) }),
                 Acquire::Err(e) => return Err(e),
-                // Another eventfd (or another file) has the number now: a new queue for it; the
-                // old one lives on in its requests until they complete.
-                Acquire::Stale => {}
+                // Another eventfd (or another file) has the number now: a new queue for it.
+                Acquire::Stale => q.retire(),
             }
         }
         let q = Arc::new(EvQueue::new());
@@ -188,10 +226,18 @@ impl EvQueues {
         };
         match q.holds_same(efd) {
             Some(true) => {}
-            // The number was reused for another file while requests were in flight: the queue
-            // belongs to the old eventfd.
-            Some(false) => return if fileref::is_eventfd(efd) { Ok(Vec::new()) } else { Err(libc::EINVAL) },
-            None if !fileref::is_eventfd(efd) => return Err(libc::EINVAL),
+            // The number was reused for another file while requests were in flight or queued:
+            // the queue belongs to the old eventfd, and nobody can reap it any more.
+            Some(false) => {
+                let mut shard = self.shard(efd).lock();
+                if shard.get(&efd).is_some_and(|cur| Arc::ptr_eq(cur, &q)) {
+                    shard.remove(&efd);
+                }
+                drop(shard);
+                q.retire();
+                return if fileref::is_eventfd(efd) { Ok(Vec::new()) } else { Err(libc::EINVAL) };
+            }
+            None if !q.looks_like_its_eventfd(efd) => return Err(libc::EINVAL),
             None => {}
         }
         let reqs = q.pop(max);

@@ -120,6 +120,18 @@ fn identity(fd: i32) -> Option<(u64, u64, u64, i32)> {
     }
 }
 
+/// (st_dev, st_ino) of an anonymous-inode file (no file type bits: eventfd, epoll, timerfd,
+/// signalfd...); None for anything else (regular files, pipes, sockets, devices).
+pub fn anon_inode_id(fd: i32) -> Option<(u64, u64)> {
+    // SAFETY: `st` is a valid out-pointer for fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != 0 {
+        return None;
+    }
+    Some((st.st_dev, st.st_ino))
+}
+
 /// Is `fd` an eventfd? (`/proc/self/fd/N` names it `anon_inode:[eventfd]`.)
 pub fn is_eventfd(fd: i32) -> bool {
     let path = format!("/proc/self/fd/{fd}\0");
@@ -173,6 +185,8 @@ mod tests {
         // SAFETY: plain descriptor creation.
         let e = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         assert!(is_eventfd(e));
+        assert!(anon_inode_id(e).is_some());
+        assert_eq!(anon_inode_id(0).filter(|_| !is_eventfd(0)), None);
         assert!(!is_eventfd(0) || !is_eventfd(-1));
         assert!(!is_eventfd(-1));
         // SAFETY: closing our own eventfd.

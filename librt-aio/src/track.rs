@@ -227,7 +227,10 @@ impl Tracker {
     /// Waits for a completed tracked request (see `aio_waitcomplete`): its slot and aiocb.
     /// EAGAIN at the deadline or when nothing is tracked; EINTR when a signal handler ran.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<(SlotRef, usize), Errno> {
-        let deadline = timeout.map(crate::wait::deadline_after);
+        // No timeout: a deadline centuries away rather than none, so that a signal handler ends
+        // the wait with EINTR even under SA_RESTART (FreeBSD's behaviour; an untimed futex
+        // wait would be restarted by the kernel).
+        let deadline = Some(crate::wait::deadline_after(timeout.unwrap_or(Duration::from_secs(1 << 40))));
         loop {
             let seen = self.seq.load(SeqCst);
             self.waiters.fetch_add(1, SeqCst);
