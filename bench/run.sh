@@ -13,6 +13,9 @@
 #   BENCH_SECS    seconds per run (default 2)
 #   BENCH_REPS    runs per implementation and row (default 3)
 #   CC            C compiler (default cc)
+#   BENCH_ONLY    evloop: only the eventfd event-loop rows (also: first argument `evloop`);
+#                 all (default): every row
+#   EVBENCH_SECS  measured seconds per event-loop run (default 1.5, plus a 0.25 s warm-up)
 # Exit status: 0 all rows measured without error; 1 library missing, a run failed, an I/O
 # error was seen, or the preload did not take effect.
 set -u
@@ -180,6 +183,150 @@ else
 fi
 echo "each run ${SECS}s, $REPS runs per implementation, alternated; figure = best run" >&2
 
+# ---------------------------------------------------------------- eventfd event loop (evbench)
+# Completions per second delivered to an epoll event loop (bench/evbench.c): 4 KiB aio_read at
+# random aligned offsets of a 64 MiB page-cached file, one fd, QD32 and QD1, in three columns,
+# alternated, best of $REPS runs of $EV_SECS s (after a 0.25 s warm-up):
+#   glibc signal+pipe   evbench-glibc (-lrt): SIGEV_SIGNAL SIGRTMIN+1, handler writes the aiocb
+#                       pointer into a pipe, the loop reads the pipe (pattern A)
+#   rtaio signal+pipe   evbench-rtaio (-lrtaio), the same pattern A: the library's share
+#   rtaio eventfd       evbench-rtaio, SIGEV_EVENTFD + aio_reap (pattern B): the mechanism's share
+# Every run checks that each completion reached the loop exactly once (evbench exits 1 if not).
+# evbench-rtaio links a copy of the snapshot (RPATH, not RUNPATH: LD_LIBRARY_PATH cannot swap it).
+# Runs after the other rows; alone with `bash bench/run.sh evloop` (or BENCH_ONLY=evloop).
+EV_SECS=${EVBENCH_SECS:-1.5}
+EV_MIB=64
+EV_FILE=$OUT/evloop.dat
+EV_LIBDIR=$OUT/evlib
+EV_GLIBC=$OUT/evbench-glibc
+EV_RTAIO=$OUT/evbench-rtaio
+ev_rows=()    # "name|glibc A|rtaio A|rtaio B|B/glibc A|B/rtaio A"
+ev_samples=() # per row, every run's figure
+ev_cpus=()    # per row, CPU us per completion of every run
+ev_checked=0  # completions verified over all runs (each delivered exactly once, right data)
+ev_runs=0
+ev_have_rtaio=0
+EV_HOLD_PID=
+
+# ev_run IMPL PATTERN DEPTH -> FIG (completions/s, or ERR/TIMEOUT), EV_CPU; non-zero on failure
+ev_run() {
+    local impl=$1 pat=$2 qd=$3 bin=$EV_GLIBC out rc line got
+    [ "$impl" = rtaio ] && bin=$EV_RTAIO
+    FIG=ERR EV_CPU=-
+    out=$(timeout "$RUN_TIMEOUT" "$bin" "$pat" "$EV_FILE" "$qd" "$EV_SECS" 2>>"$LOG")
+    rc=$?
+    log "[$impl] evbench $pat $EV_FILE $qd $EV_SECS -> rc=$rc"
+    [ -n "$out" ] && log "$out"
+    if [ $rc -eq 124 ]; then FIG=TIMEOUT; note "evbench $impl $pat QD$qd: timed out"; return 1; fi
+    line=$(grep '^RESULT ' <<<"$out" | tail -n1)
+    got=$(kv lib "$line")
+    if [ "$impl" = rtaio ] && [ "$got" != "$EV_LIBDIR/librtaio.so.1" ]; then
+        note "evbench-rtaio: aio_read came from '$got', not the snapshot"; return 1
+    fi
+    if [ "$impl" = glibc ] && [[ "$got" == *rtaio* ]]; then
+        note "evbench-glibc: aio_read came from '$got'"; return 1
+    fi
+    if [ $rc -ne 0 ] || [ -z "$line" ] || [ "$(kv errors "$line")" != 0 ] || [ "$(kv lost "$line")" != 0 ]; then
+        note "evbench $impl $pat QD$qd: rc=$rc, a completion was lost, doubled or wrong (see $LOG)"
+        return 1
+    fi
+    ev_runs=$((ev_runs + 1))
+    ev_checked=$((ev_checked + $(kv completed "$line")))
+    EV_CPU=$(kv cpu_us_per_op "$line")
+    FIG=$(kv rate "$line")
+}
+
+ev_measure() { # DEPTH
+    local qd=$1 name="eventfd-loop QD$1" i ga=() ra=() rb=() gc=() rac=() rbc=()
+    for ((i = 0; i < REPS; i++)); do
+        ev_run glibc signal "$qd" || status=1; ga+=("$FIG"); gc+=("$EV_CPU")
+        if [ $ev_have_rtaio = 1 ]; then
+            ev_run rtaio signal "$qd" || status=1; ra+=("$FIG"); rac+=("$EV_CPU")
+            ev_run rtaio eventfd "$qd" || status=1; rb+=("$FIG"); rbc+=("$EV_CPU")
+        fi
+    done
+    local bga bra brb
+    bga=$(best "${ga[@]}") bra=$(best "${ra[@]:-}") brb=$(best "${rb[@]:-}")
+    ev_rows+=("$name|${bga:-ERR}|${bra:-n/a}|${brb:-n/a}|$(ev_ratio "$brb" "$bga")|$(ev_ratio "$brb" "$bra")")
+    ev_samples+=("$name: glibc signal+pipe=[${ga[*]}] median $(median "${ga[@]}"); rtaio signal+pipe=[${ra[*]:-}] median $(median "${ra[@]:-}"); rtaio eventfd=[${rb[*]:-}] median $(median "${rb[@]:-}")")
+    ev_cpus+=("$name: glibc signal+pipe=[${gc[*]}] rtaio signal+pipe=[${rac[*]:-}] rtaio eventfd=[${rbc[*]:-}]")
+    printf '  %-28s glibc A=[%s] rtaio A=[%s] rtaio B=[%s]\n' "$name" "${ga[*]}" "${ra[*]:-}" "${rb[*]:-}" >&2
+}
+
+# Builds, prepares the file, measures both rows (results in ev_rows, ev_samples, ev_cpus).
+evloop_section() {
+    local cflags=(-O2 -Wall -Wextra) src=$ROOT/bench/evbench.c
+    ev_ratio() { if [ -n "$1" ] && [ -n "$2" ]; then
+        awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+        else echo n/a; fi; }
+    if ! ${CC:-cc} "${cflags[@]}" -o "$EV_GLIBC" "$src" -lrt -ldl; then
+        note "evbench: cannot compile bench/evbench.c"; status=1; return
+    fi
+    if [ $have_rtaio = 1 ]; then
+        mkdir -p "$EV_LIBDIR"
+        cp "$PRELOAD" "$EV_LIBDIR/librtaio.so.1" && ln -sf librtaio.so.1 "$EV_LIBDIR/librtaio.so"
+        if ${CC:-cc} "${cflags[@]}" -DEVBENCH_RTAIO -I"$TOP/librt-aio/include" -o "$EV_RTAIO" "$src" \
+            -L"$EV_LIBDIR" -Wl,--disable-new-dtags,-rpath,"$EV_LIBDIR" -lrtaio -lrt -ldl 2>>"$LOG"; then
+            ev_have_rtaio=1
+        else
+            note "evbench-rtaio does not build against the snapshot (no aio_reap/SIGEV_EVENTFD yet?): rtaio columns not measured (see $LOG)"
+            status=1
+        fi
+    fi
+    "$BIN" prepare "$EV_FILE" "$EV_MIB" >>"$LOG" || { note "evbench: cannot create $EV_FILE"; status=1; return; }
+    log "warm $EV_FILE: $("$BIN" warm "$EV_FILE")"
+    "$BIN" hold "$EV_FILE" 300 >>"$LOG" 2>&1 &
+    EV_HOLD_PID=$!
+    trap 'kill "$HOLD_PID" "$EV_HOLD_PID" 2>/dev/null; wait "$HOLD_PID" "$EV_HOLD_PID" 2>/dev/null' EXIT
+    sleep 0.3
+    echo "eventfd event loop: 4 KiB random reads of a ${EV_MIB} MiB cached file, runs of ${EV_SECS}s + 0.25s warm-up, $REPS per column, alternated; figure = best run" >&2
+    ev_measure 32
+    ev_measure 1
+    kill "$EV_HOLD_PID" 2>/dev/null; wait "$EV_HOLD_PID" 2>/dev/null
+    EV_HOLD_PID=
+}
+
+evloop_report() {
+    echo
+    echo "eventfd event loop: completions/s delivered to an epoll loop, 4 KiB random reads of a ${EV_MIB} MiB cached file, one fd"
+    echo "(A = signal+pipe: SIGEV_SIGNAL + SA_SIGINFO handler writing the aiocb into a pipe; B = eventfd: SIGEV_EVENTFD + aio_reap)"
+    local row n g a b q1 q2
+    for row in "${ev_rows[@]}"; do
+        IFS='|' read -r n g a b q1 q2 <<<"$row"
+        printf '%s: glibc signal+pipe %s/s | rtaio signal+pipe %s/s | rtaio eventfd %s/s | eventfd vs glibc %s× | eventfd vs rtaio signal+pipe %s×\n' \
+            "$n" "$g" "$a" "$b" "$q1" "$q2"
+    done
+    echo "(best of $REPS runs of ${EV_SECS}s each, the three alternated; verified: $ev_checked completions in $ev_runs runs, each delivered to the loop exactly once, none lost)"
+    for row in "${ev_rows[@]}"; do
+        IFS='|' read -r n g a b q1 q2 <<<"$row"
+        echo "BENCH $(tr -s ' -' '_' <<<"$n") glibc_signal=$g rtaio_signal=$a rtaio_eventfd=$b ratio=$q1 ratio_vs_rtaio_signal=$q2"
+    done
+    echo "samples (completions/s per run, in run order):"
+    printf '  %s\n' "${ev_samples[@]}"
+    echo "CPU time per completion (user+sys of all threads / completions, us):"
+    printf '  %s\n' "${ev_cpus[@]}"
+}
+
+case ${BENCH_ONLY:-${1:-all}} in
+    all) ;;
+    evloop)
+        evloop_section
+        evloop_report
+        if [ $have_rtaio = 0 ]; then
+            note "$LIB does not exist (run 'make build'): only glibc was measured"
+            status=1
+        fi
+        if [ ${#notes[@]} -gt 0 ]; then
+            echo
+            echo "notes:"
+            printf '  - %s\n' "${notes[@]}" | awk '!seen[$0]++'
+        fi
+        echo "log: $LOG"
+        exit $status
+        ;;
+    *) echo "bench: unknown section '${BENCH_ONLY:-$1}' (sections: all, evloop)" >&2; exit 2 ;;
+esac
+
 # ---------------------------------------------------------------- measurements
 FIO_COMMON=(--name=rtaio-bench --readonly --ioengine=posixaio --rw=randread --bs=4k --iodepth=32
     --numjobs=1 --time_based --runtime="$(awk -v s="$SECS" 'BEGIN{printf "%d", s * 1000}')ms")
@@ -226,6 +373,8 @@ od_tg=$(target "$od_rg" 2.5) od_tl=$(target "$od_rl" 0.9)
 [ "$od_tg" = "BELOW TARGET" ] && note "$OD_NAME: rtaio/glibc = $od_rg, below the 2.5x target"
 [ "$od_tl" = "BELOW TARGET" ] && note "$OD_NAME: rtaio/libaio = $od_rl, below the 0.9x target"
 
+evloop_section # eventfd event loop rows (bench/evbench.c)
+
 # ---------------------------------------------------------------- report
 echo
 printf '%-28s | %12s | %12s | %6s\n' "test" "glibc" "rtaio" "ratio"
@@ -262,6 +411,8 @@ printf '%s\n' "${residency[@]}" | awk '
     END { for (i = 1; i <= k; i++) { key = order[i];
           printf "  %-14s before each run <= %s, after %s..%s (%d runs)\n", key ":", bmax[key], amin[key], amax[key], n[key] } }'
 echo "  before the fio uncached rows (after evict): $(kv resident " $ev") (fio --invalidate=1 evicts again)"
+
+evloop_report
 
 if [ $have_rtaio = 0 ]; then
     note "$LIB does not exist (run 'make build'): only glibc was measured"
