@@ -39,6 +39,9 @@ run_suite strace-kaio bash tests/strace-kaio.sh
 run_suite stress bash tests/run-stress.sh --repro
 run_suite sanitize bash tests/sanitize.sh
 run_suite conformance bash posix-conformance/run.sh
+run_suite examples bash tests/examples.sh
+run_suite man-pages bash tests/man-check.sh
+run_suite miri bash tests/miri.sh
 
 echo
 if [ ${#failed_suites[@]} -gt 0 ]; then echo "failed suites: ${failed_suites[*]}"; fi
