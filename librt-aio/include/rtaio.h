@@ -27,8 +27,11 @@
  * aio_read, aio_write, aio_fsync, aio_readv, aio_writev and in the aiocbs of lio_listio; as the
  * list sigevent of lio_listio(LIO_NOWAIT) it adds 1 once, when the whole list has completed,
  * and queues nothing (each entry's own aio_sigevent says whether that entry is queued).
- * The submission fails with EINVAL if sigev_signo is not an eventfd, EBADF if it is not open.
- * No Linux SIGEV_* constant uses this value. */
+ * The submission (or lio_listio, for the list sigevent) fails with EINVAL if sigev_signo is
+ * not an eventfd, EBADF if it is not open. rtaio writes through its own duplicate of the
+ * eventfd, held while completions for it are in flight or unreaped; completions still queued
+ * when the eventfd's number is reused for another eventfd are discarded. Remove the eventfd
+ * from epoll sets (EPOLL_CTL_DEL) before closing it. No Linux SIGEV_* uses this value. */
 #define SIGEV_EVENTFD 0x4000
 
 /* lio_opcode values for vectored entries of lio_listio (aio_buf: the iovec array,
