@@ -53,9 +53,23 @@ unsafe fn object_imports(info: &dl_phdr_info, name: &[u8]) -> bool {
     let Some(dynamic) = phdrs.iter().find(|p| p.p_type == libc::PT_DYNAMIC) else { return false };
     let mut dyn_ptr = (base + dynamic.p_vaddr as usize) as *const Dyn;
     let (mut symtab, mut strtab, mut hash, mut gnu_hash) = (0usize, 0usize, 0usize, 0usize);
-    // The dynamic linker relocates these addresses in place for most objects, not for all
-    // (the vDSO): an address below the load base is still relative.
-    let abs = |v: u64| if (v as usize) < base { base + v as usize } else { v as usize };
+    // The object's mapped range. The dynamic linker relocates the addresses below in place for
+    // most objects, not for all (the vDSO): a value inside the range is absolute, a value that
+    // lands inside it once the base is added is relative; anything else is not trusted.
+    let loads = phdrs.iter().filter(|p| p.p_type == libc::PT_LOAD);
+    let lo = loads.clone().map(|p| base.wrapping_add(p.p_vaddr as usize)).min().unwrap_or(0);
+    let hi = loads.map(|p| base.wrapping_add((p.p_vaddr + p.p_memsz) as usize)).max().unwrap_or(0);
+    let inside = |a: usize| (lo..hi).contains(&a);
+    let abs = |v: u64| {
+        let v = v as usize;
+        if inside(v) {
+            v
+        } else if inside(base.wrapping_add(v)) {
+            base.wrapping_add(v)
+        } else {
+            0
+        }
+    };
     loop {
         // SAFETY: the dynamic section is an array terminated by DT_NULL.
         let d = unsafe { &*dyn_ptr };
@@ -70,10 +84,10 @@ unsafe fn object_imports(info: &dl_phdr_info, name: &[u8]) -> bool {
         // SAFETY: not past DT_NULL yet.
         dyn_ptr = unsafe { dyn_ptr.add(1) };
     }
-    if symtab == 0 || strtab == 0 {
+    if symtab == 0 || strtab == 0 || (gnu_hash == 0 && hash == 0) {
         return false;
     }
-    let count = if gnu_hash != 0 {
+    let count = if gnu_hash != 0 && inside(gnu_hash) {
         // GNU hash header: nbuckets, symoffset, bloom size, bloom shift (u32 each).
         // SAFETY: DT_GNU_HASH points to the mapped hash table header.
         unsafe { *(gnu_hash as *const u32).add(1) as usize }
@@ -88,7 +102,10 @@ unsafe fn object_imports(info: &dl_phdr_info, name: &[u8]) -> bool {
         // SAFETY: i < count, the number of (undefined or all) symbols in .dynsym.
         let sym = unsafe { &*syms.add(i) };
         // SAFETY: st_name is an offset into the mapped, NUL-terminated string table.
-        sym.st_shndx == 0 && unsafe { CStr::from_ptr((strtab + sym.st_name as usize) as *const _) }.to_bytes() == name
+        // Undefined and not weak (a weak reference is an optional use, not a program built on it).
+        sym.st_shndx == 0
+            && (sym.st_info >> 4) != 2
+            && unsafe { CStr::from_ptr((strtab + sym.st_name as usize) as *const _) }.to_bytes() == name
     })
 }
 

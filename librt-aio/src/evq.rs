@@ -40,12 +40,8 @@ struct Inner {
     /// unreaped: it proves (kcmp) that the number still names that eventfd, so a later eventfd
     /// with the same number never receives the old one's completions.
     file: Option<FileRef>,
-    /// The anonymous inode (st_dev, st_ino) of the eventfd once checked by name (a
-    /// `/proc/self/fd` lookup costs a microsecond): later checks of this number compare `fstat`
-    /// results instead. Every eventfd shares that inode with other anonymous-inode files
-    /// (epoll, timerfd...), so this proves "an eventfd, or a file without a write that could
-    /// corrupt anything" — never a regular file, pipe or socket.
-    anon_id: Option<(u64, u64)>,
+    /// Retired (its number names another file now): completions still arriving are dropped.
+    retired: bool,
     /// Tickets not yet posted (requests and lists in flight that notify this eventfd).
     inflight: usize,
     done: VecDeque<Arc<Request>>,
@@ -67,7 +63,7 @@ enum Acquire {
 
 impl EvQueue {
     fn new() -> EvQueue {
-        EvQueue { inner: Mutex::new(Inner { file: None, anon_id: None, inflight: 0, done: VecDeque::new() }) }
+        EvQueue { inner: Mutex::new(Inner { file: None, retired: false, inflight: 0, done: VecDeque::new() }) }
     }
 
     /// Takes a ticket for the eventfd the application calls `efd`.
@@ -82,11 +78,9 @@ impl EvQueue {
                     Err(e) => return Acquire::Err(e),
                 };
                 // Checked on our duplicate: the file we will write to is the one checked.
-                let id = fileref::anon_inode_id(f.raw());
-                if id.is_none() || (id != g.anon_id && !fileref::is_eventfd(f.raw())) {
+                if !fileref::is_eventfd(f.raw()) {
                     return Acquire::Err(libc::EINVAL);
                 }
-                g.anon_id = id;
                 g.file = Some(f);
             }
         }
@@ -95,7 +89,10 @@ impl EvQueue {
     }
 
     fn push(&self, req: Arc<Request>) {
-        self.inner.lock().done.push_back(req);
+        let mut g = self.inner.lock();
+        if !g.retired {
+            g.done.push_back(req);
+        }
     }
 
     /// Adds 1 to the eventfd (`count`) and gives the ticket back.
@@ -130,6 +127,7 @@ impl EvQueue {
     fn retire(&self) {
         let (done, file) = {
             let mut g = self.inner.lock();
+            g.retired = true;
             (std::mem::take(&mut g.done), g.file.take())
         };
         drop((done, file));
@@ -137,13 +135,6 @@ impl EvQueue {
 
     fn holds_same(&self, efd: i32) -> Option<bool> {
         self.inner.lock().file.as_ref().map(|f| f.same_file(efd))
-    }
-
-    /// Is `efd` (still) an eventfd, as far as a cheap check can tell (see `anon_id`)?
-    fn looks_like_its_eventfd(&self, efd: i32) -> bool {
-        let known = self.inner.lock().anon_id;
-        let id = fileref::anon_inode_id(efd);
-        id.is_some() && (id == known || fileref::is_eventfd(efd))
     }
 }
 
@@ -237,7 +228,7 @@ impl EvQueues {
                 q.retire();
                 return if fileref::is_eventfd(efd) { Ok(Vec::new()) } else { Err(libc::EINVAL) };
             }
-            None if !q.looks_like_its_eventfd(efd) => return Err(libc::EINVAL),
+            None if !fileref::is_eventfd(efd) => return Err(libc::EINVAL),
             None => {}
         }
         let reqs = q.pop(max);

@@ -5,11 +5,17 @@
 //! the number by then writes into the wrong file (glibc bug 14942). Every request that does not
 //! complete inside the submitting call therefore executes on a [`FileRef`]: a duplicate of the
 //! descriptor made at submission (`F_DUPFD_CLOEXEC`), shared by the requests of one descriptor
-//! while any is live, and closed when the last of them is retired. The kernel backend gets the
-//! same duplicate (`io_submit` then holds its own reference). An eventfd that completions post
+//! while any is live, and released by each at its completion. An eventfd that completions post
 //! to is held the same way (`evq.rs`).
 //!
-//! Duplicates are made at a high number (three quarters of the soft descriptor limit) so they
+//! Not for regular files and block devices: closing any descriptor of a file drops the
+//! process's POSIX (fcntl) record locks on it, so closing rtaio's duplicate would silently
+//! release the application's locks. Requests on those run on the application's number, as in
+//! glibc (documented limit; a reference without a descriptor, e.g. an io_uring registered file,
+//! is the way to close it).
+//!
+//! Duplicates are made at a high number (three quarters of the soft descriptor limit, at most
+//! 1024) so they
 //! do not take the low numbers the application's `open()` calls would get, and are recorded in
 //! a bitmap so that a child after `fork()` closes them (it inherits them, but not the requests).
 //! Known limit: an application that `dup2()`s onto a number it did not open (one of these)
@@ -38,7 +44,9 @@ fn base() -> i32 {
     let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `rl` is a valid out-pointer.
     let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 { rl.rlim_cur } else { 1024 };
-    let b = (soft.min(TRACKED_FDS as u64) * 3 / 4).clamp(3, i32::MAX as u64) as i32;
+    // High enough to stay clear of the numbers open() hands the application, low enough that
+    // the kernel's descriptor table does not grow (and fork copy) a huge array for it.
+    let b = (soft.min(TRACKED_FDS as u64) * 3 / 4).clamp(3, 1024) as i32;
     BASE.store(b, Relaxed);
     b
 }
@@ -75,11 +83,9 @@ impl FileRef {
                 return Ok(FileRef { fd: d });
             }
             match errno() {
-                // No free number at or above the base (or the limit shrank): take any.
-                libc::EINVAL | libc::EMFILE if b > 0 => {
-                    b = 0;
-                    BASE.store(3, Relaxed);
-                }
+                // No free number at or above the base (or the limit shrank): take any above
+                // the standard streams, this time.
+                libc::EINVAL | libc::EMFILE if b > 3 => b = 3,
                 e => return Err(e),
             }
         }
@@ -134,6 +140,10 @@ pub fn anon_inode_id(fd: i32) -> Option<(u64, u64)> {
 
 /// Is `fd` an eventfd? (`/proc/self/fd/N` names it `anon_inode:[eventfd]`.)
 pub fn is_eventfd(fd: i32) -> bool {
+    // Most wrong descriptors (files, pipes, sockets) are told apart by one fstat.
+    if anon_inode_id(fd).is_none() {
+        return false;
+    }
     let path = format!("/proc/self/fd/{fd}\0");
     let mut buf = [0u8; 64];
     // SAFETY: `path` is NUL-terminated; `buf` is a valid buffer of the given length.

@@ -93,6 +93,7 @@ pub fn listio(mode: i32, list: &[Option<AiocbRef<'_>>], sig: Option<&crate::abi:
             // Give the entry its own status, unless it belongs to a request still in flight
             // (an aiocb listed while in progress): that one keeps its own.
             if cb.status() != crate::aiocb::Status::InProgress {
+                runtime::retire_previous_slot(*cb);
                 cb.fail_immediately(e);
             }
         }

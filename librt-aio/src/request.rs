@@ -22,7 +22,9 @@
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::*};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use kernel_aio::Iocb;
 
@@ -83,8 +85,8 @@ pub struct Request {
     /// A vectored request's segments, copied at submission (`aio_readv`/`aio_writev`).
     pub iov: Option<Box<[IoVec]>>,
     /// rtaio's own reference to the file, for execution after the submitting call returned
-    /// (see `fileref.rs`); set once, before the request can run elsewhere.
-    file: OnceLock<Arc<FileRef>>,
+    /// (see `fileref.rs`); set before the request can run elsewhere, dropped at completion.
+    file: Mutex<Option<Arc<FileRef>>>,
     /// Its `aio_waitcomplete` slot, if tracked.
     pub track: Option<SlotRef>,
     pub offset: i64,
@@ -137,7 +139,7 @@ impl Request {
             notify,
             list,
             iov: None,
-            file: OnceLock::new(),
+            file: Mutex::new(None),
             track: None,
             kernel: AtomicBool::new(false),
             phase: AtomicU8::new(QUEUED),
@@ -160,18 +162,28 @@ impl Request {
         self
     }
 
-    /// Gives the request rtaio's own reference to its file (once; later calls keep the first).
+    /// Gives the request rtaio's own reference to its file (the first one given is kept).
     pub fn set_file(&self, f: Arc<FileRef>) {
-        let _ = self.file.set(f);
+        let mut g = self.file.lock();
+        if g.is_none() {
+            *g = Some(f);
+        }
     }
 
     pub fn has_file(&self) -> bool {
-        self.file.get().is_some()
+        self.file.lock().is_some()
     }
 
     /// The descriptor to perform the I/O on: rtaio's own reference when it has one.
     pub fn exec_fd(&self) -> i32 {
-        self.file.get().map_or(self.fd, |f| f.raw())
+        self.file.lock().as_ref().map_or(self.fd, |f| f.raw())
+    }
+
+    /// At completion: nothing performs I/O for this request any more (the kernel holds its own
+    /// reference), so the file is released now, not when the last holder of the request (an
+    /// unreaped eventfd queue, say) lets go.
+    pub fn take_file(&self) -> Option<Arc<FileRef>> {
+        self.file.lock().take()
     }
 
     pub fn with_kernel(self, kernel: bool) -> Self {

@@ -239,13 +239,12 @@ pub fn submit(
         return Err(libc::EAGAIN);
     }
     // aio_waitcomplete tracking: the aiocb's previous request (its status not retrieved, since
-    // it is being reused) leaves consideration; the new one gets a slot.
+    // it is being reused) leaves consideration, whatever the new one is; the new one gets a
+    // slot unless an eventfd queue owns it.
+    retire_previous_slot(cb);
     let mut slot = None;
     if track::enabled() && !matches!(notify, Notify::Eventfd(_)) {
         let t = rt.tracker();
-        if let Some(prev) = track::decode(cb.previous_track_word(), aiocb::fork_gen(), t) {
-            let _ = t.retrieve(prev, cb.addr());
-        }
         match t.alloc(cb.addr()) {
             Ok(s) => slot = Some(s),
             Err(e) => {
@@ -254,7 +253,9 @@ pub fn submit(
             }
         }
     }
-    let kernel = rt.kernel_eligible(op, flags, fd);
+    // Regular files and block devices: POSIX record locks forbid a duplicate (fileref.rs).
+    let lockable = sys::is_file_or_blockdev(fd);
+    let kernel = rt.kernel_eligible(op, flags, lockable);
     let mut req = Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned())
         .with_kernel(kernel)
         .with_track(slot);
@@ -269,7 +270,7 @@ pub fn submit(
     // A page-cache read may complete in this call; everything else runs after it returns, on
     // rtaio's own reference to the file (fileref.rs).
     let inline = !req.wants_kernel() && rt.inline && rt.inline_candidate(&req, flags);
-    if rt.fds.register(&req, !inline) {
+    if rt.fds.register(&req, !inline && !lockable) {
         if let (true, Some(batch)) = (req.wants_kernel(), batch) {
             batch.push(req);
             return Ok(());
@@ -278,7 +279,9 @@ pub fn submit(
             if rt.try_inline(&req) {
                 return Ok(());
             }
-            rt.fds.attach_file(&req);
+            if !lockable {
+                rt.fds.attach_file(&req);
+            }
         }
         let mut refused = false;
         for stuck in rt.launch(vec![req.clone()]) {
@@ -296,6 +299,20 @@ pub fn submit(
         }
     }
     Ok(())
+}
+
+/// Before an aiocb's tracking word is overwritten (a new submission, or a list entry failed at
+/// submission): its previous, unretrieved request leaves `aio_waitcomplete`'s consideration.
+pub fn retire_previous_slot(cb: AiocbRef<'_>) {
+    let word = cb.previous_track_word();
+    if word == 0 {
+        return;
+    }
+    if let Some(t) = existing().and_then(|rt| rt.tracker_if_any()) {
+        if let Some(prev) = track::decode(word, aiocb::fork_gen(), t) {
+            let _ = t.retrieve(prev, cb.addr());
+        }
+    }
 }
 
 /// Starts the kernel-eligible requests lio_listio collected (one `io_submit`). Any that nothing
@@ -332,7 +349,7 @@ impl Runtime {
     }
 
     /// May this request run on the kernel backend? (See `config::Backend`.)
-    fn kernel_eligible(&self, op: Op, flags: i32, fd: i32) -> bool {
+    fn kernel_eligible(&self, op: Op, flags: i32, file_or_blockdev: bool) -> bool {
         if self.kaio_state.load(Relaxed) == KAIO_OFF {
             return false;
         }
@@ -342,8 +359,8 @@ impl Runtime {
         // without holding a share of the system-wide fs.aio-max-nr.
         match (self.backend, op) {
             (Backend::Threads, _) | (_, Op::Write { append: true }) => false,
-            (Backend::Auto, _) => flags & libc::O_DIRECT != 0 && sys::is_file_or_blockdev(fd),
-            (Backend::Kernel, _) => sys::is_file_or_blockdev(fd),
+            (Backend::Auto, _) => flags & libc::O_DIRECT != 0 && file_or_blockdev,
+            (Backend::Kernel, _) => file_or_blockdev,
         }
     }
 
@@ -462,6 +479,7 @@ impl Runtime {
         // SAFETY: the request was never published; the aiocb is the submitter's, valid.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(-1, libc::EAGAIN);
         req.mark_done();
+        drop(req.take_file());
         if let Some(slot) = req.track {
             self.tracker().discard(slot); // the submission failed: nobody retrieves it
         }
@@ -508,6 +526,7 @@ impl Runtime {
         // touches it no more once the status is published.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(value, error);
         req.mark_done();
+        drop(req.take_file());
         if let Some(slot) = req.track {
             self.tracker().completed(slot);
         }

@@ -132,7 +132,11 @@ impl Tracker {
         let s = &self.slots[index as usize];
         s.aiocb.store(0, Relaxed);
         s.state.store(word(gen.wrapping_add(1) & ((1 << 56) - 1), FREE), Release);
-        self.in_use.fetch_sub(1, Relaxed);
+        if self.in_use.fetch_sub(1, SeqCst) == 1 && self.waiters.load(SeqCst) > 0 {
+            // The last tracked request is gone: sleepers must now answer EAGAIN.
+            self.seq.fetch_add(1, SeqCst);
+            kernel_aio::futex_wake(&self.seq, i32::MAX);
+        }
         let mut h = self.free.load(Acquire);
         loop {
             s.next.store((h & 0xffff_ffff) as u32, Relaxed);
