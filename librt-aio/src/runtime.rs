@@ -166,7 +166,14 @@ pub fn queue_notification(job: NotifyJob) {
     match rt.notifier.submit(job, 0) {
         Ok(()) => {}
         // Not even one notification thread can be created: run it here rather than lose it.
-        Err(SubmitError::NoThread(job, _)) => notify::run_job(job),
+        // Others may have queued behind the thread this submitter failed to start (they saw
+        // its reserved slot): run theirs too if no thread is left to.
+        Err(SubmitError::NoThread(job, _)) => {
+            notify::run_job(job);
+            if rt.notifier.threads() == 0 {
+                rt.notifier.run_queued_here();
+            }
+        }
         Err(SubmitError::Stranded(_)) => rt.notifier.run_queued_here(),
     }
 }

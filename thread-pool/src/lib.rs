@@ -54,7 +54,9 @@ impl Default for Config {
 /// Why a task could not be accepted.
 #[derive(Debug)]
 pub enum SubmitError<T> {
-    /// No worker thread exists and none could be started; the task was not queued.
+    /// No worker thread exists and none could be started; the task was not queued. Tasks that
+    /// other submitters queued meanwhile, counting on the thread this one failed to start, may
+    /// be stranded too: if `threads()` is 0 the caller should also take or run the queue.
     NoThread(T, io::Error),
     /// The task was queued, but the only worker thread that could run it has just exited and a
     /// new one could not be started. The caller should withdraw it (it may still run if a thread
