@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
@@ -54,8 +54,9 @@ struct FdState {
     kernel_refused: bool,
     next_epoch: u64,
     /// rtaio's own reference to the file (`fileref.rs`), shared by the live requests that run
-    /// after their submitting call; closed with the last of them.
-    file: Option<Arc<FileRef>>,
+    /// after their submitting call. Weak: the requests own it, so it is closed as the last of
+    /// them completes, before its status is published (not later, when it leaves this table).
+    file: Weak<FileRef>,
 }
 
 impl FdState {
@@ -64,13 +65,13 @@ impl FdState {
     /// while earlier requests were live: they keep theirs). None if no duplicate can be made
     /// (out of descriptors): the request then uses the number.
     fn file_for(&mut self, fd: i32) -> Option<Arc<FileRef>> {
-        if let Some(f) = &self.file {
+        if let Some(f) = self.file.upgrade() {
             if f.same_file(fd) {
-                return Some(f.clone());
+                return Some(f);
             }
         }
         let f = Arc::new(FileRef::dup_of(fd).ok()?);
-        self.file = Some(f.clone());
+        self.file = Arc::downgrade(&f);
         Some(f)
     }
 }

@@ -483,10 +483,10 @@ impl Runtime {
     fn withdraw(&'static self, req: &Arc<Request>) {
         self.outstanding.fetch_sub(1, Release);
         req.mark_finishing();
+        drop(req.take_file());
         // SAFETY: the request was never published; the aiocb is the submitter's, valid.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(-1, libc::EAGAIN);
         req.mark_done();
-        drop(req.take_file());
         if let Some(slot) = req.track {
             self.tracker().discard(slot); // the submission failed: nobody retrieves it
         }
@@ -529,11 +529,14 @@ impl Runtime {
         if let Notify::Eventfd(t) = &req.notify {
             t.enqueue(req);
         }
+        // rtaio's reference to the file goes before the status is final: an application that
+        // sees the request done and closes its descriptor closes the file (a pipe's reader
+        // then sees EOF at once).
+        drop(req.take_file());
         // SAFETY: the request is still unpublished, so its aiocb is valid (POSIX); `complete`
         // touches it no more once the status is published.
         unsafe { AiocbRef::from_addr(req.aiocb) }.complete(value, error);
         req.mark_done();
-        drop(req.take_file());
         if let Some(slot) = req.track {
             self.tracker().completed(slot);
         }
