@@ -21,8 +21,8 @@
 #define RLEN 100
 #define WLEN 65536
 
-static volatile int stop_bomb, stop_churn, in_release;
-static volatile long handled, sent, handler_bad;
+static _Atomic int stop_bomb, stop_churn, in_release;
+static _Atomic long handled, sent, handler_bad;
 static struct aiocb rcb[NP + NF + NS];
 static int rfd_w[NP + NF + NS]; /* where to write to complete read i */
 static char rbuf[NP + NF + NS][RLEN];
@@ -98,7 +98,7 @@ static void *bomber(void *a)
 }
 
 /* buffered file writes and reads, completing while signals fly */
-static volatile long churn_rounds;
+static _Atomic long churn_rounds;
 static void *churner(void *a)
 {
     int fd = (int)(long)a;
@@ -137,7 +137,7 @@ static void *churner(void *a)
 static struct aiocb lcb[2];
 static char lbuf[2][8];
 static int lpipe[2][2];
-static volatile int lio_ret, lio_errno, lio_done;
+static _Atomic int lio_ret, lio_errno, lio_done;
 static void *lio_thread(void *a)
 {
     (void)a;
@@ -145,13 +145,13 @@ static void *lio_thread(void *a)
     errno = 0;
     lio_ret = lio_listio(LIO_WAIT, l, 2, NULL);
     lio_errno = errno;
-    lio_done = 1;
+    __atomic_store_n(&lio_done, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
 /* aio_suspend without timeout, interrupted again and again */
-static volatile long susp_eintr;
-static volatile int susp_bad;
+static _Atomic long susp_eintr;
+static _Atomic int susp_bad;
 static void *suspend_thread(void *a)
 {
     (void)a;
@@ -296,7 +296,7 @@ int main(void)
         CHECK_EQ(aio_error(&rcb[i]), EINPROGRESS);
     for (int i = 0; i < NW; i++)
         CHECK_EQ(aio_error(&wcb[i]), EINPROGRESS);
-    t_wait_counter(&lio_done, 1, "lio_listio(LIO_WAIT) interrupted by a handler");
+    t_wait_atomic(&lio_done, 1, "lio_listio(LIO_WAIT) interrupted by a handler");
     if (lio_ret != -1 || lio_errno != EINTR)
         FAILF("lio_listio(LIO_WAIT) under signals (handler without SA_RESTART) returned %d "
               "errno %d (%s), expected -1/EINTR",

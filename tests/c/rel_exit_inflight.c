@@ -28,8 +28,8 @@ static const char *vname[NV] = { "exit(0)",
                                  "exit(0) from another thread during lio_listio(LIO_WAIT)" };
 
 static int variant;
-static volatile int callbacks;
-static volatile int sigs;
+static _Atomic int callbacks;
+static _Atomic int sigs;
 
 static void slow_fn(union sigval v)
 {
@@ -46,8 +46,10 @@ static void exiting_fn(union sigval v)
 
 static void on_sig(int s)
 {
+    int saved = errno;
     (void)s;
     sigs++;
+    errno = saved;
 }
 
 static int open_direct(void)

@@ -28,8 +28,8 @@
 #define NCB 4
 
 static int fd;
-static volatile int stop;
-static volatile int errors;
+static _Atomic int stop;
+static _Atomic int errors;
 static char errmsg[256];
 static struct aiocb wcb[NT][NCB], rcb[NT][NCB], pcb[NT];
 static unsigned char wb[NT][NCB][REG], rb[NT][NCB][REG], pb[NT];
@@ -37,7 +37,7 @@ static struct aiocb sentinel[NT];
 static char sentinel_byte[NT];
 static int sentinel_pipe[NT][2];
 static pthread_barrier_t fork_barrier;
-static volatile int forks_done;
+static _Atomic int forks_done;
 
 static void note_error(const char *fmt, int a, int b)
 {
@@ -46,7 +46,7 @@ static void note_error(const char *fmt, int a, int b)
 }
 
 /* ---------------- the child after fork ---------------- */
-static volatile int child_notes;
+static _Atomic int child_notes;
 static void child_fn(union sigval v)
 {
     (void)v;
@@ -113,7 +113,7 @@ static int child_main(int who, int round)
     CHECK_OK(aio_read(&r));
     CHECK_EQ(t_wait_return(&r, 0, "child read"), (ssize_t)sizeof in);
     CHECK(memcmp(in, out, sizeof in) == 0);
-    t_wait_counter(&child_notes, 1, "child SIGEV_THREAD");
+    t_wait_atomic(&child_notes, 1, "child SIGEV_THREAD");
     int p[2];
     CHECK_OK(pipe(p));
     char b = 0;
@@ -172,7 +172,7 @@ static void *worker(void *arg)
     CHECK_OK(pipe(p));
     int round = 0;
     double next_fork = t_now() + 0.05;
-    while (!stop) {
+    while (!__atomic_load_n(&stop, __ATOMIC_SEQ_CST)) {
         for (int i = 0; i < NCB; i++) {
             for (int k = 0; k < REG; k++)
                 wb[id][i][k] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
@@ -365,7 +365,7 @@ static void exec_child(int from_thread)
     w.aio_sigevent.sigev_notify_function = child_fn;
     CHECK_OK(aio_write(&w));
     CHECK_EQ(t_wait_return(&w, 0, "write before exec"), 10);
-    t_wait_counter(&child_notes, 1, "SIGEV_THREAD before exec");
+    t_wait_atomic(&child_notes, 1, "SIGEV_THREAD before exec");
     /* kernel AIO context, if O_DIRECT works here */
     int df = open_direct();
     if (df < 0)
@@ -437,7 +437,7 @@ int main(int argc, char **argv)
     double end = t_now() + 40;
     while (__atomic_load_n(&forks_done, __ATOMIC_SEQ_CST) < 2 && t_now() < end && !errors)
         t_sleep_ms(10);
-    stop = 1;
+    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < NT; i++)
         pthread_join(th[i], NULL);
     if (errors)

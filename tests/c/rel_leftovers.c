@@ -86,7 +86,7 @@ static void check_threads(const char *what)
     t_note("%s: back to %d thread(s) after %.2f s", what, n, t_now() - start);
 }
 
-static volatile int notes, sigs;
+static _Atomic int notes, sigs;
 static void fn(union sigval v)
 {
     (void)v;
@@ -237,8 +237,8 @@ static void phase_buffered(void)
     t_write_all(p3[1], "c", 1);
     drain();
     CHECK_EQ(t_wait_return(&cl, 0, "read on a descriptor closed while in flight"), 1);
-    t_wait_counter(&notes, 3, "SIGEV_THREAD notifications");
-    t_wait_counter(&sigs, 1, "SIGEV_SIGNAL notification");
+    t_wait_atomic(&notes, 3, "SIGEV_THREAD notifications");
+    t_wait_atomic(&sigs, 1, "SIGEV_SIGNAL notification");
     for (int i = 0; i < 3; i++) {
         close(rfds[i]);
         close(wfds[i]);

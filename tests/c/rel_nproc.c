@@ -196,7 +196,7 @@ struct req {
 };
 static struct req reqs[MAXR];
 static int nreq;
-static volatile int ncalls[MAXR + 8];
+static _Atomic int ncalls[MAXR + 8];
 static int file_fd;
 static char file_data[512];
 
@@ -521,7 +521,7 @@ static int part1(void)
     if (!list_whole_refused) {
         /* "delivered exactly once, after every queued entry of the list is complete — also
          * when nothing was queued" */
-        t_wait_counter(&ncalls[MAXR], 1, "lio_listio LIO_NOWAIT list notification");
+        t_wait_atomic(&ncalls[MAXR], 1, "lio_listio LIO_NOWAIT list notification");
         t_sleep_ms(100);
         CHECK_EQ(ncalls[MAXR], 1);
     }

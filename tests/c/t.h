@@ -274,6 +274,19 @@ static inline void t_wait_counter(volatile int *counter, int want, const char *w
     }
 }
 
+/* The same for an _Atomic int (the rel_* tests declare their cross-thread flags _Atomic, so
+ * every plain access is an atomic one). */
+static inline void t_wait_atomic(_Atomic int *counter, int want, const char *what)
+{
+    double end = t_now() + T_DEADLINE_S;
+    while (*counter < want) {
+        if (t_now() > end)
+            FAILF("%s: counter %d, expected %d after %.0f s", what, (int)*counter, want,
+                  T_DEADLINE_S);
+        t_sleep_ms(2);
+    }
+}
+
 /* Is some thread of this process blocked in a read-like (rd=1) or write-like (rd=0)
  * system call on fd? Uses /proc/self/task/TID/syscall. Returns 1 yes, 0 no, -1 when the
  * kernel does not provide the file. */
