@@ -14,6 +14,15 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// Lets the pool's idle workers leave and waits until they have: Miri fails a run whose
+/// main thread ends while other threads still exist.
+fn retire<T: Send + 'static>(pool: &Pool<T>) {
+    pool.set_idle_timeout(Duration::from_millis(1));
+    assert!(wait_until(Duration::from_secs(30), || pool.threads() == 0), "threads left: {}", pool.threads());
+    // The count drops just before a worker returns from its thread function.
+    std::thread::sleep(Duration::from_millis(50));
+}
+
 static COUNT: AtomicUsize = AtomicUsize::new(0);
 fn count_task(_: u32) {
     COUNT.fetch_add(1, SeqCst);
@@ -48,6 +57,7 @@ fn idle_workers_exit() {
     // And the pool comes back.
     pool.submit((), 0).unwrap();
     assert!(wait_until(Duration::from_secs(10), || IDLE_DONE.load(SeqCst) >= 101));
+    retire(&pool);
 }
 
 static ORDER: Mutex<Vec<u32>> = Mutex::new(Vec::new());
@@ -112,10 +122,13 @@ fn follow_task(depth: u32) {
 fn follow_up_tasks_from_workers_all_run() {
     let pool = Pool::new(Config { max_threads: 4, ..Default::default() }, follow_task);
     *FOLLOW_POOL.lock().unwrap() = Some(pool.clone());
-    pool.submit(10, 0).unwrap();
-    // 2^11 - 1 tasks in a binary tree.
-    assert!(wait_until(Duration::from_secs(10), || FOLLOW.load(SeqCst) == 2047), "ran {}", FOLLOW.load(SeqCst));
+    // A binary tree of 2^(depth+1) - 1 tasks; smaller under Miri, which runs ~1000x slower.
+    let (depth, limit) = if cfg!(miri) { (4, 300) } else { (10, 10) };
+    pool.submit(depth, 0).unwrap();
+    let total = (1usize << (depth + 1)) - 1;
+    assert!(wait_until(Duration::from_secs(limit), || FOLLOW.load(SeqCst) == total), "ran {}", FOLLOW.load(SeqCst));
     FOLLOW_POOL.lock().unwrap().take();
+    retire(&pool);
 }
 
 static PAR_ACTIVE: AtomicUsize = AtomicUsize::new(0);
@@ -136,6 +149,9 @@ fn blocking_tasks_run_in_parallel_up_to_the_limit() {
     assert!(wait_until(Duration::from_secs(10), || PAR_ACTIVE.load(SeqCst) == 0 && PAR_MAX.load(SeqCst) > 0));
     std::thread::sleep(Duration::from_millis(100));
     let m = PAR_MAX.load(SeqCst);
-    assert!(m > 1 && m <= 8, "max parallel {m}");
+    // Miri's scheduler may run every task on the first worker (its sleeps need not overlap):
+    // there only the bound is checked, the point being the memory model, not the timing.
+    assert!((m > 1 || cfg!(miri)) && m <= 8, "max parallel {m}");
     assert!(pool.threads() <= 8);
+    retire(&pool);
 }
