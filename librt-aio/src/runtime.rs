@@ -20,6 +20,7 @@
 //! The runtime is created on first use and leaked. In a child after fork() it is forgotten
 //! (its threads do not exist there, its locks may be held) and a fresh one is made on demand.
 
+use std::cell::LazyCell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -261,8 +262,9 @@ pub fn submit(
         }
     }
     // Regular files and block devices: POSIX record locks forbid a duplicate (fileref.rs).
-    let lockable = sys::is_file_or_blockdev(fd);
-    let kernel = rt.kernel_eligible(op, flags, lockable);
+    // Asked (fstat) only when it matters: not for a read that completes inline.
+    let lockable = LazyCell::new(|| sys::is_file_or_blockdev(fd));
+    let kernel = rt.kernel_eligible(op, flags, &lockable);
     let mut req = Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned())
         .with_kernel(kernel)
         .with_track(slot);
@@ -277,7 +279,7 @@ pub fn submit(
     // A page-cache read may complete in this call; everything else runs after it returns, on
     // rtaio's own reference to the file (fileref.rs).
     let inline = !req.wants_kernel() && rt.inline && rt.inline_candidate(&req, flags);
-    if rt.fds.register(&req, !inline && !lockable) {
+    if rt.fds.register(&req, !inline && !*lockable) {
         if let (true, Some(batch)) = (req.wants_kernel(), batch) {
             batch.push(req);
             return Ok(());
@@ -286,7 +288,7 @@ pub fn submit(
             if rt.try_inline(&req) {
                 return Ok(());
             }
-            if !lockable {
+            if !*lockable {
                 rt.fds.attach_file(&req);
             }
         }
@@ -356,7 +358,7 @@ impl Runtime {
     }
 
     /// May this request run on the kernel backend? (See `config::Backend`.)
-    fn kernel_eligible(&self, op: Op, flags: i32, file_or_blockdev: bool) -> bool {
+    fn kernel_eligible(&self, op: Op, flags: i32, file_or_blockdev: &LazyCell<bool, impl FnOnce() -> bool>) -> bool {
         if self.kaio_state.load(Relaxed) == KAIO_OFF {
             return false;
         }
@@ -366,8 +368,8 @@ impl Runtime {
         // without holding a share of the system-wide fs.aio-max-nr.
         match (self.backend, op) {
             (Backend::Threads, _) | (_, Op::Write { append: true }) => false,
-            (Backend::Auto, _) => flags & libc::O_DIRECT != 0 && file_or_blockdev,
-            (Backend::Kernel, _) => file_or_blockdev,
+            (Backend::Auto, _) => flags & libc::O_DIRECT != 0 && **file_or_blockdev,
+            (Backend::Kernel, _) => **file_or_blockdev,
         }
     }
 
