@@ -39,7 +39,14 @@
 #define NSLOT 48
 #define BUDGET 12
 #define FUZZ_SECONDS 5.0
-#define AIO_LISTIO_MAX_RTAIO 65536 /* BEHAVIOUR.md: lio_listio */
+#define AIO_LISTIO_MAX_RTAIO 65536
+#ifdef __SANITIZE_THREAD__
+/* TSan keeps one pending instance per signal number: queued real-time notifications of one
+ * number can merge there, so only "never more than expected" is checked for signals. */
+#define SIGNALS_MAY_MERGE 1
+#else
+#define SIGNALS_MAY_MERGE 0
+#endif /* BEHAVIOUR.md: lio_listio */
 
 /* ---------------- trace ring (printed on failure) ---------------- */
 static char ring[32][200];
@@ -1323,9 +1330,10 @@ int main(void)
     for (;;) {
         int pending = 0;
         for (int i = 0; i < NSLOT; i++)
-            if (exact[i] && (got_thread[i] < exp_thread[i] || got_rt[i] < exp_rt[i]))
+            if (exact[i] && (got_thread[i] < exp_thread[i] ||
+                             (!SIGNALS_MAY_MERGE && got_rt[i] < exp_rt[i])))
                 pending = 1;
-        if (list_exact && got_list < exp_list)
+        if (list_exact && !SIGNALS_MAY_MERGE && got_list < exp_list)
             pending = 1;
         if (!pending || t_now() > nend)
             break;
@@ -1342,7 +1350,7 @@ int main(void)
         if (exact[i] && got_thread[i] != exp_thread[i])
             FAILF("slot %d: %d SIGEV_THREAD notifications, expected %d", i, got_thread[i],
                   exp_thread[i]);
-        if (exact[i] && got_rt[i] != exp_rt[i])
+        if (exact[i] && (SIGNALS_MAY_MERGE ? got_rt[i] > exp_rt[i] : got_rt[i] != exp_rt[i]))
             FAILF("slot %d: %d real-time signal notifications, expected %d", i, got_rt[i],
                   exp_rt[i]);
         if (exact[i] && got_std[i] > exp_std[i])
@@ -1352,7 +1360,7 @@ int main(void)
             FAILF("slot %d: %d SIGEV_THREAD notifications, at least %d expected", i,
                   got_thread[i], exp_thread[i]);
     }
-    if (list_exact && got_list != exp_list)
+    if (list_exact && (SIGNALS_MAY_MERGE ? got_list > exp_list : got_list != exp_list))
         FAILF("%d lio_listio list notifications, expected %d", got_list, exp_list);
     if (bad_code)
         FAILF("a notification signal had si_code %d, expected SI_ASYNCIO", bad_code);
