@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # fio's posixaio engine with data verification, running on rtaio (LD_PRELOAD).
-#  1. randrw, 4k, iodepth 32, 64 MiB, verify=crc32c
-#  2. sequential write of variable block sizes (4k..128k), iodepth 32, 64 MiB, then verify
-#  3. two jobs (processes) doing randwrite + verify on their own files, iodepth 32
+#  1. randrw, 4k, iodepth 64, 64 MiB, verify=crc32c
+#  2. sequential write of variable block sizes (4k..128k), iodepth 64, 64 MiB, then verify
+#  3. two jobs (processes) doing randwrite + verify on their own files, iodepth 64
+#  3b. randrw with O_DIRECT (--direct=1: rtaio's kernel-AIO backend), iodepth 64, when the
+#     file system of TMPDIR accepts O_DIRECT
 #  4. fio really used rtaio: with LD_DEBUG=bindings (LD_BIND_NOW=1) on a small run, every
 #     aio_* symbol fio binds goes to librtaio.so, and at least aio_read/aio_write/aio_error/
 #     aio_return/aio_suspend (or their 64 twins, which fio calls) are among them
@@ -39,7 +41,7 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/rtaio-fio.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-common=(--ioengine=posixaio --iodepth=32 --verify=crc32c --verify_fatal=1 --do_verify=1
+common=(--ioengine=posixaio --iodepth=64 --verify=crc32c --verify_fatal=1 --do_verify=1
     --group_reporting --minimal)
 
 # run_job NAME FIO-ARGS...
@@ -60,9 +62,14 @@ run_job() {
     fi
 }
 
-run_job randrw-4k-qd32 --filename="$WORK/randrw" --rw=randrw --bs=4k --size=64m
-run_job seqwrite-bsrange-qd32 --filename="$WORK/seq" --rw=write --bsrange=4k-128k --size=64m
-run_job randwrite-2jobs-qd32 --directory="$WORK" --rw=randwrite --bs=8k --size=32m --numjobs=2
+run_job randrw-4k-qd64 --filename="$WORK/randrw" --rw=randrw --bs=4k --size=64m
+run_job seqwrite-bsrange-qd64 --filename="$WORK/seq" --rw=write --bsrange=4k-128k --size=64m
+run_job randwrite-2jobs-qd64 --directory="$WORK" --rw=randwrite --bs=8k --size=32m --numjobs=2
+if dd if=/dev/zero of="$WORK/odirect-probe" bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
+    run_job randrw-direct-qd64 --filename="$WORK/randrw-direct" --direct=1 --rw=randrw --bs=4k --size=64m
+else
+    echo "SKIP  randrw-direct-qd64: O_DIRECT not supported in $WORK"
+fi
 
 # fio bound its aio calls to rtaio
 dbg=$WORK/bind
