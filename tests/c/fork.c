@@ -132,21 +132,10 @@ int main(void)
         if (pid == 0)
             _exit(child_main());
         /* wait for the child with a deadline (a deadlocked child must not hang us) */
-        double end = t_now() + T_DEADLINE_S;
         int status = 0;
-        for (;;) {
-            pid_t w = waitpid(pid, &status, WNOHANG);
-            CHECK(w >= 0);
-            if (w == pid)
-                break;
-            if (t_now() > end) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                FAILF("fork %d: child did not finish within %.0f s (deadlock after fork?)", k,
-                      T_DEADLINE_S);
-            }
-            t_sleep_ms(10);
-        }
+        if (t_wait_child(pid, T_DEADLINE_S, &status) != 0)
+            FAILF("fork %d: child did not finish within %.0f s (deadlock after fork?)", k,
+                  T_DEADLINE_S);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             FAILF("fork %d: child status 0x%x (exit %d, signal %d)", k, status,
                   WIFEXITED(status) ? WEXITSTATUS(status) : -1,

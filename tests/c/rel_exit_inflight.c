@@ -194,21 +194,10 @@ int main(int argc, char **argv)
                     exit(0);
                 }
             }
-            double start = t_now(), end = start + 15;
+            double start = t_now();
             int st;
-            for (;;) {
-                pid_t w = waitpid(pid, &st, WNOHANG);
-                CHECK(w >= 0);
-                if (w == pid)
-                    break;
-                if (t_now() > end) {
-                    kill(pid, SIGKILL);
-                    waitpid(pid, &st, 0);
-                    FAILF("%s (round %d): the process did not end within 15 s", vname[v],
-                          round);
-                }
-                t_sleep_ms(2);
-            }
+            if (t_wait_child(pid, 15, &st) != 0)
+                FAILF("%s (round %d): the process did not end within 15 s", vname[v], round);
             if (WIFSIGNALED(st))
                 FAILF("%s (round %d): the process died of signal %d (%s)%s", vname[v], round,
                       WTERMSIG(st), strsignal(WTERMSIG(st)),

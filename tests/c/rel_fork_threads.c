@@ -405,19 +405,8 @@ int main(int argc, char **argv)
         if (pid == 0)
             exec_child(from_thread);
         int st;
-        double end = t_now() + 30;
-        for (;;) {
-            pid_t w = waitpid(pid, &st, WNOHANG);
-            CHECK(w >= 0);
-            if (w == pid)
-                break;
-            if (t_now() > end) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &st, 0);
-                FAILF("exec test (%s) did not finish", from_thread ? "thread" : "main");
-            }
-            t_sleep_ms(5);
-        }
+        if (t_wait_child(pid, 30, &st) != 0)
+            FAILF("exec test (%s) did not finish", from_thread ? "thread" : "main");
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
             FAILF("exec after AIO (exec from %s): status 0x%x (exit %d, signal %d)",
                   from_thread ? "a second thread" : "the main thread", st,

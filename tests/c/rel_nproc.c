@@ -624,20 +624,9 @@ static int run_child(int m, int part)
         int r = part == 1 ? part1() : part == 2 ? part2() : part3();
         _exit(r);
     }
-    double end = t_now() + 40;
     int st;
-    for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        CHECK(w >= 0);
-        if (w == pid)
-            break;
-        if (t_now() > end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            FAILF("%s part %d: child did not finish within 40 s", mech_name[m], part);
-        }
-        t_sleep_ms(5);
-    }
+    if (t_wait_child(pid, 40, &st) != 0)
+        FAILF("%s part %d: child did not finish within 40 s", mech_name[m], part);
     if (WIFSIGNALED(st))
         FAILF("%s part %d: child killed by signal %d%s", mech_name[m], part, WTERMSIG(st),
               WTERMSIG(st) == SIGALRM ? " (hang: alarm after 25 s)" : "");

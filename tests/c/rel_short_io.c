@@ -130,7 +130,8 @@ int main(void)
     if (pid == 0)
         _exit(fsize_child());
     int st;
-    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    if (t_wait_child(pid, T_DEADLINE_S, &st) != 0)
+        FAILF("RLIMIT_FSIZE child did not finish within %.0f s", T_DEADLINE_S);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         FAILF("RLIMIT_FSIZE child: status %d", st);
     return T_PASS;

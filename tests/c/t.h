@@ -262,6 +262,25 @@ static inline ssize_t t_wait_return(struct aiocb *cb, int want_err, const char *
     return r;
 }
 
+/* Wait for child `pid` at most `secs` seconds (a deadlocked child must not hang the test):
+ * 0 when it ended, -1 when it had to be killed (SIGKILL). Its wait status goes to *status. */
+static inline int t_wait_child(pid_t pid, double secs, int *status)
+{
+    double end = t_now() + secs;
+    for (;;) {
+        pid_t w = waitpid(pid, status, WNOHANG);
+        CHECK(w >= 0);
+        if (w == pid)
+            return 0;
+        if (t_now() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, status, 0);
+            return -1;
+        }
+        t_sleep_ms(2);
+    }
+}
+
 /* Wait until *counter >= want (polls); fails after T_DEADLINE_S. */
 static inline void t_wait_counter(volatile int *counter, int want, const char *what)
 {
