@@ -58,8 +58,10 @@ declare -A SANFLAGS=(
 )
 
 # Tests skipped under a sanitizer: name → reason.
+ASAN_FORK="fork() while other threads allocate: gcc 12's libasan takes no allocator locks around fork, so the child's first malloc (rtaio starting its runtime) can block forever on a lock a parent thread held"
 declare -A SKIP_asan=(
-    [fork]="fork() while other threads allocate: gcc 12's libasan takes no allocator locks around fork, so the child's first malloc (rtaio starting its runtime) can block forever on a lock a parent thread held"
+    [fork]="$ASAN_FORK"
+    [rel_fork_threads]="$ASAN_FORK"
 )
 SIGMERGE="counts queued real-time signals; TSan defers signal handlers and keeps one pending instance per signal number, so repeated SIGEV_SIGNAL notifications are merged and lost"
 COUNTS_THREADS="counts the process's threads (idle workers exit); TSan's runtime adds a background thread"
@@ -76,10 +78,6 @@ declare -A SKIP_tsan=(
     [suspend]="expects a handler to run during aio_suspend's wait; TSan defers handlers until the thread next enters an intercepted call, and rtaio's futex wait (uninstrumented) is not one"
 )
 
-# Tests run under ASan with leak detection off: name → reason.
-declare -A NOLEAK_asan=(
-    [rel_fork_threads]="a fork child abandons the requests its parent had in flight (their threads do not exist in the child, so their memory is unreachable there, on purpose): LeakSanitizer reports it at the child's exit"
-)
 
 sans=() only=()
 for a in "$@"; do
@@ -195,7 +193,6 @@ for san in "${sans[@]}"; do
         [ "$name" = stress ] && envs+=(STRESS_SECS="$STRESS_SECS" STRESS_DIR="$TMPROOT")
         # under TSan, SIGEV_THREAD instead of signals (see SIGMERGE)
         [ "$name" = stress ] && [ "$san" = tsan ] && envs+=(STRESS_NO_SIGNALS=1)
-        [ "$san" = asan ] && [ -n "${NOLEAK_asan[$name]:-}" ] && envs+=(ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0")
         env "${envs[@]}" timeout -k 5 "$TIMEOUT" "$bin" >"$log" 2>&1
         rc=$?
         case $rc in
