@@ -9,7 +9,7 @@
  *   tmpfs/ramfs (statfs), which has no O_DIRECT.
  * kaio_open(): an unlinked O_RDWR file there (with extra flags, e.g. O_DIRECT); exits 77 when
  *   O_DIRECT is refused (EINVAL).
- * kaio_fds(): /proc/self/fd as text ("N->target" lines), to compare before/after. */
+ * (t_fd_table() in t.h: /proc/self/fd as text, to compare before/after.) */
 #include <sys/statfs.h>
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC 0x01021994
@@ -74,34 +74,12 @@ static inline int kaio_open(int flags)
     return fd;
 }
 
-/* pipes, sockets and files opened by the test are all listed, so the lists before and after
+/* Pipes, sockets and files opened by the test are all listed, so the lists before and after
  * must be identical. */
-static inline void kaio_fds(char *out, size_t n)
-{
-    out[0] = 0;
-    DIR *d = opendir("/proc/self/fd");
-    CHECK(d != NULL);
-    size_t used = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || atoi(de->d_name) == dirfd(d))
-            continue;
-        char p[300], tgt[512];
-        snprintf(p, sizeof p, "/proc/self/fd/%s", de->d_name);
-        ssize_t k = readlink(p, tgt, sizeof tgt - 1);
-        tgt[k > 0 ? k : 0] = 0;
-        int w = snprintf(out + used, n - used, "%s->%s\n", de->d_name, tgt);
-        if (w < 0 || (size_t)w >= n - used)
-            break;
-        used += (size_t)w;
-    }
-    closedir(d);
-}
-
 static inline void kaio_check_fds(const char *before, const char *what)
 {
     static char after[16384];
-    kaio_fds(after, sizeof after);
+    t_fd_table(after, sizeof after);
     if (strcmp(before, after) != 0)
         FAILF("%s: the set of open descriptors changed.\nbefore:\n%safter:\n%s", what, before,
               after);

@@ -327,7 +327,7 @@ int main(void)
         free(b);
     }
     static char fds_before[16384];
-    kaio_fds(fds_before, sizeof fds_before);
+    t_fd_table(fds_before, sizeof fds_before);
 
     round_trips();
 

@@ -232,7 +232,7 @@ static int body(void)
     for (int i = 0; i < NR; i++)
         bufs[i] = kaio_alloc(REG);
     static char fds_before[16384];
-    kaio_fds(fds_before, sizeof fds_before);
+    t_fd_table(fds_before, sizeof fds_before);
     for (int r = 0; r < 3; r++) {
         round_trip();
         verify("O_DIRECT round trip");

@@ -24,32 +24,10 @@
 
 static char fds0[16384];
 
-static void fd_table(char *out, size_t n)
-{
-    out[0] = 0;
-    DIR *d = opendir("/proc/self/fd");
-    CHECK(d != NULL);
-    size_t used = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
-            continue;
-        char p[300], tgt[512];
-        snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
-        ssize_t k = readlink(p, tgt, sizeof tgt - 1);
-        tgt[k > 0 ? k : 0] = 0;
-        int w = snprintf(out + used, n - used, "  %s -> %s\n", e->d_name, tgt);
-        if (w < 0 || (size_t)w >= n - used)
-            break;
-        used += (size_t)w;
-    }
-    closedir(d);
-}
-
 static void check_fds(const char *what)
 {
     static char now[16384];
-    fd_table(now, sizeof now);
+    t_fd_table(now, sizeof now);
     if (strcmp(now, fds0) != 0)
         FAILF("%s: descriptors left behind.\nbefore any AIO:\n%snow:\n%s", what, fds0, now);
 }
@@ -379,7 +357,7 @@ int main(void)
     sa.sa_flags = SA_RESTART;
     CHECK_OK(sigaction(SIGUSR2, &sa, NULL));
     threads0 = t_count_threads();
-    fd_table(fds0, sizeof fds0);
+    t_fd_table(fds0, sizeof fds0);
     phase_buffered();
     check_fds("after buffered AIO, all requests returned");
     check_threads("after buffered AIO");

@@ -262,6 +262,29 @@ static inline ssize_t t_wait_return(struct aiocb *cb, int want_err, const char *
     return r;
 }
 
+/* The process's descriptor table as text ("N->target" lines), to compare before/after. */
+static inline void t_fd_table(char *out, size_t n)
+{
+    out[0] = 0;
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d != NULL);
+    size_t used = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+            continue;
+        char p[300], tgt[512];
+        snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(p, tgt, sizeof tgt - 1);
+        tgt[k > 0 ? k : 0] = 0;
+        int w = snprintf(out + used, n - used, "%s->%s\n", e->d_name, tgt);
+        if (w < 0 || (size_t)w >= n - used)
+            break;
+        used += (size_t)w;
+    }
+    closedir(d);
+}
+
 /* Wait for child `pid` at most `secs` seconds (a deadlocked child must not hang the test):
  * 0 when it ended, -1 when it had to be killed (SIGKILL). Its wait status goes to *status. */
 static inline int t_wait_child(pid_t pid, double secs, int *status)
