@@ -74,7 +74,11 @@ pub enum Status {
         error: i32,
         value: isize,
     },
-    Returned,
+    /// Its value was taken by `aio_return`; `aio_error` still answers the final error until
+    /// the aiocb is submitted again (as glibc does: programs read the value, then the error).
+    Returned {
+        error: i32,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -212,7 +216,7 @@ impl<'a> AiocbRef<'a> {
                 error: self.error_code().load(Relaxed),
                 value: self.return_value().load(Relaxed) as isize,
             },
-            ST_RETURNED => Status::Returned,
+            ST_RETURNED => Status::Returned { error: self.error_code().load(Relaxed) },
             _ => Status::Unknown,
         }
     }
@@ -365,7 +369,7 @@ mod tests {
         assert_eq!(r.status(), Status::Done { error: 0, value: 4096 });
         assert_eq!(r.arm_waiter(), None);
         assert_eq!(r.take_return(), Ok(4096));
-        assert_eq!(r.status(), Status::Returned);
+        assert_eq!(r.status(), Status::Returned { error: 0 });
         assert_eq!(r.take_return(), Err(libc::EINVAL), "second aio_return");
     }
 

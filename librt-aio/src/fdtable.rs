@@ -1,8 +1,14 @@
 //! Per-descriptor bookkeeping: which requests are live on a descriptor (for `aio_cancel`), and
 //! the two orderings POSIX demands on one descriptor. Everything else runs in parallel.
 //!
-//! - O_APPEND writes run one at a time in submission order: one is *active*, later ones wait in
-//!   `append_queue` and are released one by one as the active one completes.
+//! - Chains: requests of one chain run one at a time in submission order: one is *active*, later
+//!   ones wait in its queue and are released one by one as the active one completes. A
+//!   descriptor has two: writes (all writes of a descriptor incapable of seeking — pipe,
+//!   socket, terminal — and O_APPEND writes of any) and reads (all reads of a descriptor
+//!   incapable of seeking). So a stream's writes land in the order they were submitted and its
+//!   reads take its bytes in that order, while a read and a write on one socket run at once;
+//!   and a request waiting in a chain is queued, so `aio_cancel` can cancel it. Waiting requests
+//!   are released by priority (lower `aio_reqprio` first), FIFO among equals, as glibc does.
 //! - `aio_fsync` is a barrier: it runs only after every read and write submitted earlier on the
 //!   descriptor completed. Data requests are counted in *epochs*; an fsync closes the current
 //!   epoch (it waits in that epoch's `barriers`) and opens a new one. When the oldest epochs have
@@ -19,7 +25,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 
 use crate::fileref::FileRef;
-use crate::request::{Op, Request};
+use crate::request::Request;
 
 const SHARDS: usize = 64;
 
@@ -40,9 +46,8 @@ struct FdState {
     /// aiocb address, because once a request's status is published the application may
     /// resubmit the same aiocb before the old request has left this table.
     live: HashMap<usize, Live>,
-    /// The O_APPEND write running now (request identity).
-    append_active: Option<usize>,
-    append_queue: VecDeque<Arc<Request>>,
+    /// The submission-order chains, by `Chain` (reads, writes).
+    chains: [ChainState; 2],
     epochs: VecDeque<Epoch>,
     /// Sum of `pending` over `epochs`.
     pending_total: usize,
@@ -76,6 +81,14 @@ impl FdState {
     }
 }
 
+#[derive(Default)]
+struct ChainState {
+    /// The request of the chain running now (request identity).
+    active: Option<usize>,
+    /// Waiting behind it, oldest first.
+    queue: VecDeque<Arc<Request>>,
+}
+
 struct Live {
     req: Arc<Request>,
     epoch: Option<u64>,
@@ -98,7 +111,7 @@ impl FdTable {
     }
 
     /// Registers a new request. Returns true if it may be dispatched now, false if it waits
-    /// behind an O_APPEND write or an fsync barrier (it is released by a later `complete`).
+    /// in its chain or behind an fsync barrier (it is released by a later `complete`).
     /// `with_file`: the request will run after its submitting call returns, so it gets rtaio's
     /// own reference to the file.
     pub fn register(&self, req: &Arc<Request>, with_file: bool) -> bool {
@@ -125,12 +138,16 @@ impl FdTable {
             back.pending += 1;
             st.pending_total += 1;
             epoch = Some(back.id);
-            if let Op::Write { append: true } = req.op {
-                if st.append_active.is_some() {
-                    st.append_queue.push_back(req.clone());
+            if let Some(c) = req.chain {
+                let chain = &mut st.chains[c as usize];
+                if chain.active.is_some() {
+                    // By priority (lower aio_reqprio first), FIFO among equals, as glibc's per-
+                    // descriptor queue; the active request keeps the descriptor.
+                    let at = chain.queue.partition_point(|q| q.lane <= req.lane);
+                    chain.queue.insert(at, req.clone());
                     ready = false;
                 } else {
-                    st.append_active = Some(key(req));
+                    chain.active = Some(key(req));
                 }
             }
         } else if st.pending_total > 0 {
@@ -160,30 +177,22 @@ impl FdTable {
                 ready.extend(e.barriers.into_iter().filter(|b| b.is_queued()));
             }
         }
-        if st.append_active == Some(key(req)) {
-            st.append_active = None;
-            while let Some(next) = st.append_queue.pop_front() {
-                if next.is_queued() {
-                    st.append_active = Some(key(&next));
-                    ready.push(next);
-                    break;
+        if let Some(c) = req.chain {
+            let chain = &mut st.chains[c as usize];
+            if chain.active == Some(key(req)) {
+                chain.active = None;
+                // Skip the ones cancelled while they waited.
+                while let Some(next) = chain.queue.pop_front() {
+                    if next.is_queued() {
+                        chain.active = Some(key(&next));
+                        ready.push(next);
+                        break;
+                    }
                 }
             }
         }
         if st.live.is_empty() {
             shard.remove(&req.fd);
-        }
-    }
-
-    /// Gives a registered request (an inline attempt that did not complete) rtaio's own
-    /// reference to its file.
-    pub fn attach_file(&self, req: &Request) {
-        if req.has_file() {
-            return;
-        }
-        let mut shard = self.shard(req.fd).lock();
-        if let Some(f) = shard.get_mut(&req.fd).and_then(|st| st.file_for(req.fd)) {
-            req.set_file(f);
         }
     }
 
@@ -230,8 +239,16 @@ mod tests {
     use super::*;
     use crate::notify::Notify;
 
+    use crate::request::{Chain, Op};
+
     fn req(aiocb: usize, op: Op) -> Arc<Request> {
-        Arc::new(Request::new(aiocb, 5, op, 0, 0, 0, 0, Notify::None, None))
+        let chain = matches!(op, Op::Write { append: true }).then_some(Chain::Writes);
+        Arc::new(Request::new(aiocb, 5, op, 0, 0, 0, 0, Notify::None, None).with_chain(chain))
+    }
+
+    fn stream(aiocb: usize, op: Op) -> Arc<Request> {
+        let chain = if op == Op::Read { Chain::Reads } else { Chain::Writes };
+        Arc::new(Request::new(aiocb, 5, op, 0, 0, 0, 0, Notify::None, None).with_chain(Some(chain)))
     }
 
     fn ids(v: &[Arc<Request>]) -> Vec<usize> {
@@ -274,6 +291,55 @@ mod tests {
         t.complete(&r, &mut ready);
         assert!(ready.is_empty());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn stream_requests_run_in_order_per_direction() {
+        let t = FdTable::new(0);
+        let r1 = stream(1, Op::Read);
+        let r2 = stream(2, Op::Read);
+        let w1 = stream(3, Op::Write { append: false });
+        let w2 = stream(4, Op::Write { append: false });
+        assert!(t.register_t(&r1));
+        assert!(!t.register_t(&r2), "the second read waits for the first");
+        assert!(t.register_t(&w1), "a write does not wait for a read");
+        assert!(!t.register_t(&w2), "the second write waits for the first");
+        let mut ready = Vec::new();
+        t.complete(&w1, &mut ready);
+        assert_eq!(ids(&ready), vec![4]);
+        ready.clear();
+        t.complete(&r1, &mut ready);
+        assert_eq!(ids(&ready), vec![2]);
+        ready.clear();
+        t.complete(&w2, &mut ready);
+        t.complete(&r2, &mut ready);
+        assert!(ready.is_empty());
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn chain_queue_is_by_priority_then_fifo() {
+        let t = FdTable::new(0);
+        let w = |a, lane| {
+            Arc::new(
+                Request::new(a, 5, Op::Write { append: false }, 0, 0, 0, lane, Notify::None, None)
+                    .with_chain(Some(Chain::Writes)),
+            )
+        };
+        let reqs = [w(1, 3), w(2, 1), w(3, 2), w(4, 1), w(5, 0)];
+        for r in &reqs {
+            t.register_t(r);
+        }
+        let mut order = vec![1];
+        let mut cur = reqs[0].clone();
+        for _ in 1..reqs.len() {
+            let mut ready = Vec::new();
+            t.complete(&cur, &mut ready);
+            assert_eq!(ready.len(), 1);
+            cur = ready.pop().unwrap();
+            order.push(cur.aiocb);
+        }
+        assert_eq!(order, vec![1, 5, 2, 4, 3], "the first keeps the descriptor; then by priority, FIFO among equals");
     }
 
     #[test]

@@ -45,6 +45,16 @@ pub enum Op {
     },
 }
 
+/// A submission-order chain of one descriptor (see `fdtable.rs`): the requests in it run one
+/// at a time, in the order they were submitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chain {
+    /// Reads of a descriptor incapable of seeking.
+    Reads = 0,
+    /// Writes of a descriptor incapable of seeking, and O_APPEND writes of any descriptor.
+    Writes = 1,
+}
+
 const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
 const CANCELED: u8 = 2;
@@ -94,6 +104,8 @@ pub struct Request {
     pub lane: usize,
     pub notify: Notify,
     pub list: Option<Arc<ListCtl>>,
+    /// The submission-order chain it waits in on its descriptor, if any.
+    pub chain: Option<Chain>,
     /// May run on the kernel backend (decided at submission from the descriptor's flags; cleared
     /// if the kernel refused this descriptor).
     kernel: AtomicBool,
@@ -138,6 +150,7 @@ impl Request {
             lane,
             notify,
             list,
+            chain: None,
             iov: None,
             file: Mutex::new(None),
             track: None,
@@ -157,6 +170,11 @@ impl Request {
         self
     }
 
+    pub fn with_chain(mut self, chain: Option<Chain>) -> Self {
+        self.chain = chain;
+        self
+    }
+
     pub fn with_track(mut self, slot: Option<SlotRef>) -> Self {
         self.track = slot;
         self
@@ -168,10 +186,6 @@ impl Request {
         if g.is_none() {
             *g = Some(f);
         }
-    }
-
-    pub fn has_file(&self) -> bool {
-        self.file.lock().is_some()
     }
 
     /// The descriptor to perform the I/O on: rtaio's own reference when it has one.

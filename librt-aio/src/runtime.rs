@@ -20,7 +20,6 @@
 //! The runtime is created on first use and leaked. In a child after fork() it is forgotten
 //! (its threads do not exist there, its locks may be held) and a fresh one is made on demand.
 
-use std::cell::LazyCell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -35,8 +34,8 @@ use crate::fdtable::FdTable;
 use crate::kaio::{Faults, Kaio};
 use crate::lio::ListCtl;
 use crate::notify::{self, Notify, NotifyJob};
-use crate::request::{CancelOutcome, Op, Request};
-use crate::sys::{self, Errno};
+use crate::request::{CancelOutcome, Chain, Op, Request};
+use crate::sys::{self, Errno, FileKind};
 use crate::track::{self, Tracker};
 
 pub struct Runtime {
@@ -224,23 +223,34 @@ pub fn submit(
     let rt = get();
     let notify = Notify::from_sigevent(&cb.sigevent(), rt.pid, &rt.evq)?;
     let fd = cb.fildes();
-    let flags = sys::fd_flags(fd)?;
-    if flags & libc::O_PATH != 0 {
-        return Err(libc::EBADF); // no I/O through an O_PATH descriptor
-    }
-    let acc = flags & libc::O_ACCMODE;
-    let (readable, writable) =
-        (acc == libc::O_RDONLY || acc == libc::O_RDWR, acc == libc::O_WRONLY || acc == libc::O_RDWR);
+    // A descriptor that is not open, or not open for this direction, fails the request with
+    // EBADF through aio_error, with its notification, as glibc does (the read or write itself
+    // reports it); aio_fsync alone checks the descriptor at the call, as glibc's does.
+    let flags = match (sys::fd_flags(fd), kind) {
+        (Ok(f), _) => Some(f),
+        (Err(e), Kind::Sync { .. }) => return Err(e),
+        (Err(_), _) => None,
+    };
     let op = match kind {
-        Kind::Read | Kind::ReadV if readable => Op::Read,
-        Kind::Write | Kind::WriteV if writable => Op::Write { append: flags & libc::O_APPEND != 0 },
-        Kind::Sync { data_only } if writable => Op::Sync { data_only },
-        _ => return Err(libc::EBADF),
+        Kind::Read | Kind::ReadV => Op::Read,
+        Kind::Write | Kind::WriteV => Op::Write { append: flags.is_some_and(|f| f & libc::O_APPEND != 0) },
+        Kind::Sync { data_only } => {
+            let f = flags.unwrap_or(0);
+            if f & libc::O_PATH != 0 || f & libc::O_ACCMODE == libc::O_RDONLY {
+                return Err(libc::EBADF);
+            }
+            Op::Sync { data_only }
+        }
     };
     // POSIX: aio_fsync shall fail with EINVAL for a file without synchronized I/O (pipes,
     // sockets, terminals...): detect it now rather than through aio_error.
-    if is_sync && !sys::supports_sync(fd) {
-        return Err(libc::EINVAL);
+    let mut file_kind = None;
+    if is_sync {
+        let k = sys::file_kind(fd);
+        if k == FileKind::Stream {
+            return Err(libc::EINVAL);
+        }
+        file_kind = Some(k);
     }
     if rt.outstanding.fetch_add(1, Relaxed) >= rt.max_requests {
         rt.outstanding.fetch_sub(1, Relaxed);
@@ -261,36 +271,48 @@ pub fn submit(
             }
         }
     }
-    // Regular files and block devices: POSIX record locks forbid a duplicate (fileref.rs).
-    // Asked (fstat) only when it matters: not for a read that completes inline.
-    let lockable = LazyCell::new(|| sys::is_file_or_blockdev(fd));
-    let kernel = rt.kernel_eligible(op, flags, &lockable);
     let mut req = Request::new(cb.addr(), fd, op, cb.buf(), nbytes, offset, reqprio as usize, notify, list.cloned())
-        .with_kernel(kernel)
         .with_track(slot);
     if let Some(iov) = iov {
         req = req.with_iov(iov);
     }
-    let req = Arc::new(req);
     if let Some(l) = list {
         l.add();
     }
-    cb.begin(slot.map_or(0, |s| track::encode(s, aiocb::fork_gen())));
-    // A page-cache read may complete in this call; everything else runs after it returns, on
-    // rtaio's own reference to the file (fileref.rs).
-    let inline = !req.wants_kernel() && rt.inline && rt.inline_candidate(&req, flags);
-    if rt.fds.register(&req, !inline && !*lockable) {
+    let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
+    let Some(flags) = flags else {
+        cb.begin(track_word);
+        rt.finish(&Arc::new(req), -1, libc::EBADF);
+        return Ok(());
+    };
+    // A page-cache hit completes in this call, before the request is registered anywhere: the
+    // aiocb is marked in progress only once the data is in place, so nobody can observe (or
+    // cancel) a request that is already complete.
+    if rt.inline && inline_candidate(&req, flags) {
+        match rt.try_inline(&req) {
+            Inline::Done(n) => {
+                cb.begin(track_word);
+                rt.finish(&Arc::new(req), n as isize, 0);
+                return Ok(());
+            }
+            Inline::Stream => file_kind = Some(FileKind::Stream),
+            Inline::No => {}
+        }
+    }
+    // Everything else runs after this call returns.
+    let kind = file_kind.unwrap_or_else(|| sys::file_kind(fd));
+    let chain = match (kind, op) {
+        (FileKind::Stream, Op::Read) => Some(Chain::Reads),
+        (FileKind::Stream, Op::Write { .. }) | (_, Op::Write { append: true }) => Some(Chain::Writes),
+        _ => None,
+    };
+    let req = Arc::new(req.with_chain(chain).with_kernel(rt.kernel_eligible(op, flags, kind)));
+    cb.begin(track_word);
+    // Not regular files: the request runs on rtaio's own reference to the file (fileref.rs).
+    if rt.fds.register(&req, kind == FileKind::Stream) {
         if let (true, Some(batch)) = (req.wants_kernel(), batch) {
             batch.push(req);
             return Ok(());
-        }
-        if inline {
-            if rt.try_inline(&req) {
-                return Ok(());
-            }
-            if !*lockable {
-                rt.fds.attach_file(&req);
-            }
         }
         let mut refused = false;
         for stuck in rt.launch(vec![req.clone()]) {
@@ -358,7 +380,7 @@ impl Runtime {
     }
 
     /// May this request run on the kernel backend? (See `config::Backend`.)
-    fn kernel_eligible(&self, op: Op, flags: i32, file_or_blockdev: &LazyCell<bool, impl FnOnce() -> bool>) -> bool {
+    fn kernel_eligible(&self, op: Op, flags: i32, kind: FileKind) -> bool {
         if self.kaio_state.load(Relaxed) == KAIO_OFF {
             return false;
         }
@@ -368,8 +390,8 @@ impl Runtime {
         // without holding a share of the system-wide fs.aio-max-nr.
         match (self.backend, op) {
             (Backend::Threads, _) | (_, Op::Write { append: true }) => false,
-            (Backend::Auto, _) => flags & libc::O_DIRECT != 0 && **file_or_blockdev,
-            (Backend::Kernel, _) => **file_or_blockdev,
+            (Backend::Auto, _) => flags & libc::O_DIRECT != 0 && kind == FileKind::File,
+            (Backend::Kernel, _) => kind == FileKind::File,
         }
     }
 
@@ -445,39 +467,28 @@ impl Runtime {
         }
     }
 
-    /// Page-cache hits complete in the submitting thread: one `RWF_NOWAIT` read, no hand-off to
-    /// another thread. Returns true if the request is complete (or was cancelled meanwhile).
-    /// Only reads the descriptor table let run now, never O_DIRECT (which would wait for the
-    /// device). A short result (part of the range not cached) is discarded and the pool redoes
-    /// the whole read, so the result is exactly what one pread gives. Writes never go inline:
-    /// a short NOWAIT write would already have changed the file.
-    fn inline_candidate(&self, req: &Request, flags: i32) -> bool {
-        req.op == Op::Read && req.iov.is_none() && flags & libc::O_DIRECT == 0 && req.nbytes <= INLINE_MAX
-    }
-
-    fn try_inline(&'static self, req: &Arc<Request>) -> bool {
+    /// A page-cache hit, read in the submitting thread: one `RWF_NOWAIT` read, no hand-off to
+    /// another thread. A short result (part of the range not cached) is discarded and the
+    /// request runs elsewhere, so the result is exactly what one pread gives.
+    fn try_inline(&self, req: &Request) -> Inline {
         // RWF_NOWAIT covers the file's side only: a fault on the destination buffer would still
         // block this thread (a userfaultfd page may even be waiting for this very thread).
         if !sys::buffer_resident(req.buf, req.nbytes) {
-            return false;
-        }
-        if !req.claim() {
-            return true; // cancelled between registration and now: the canceller completed it
+            return Inline::No;
         }
         // SAFETY: the aiocb's buffer is reserved for this request until it completes (POSIX),
-        // and this thread owns the request (claimed).
+        // and nobody else knows the request yet.
         match unsafe { sys::nowait_read(req.fd, req.buf, req.nbytes, req.offset) } {
             Ok(n) if n == req.nbytes || n == 0 => {
-                self.finish(req, n as isize, 0);
-                true
+                let claimed = req.claim();
+                debug_assert!(claimed, "an unregistered request has no other owner");
+                Inline::Done(n)
             }
-            // EAGAIN (not cached), ESPIPE (pipe, socket), EOPNOTSUPP, a short count, or a
-            // genuine error: the pool repeats it with the ordinary blocking call, which reports
-            // genuine errors itself.
-            _ => {
-                req.unclaim();
-                false
-            }
+            // Pipes, sockets, terminals: not positional, so not seekable.
+            Err(libc::ESPIPE) => Inline::Stream,
+            // EAGAIN (not cached), EOPNOTSUPP, a short count, or a genuine error: the ordinary
+            // blocking call repeats it and reports genuine errors itself.
+            _ => Inline::No,
         }
     }
 
@@ -653,6 +664,22 @@ fn execute(req: &Request) -> Result<usize, Errno> {
         Err(libc::ESPIPE) if positional => transfer(None),
         r => r,
     }
+}
+
+/// What an inline attempt found.
+enum Inline {
+    /// Complete: this many bytes.
+    Done(usize),
+    /// The descriptor cannot seek (ESPIPE).
+    Stream,
+    /// Not now: the request runs elsewhere.
+    No,
+}
+
+/// Only reads the descriptor's flags allow, never O_DIRECT (which would wait for the device),
+/// and never writes (a short NOWAIT write would already have changed the file).
+fn inline_candidate(req: &Request, flags: i32) -> bool {
+    req.op == Op::Read && req.iov.is_none() && flags & libc::O_DIRECT == 0 && req.nbytes <= INLINE_MAX
 }
 
 /// Process-wide count of outstanding requests (for lio_listio's all-or-nothing EAGAIN).

@@ -38,24 +38,34 @@ pub fn fd_flags(fd: c_int) -> Result<c_int, Errno> {
     }
 }
 
-/// Can `fsync` work on this descriptor? Regular files, directories and block devices can;
-/// pipes, FIFOs, sockets and character devices answer EINVAL.
-pub fn supports_sync(fd: c_int) -> bool {
+/// What a descriptor names, as far as ordering and executors care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file or block device: seekable, can carry POSIX record locks, can be synced,
+    /// and native AIO can take its O_DIRECT requests.
+    File,
+    /// A directory: seekable and syncable, but every read and write fails.
+    Dir,
+    /// Incapable of seeking (POSIX's words): pipes, FIFOs, sockets, character devices such as
+    /// terminals, and anonymous-inode files. Requests on it run in submission order per
+    /// direction; it cannot be synced.
+    Stream,
+}
+
+/// The kind of file `fd` names (one `fstat`). A descriptor fstat cannot look at is taken for a
+/// file: the request's own system call then reports the error.
+pub fn file_kind(fd: c_int) -> FileKind {
     // SAFETY: `st` is a valid out-pointer for fstat.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return true; // let the fsync itself report the error
+        return FileKind::File;
     }
-    matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK)
-}
-
-/// A regular file or a block device (where native AIO reads and writes make sense)?
-pub fn is_file_or_blockdev(fd: c_int) -> bool {
-    // SAFETY: `st` is a valid out-pointer for fstat.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::fstat(fd, &mut st) == 0 && matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK) }
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFBLK => FileKind::File,
+        libc::S_IFDIR => FileKind::Dir,
+        _ => FileKind::Stream,
+    }
 }
 
 pub fn fd_is_open(fd: c_int) -> bool {

@@ -250,7 +250,8 @@ int main(void)
         if (r != want_ret[i])
             FAILF("%s with SIGEV_EVENTFD: aio_return = %zd, expected %zd", op_name[ops[i]], r,
                   want_ret[i]);
-        CHECK_ERR(aio_error(&cb[i]), EINVAL); /* released by aio_return */
+        CHECK_ERR(aio_return(&cb[i]), EINVAL); /* released by aio_return */
+        CHECK_EQ(aio_error(&cb[i]), 0);          /* its final status stays readable */
     }
     if (memcmp(rbuf, filedata + 100, sizeof rbuf) != 0)
         FAILF("aio_read with SIGEV_EVENTFD: wrong data");

@@ -8,7 +8,8 @@
  *  - iovcnt > IOV_MAX, NULL iov with a count, lengths adding up to more than SSIZE_MAX
  *    (also when the sum wraps around) → EINVAL, nothing queued;
  *  - short read at end of file, 0 at and past it;
- *  - writev on a read-only fd / readv on a write-only fd / a closed fd → EBADF;
+ *  - writev on a read-only fd / readv on a write-only fd / a closed fd → accepted, EBADF via
+ *    aio_error (as aio_read/aio_write);
  *  - O_DIRECT with aligned segments (skipped where O_DIRECT is refused);
  *  - O_APPEND: 100 writevs (and writevs mixed with aio_write) land in submission order;
  *  - pipes and sockets: the offset is ignored;
@@ -273,8 +274,12 @@ int main(void)
                     FAILF("cancel: writev %d (%s) but the file has byte %d at +%d", i,
                           want ? "done" : "cancelled", fc[i * 100 + k], k);
         }
-        if (r1 == AIO_CANCELED && aio_error(&wc[NW - 1]) != -1) /* released above */
-            FAILF("cancel: state after aio_return");
+        if (r1 == AIO_CANCELED) { /* released above: no second value, the status stays */
+            errno = 0;
+            if (aio_return(&wc[NW - 1]) != -1 || errno != EINVAL ||
+                aio_error(&wc[NW - 1]) != ECANCELED)
+                FAILF("cancel: state after aio_return");
+        }
         t_note("cancel: %d cancelled, %d readvs done, %d writevs done (aio_cancel %d/%d/%d)",
                canceled, done_r, done_w, r1, r2, r3);
         if (canceled == 0)
@@ -394,23 +399,28 @@ int main(void)
         NOT_GLIBC(CHECK_ERR(aio_readv(t_null()), EINVAL));
         NOT_GLIBC(CHECK_ERR(aio_writev(t_null()), EINVAL));
 
-        /* EBADF: read-only / write-only / closed descriptors */
+        /* EBADF: read-only / write-only / closed descriptors: accepted, and the request fails
+         * with EBADF through aio_error, as aio_read/aio_write do (glibc's way) */
         char path[4096];
         tmppath(path, sizeof path);
         int ro = open(path, O_RDONLY), wo = open(path, O_WRONLY);
         CHECK(ro >= 0 && wo >= 0);
         CHECK_OK(unlink(path));
         vcb(&cb, ro, ok, 1, 0);
-        SUBMIT_ERR(aio_writev(&cb), &cb, EBADF, "aio_writev on an O_RDONLY fd");
+        CHECK_OK(aio_writev(&cb));
+        CHECK_EQ(t_wait_return(&cb, EBADF, "aio_writev on an O_RDONLY fd"), -1);
         vcb(&cb, wo, ok, 1, 0);
-        SUBMIT_ERR(aio_readv(&cb), &cb, EBADF, "aio_readv on an O_WRONLY fd");
+        CHECK_OK(aio_readv(&cb));
+        CHECK_EQ(t_wait_return(&cb, EBADF, "aio_readv on an O_WRONLY fd"), -1);
         int closed = dup(ro);
         CHECK(closed >= 0);
         close(closed);
         vcb(&cb, closed, ok, 1, 0);
-        SUBMIT_ERR(aio_readv(&cb), &cb, EBADF, "aio_readv on a closed fd");
+        CHECK_OK(aio_readv(&cb));
+        CHECK_EQ(t_wait_return(&cb, EBADF, "aio_readv on a closed fd"), -1);
         vcb(&cb, -1, ok, 1, 0);
-        SUBMIT_ERR(aio_writev(&cb), &cb, EBADF, "aio_writev on fd -1");
+        CHECK_OK(aio_writev(&cb));
+        CHECK_EQ(t_wait_return(&cb, EBADF, "aio_writev on fd -1"), -1);
         struct stat st;
         CHECK_OK(fstat(ro, &st));
         CHECK_EQ(st.st_size, 0);

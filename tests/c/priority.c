@@ -1,8 +1,9 @@
 /* priority: BEHAVIOUR.md "among queued requests, lower aio_reqprio is dispatched first;
  * equal priority is FIFO". With aio_init({.aio_threads = 1}) and the only worker blocked in
  * an aio_read on an empty pipe, 1-byte aio_writes to another pipe with mixed priorities are
- * all queued; once the worker is free they run one at a time, so the bytes appear in the
- * pipe in dispatch order. */
+ * all queued; writes to a pipe run one at a time, so the bytes appear in the pipe in
+ * dispatch order: the first write holds the pipe, the others follow by priority, FIFO among
+ * equals — glibc's order too (its per-descriptor queue). */
 #include "t.h"
 
 int main(void)
@@ -28,7 +29,7 @@ int main(void)
         int prio;
     } reqs[] = { { 'a', 3 }, { 'b', 1 }, { 'c', 2 }, { 'd', 1 }, { 'e', 20 },
                  { 'f', 0 }, { 'g', 2 }, { 'h', 0 }, { 'i', 3 } };
-    const char *expect = "fhbdcgaie";
+    const char *expect = "afhbdcgie";
     enum { M = sizeof reqs / sizeof reqs[0] };
     struct aiocb w[M];
     for (int i = 0; i < M; i++) {

@@ -5,8 +5,9 @@
  * submitted, failed lio entry, returned). Every operation's result is checked against an
  * oracle built from docs/BEHAVIOUR.md:
  *  - aio_read/aio_write/aio_fsync (and the 64 twins): the errno is predicted from the
- *    contents (check order: in progress, reqprio, offset/nbytes, sigevent, descriptor;
- *    fsync: op, sigevent, descriptor, synchronized I/O); predicted success → 0 (or EAGAIN);
+ *    contents (check order: in progress, reqprio, offset/nbytes, sigevent; fsync: op,
+ *    sigevent, descriptor, synchronized I/O); predicted success → 0 (or EAGAIN); a read or
+ *    write on a bad descriptor is accepted and fails with EBADF, as in glibc;
  *    a resubmitted in-flight aiocb → EINVAL unless it completed meanwhile; a rejected
  *    submission leaves the aiocb untouched (aio_error unchanged);
  *  - lio_listio (random mode incl. invalid, nent incl. negative and > AIO_LISTIO_MAX, NULL
@@ -14,8 +15,9 @@
  *    sigevent): per-entry outcome simulated in order; failed entries get their errno as
  *    status; LIO_WAIT returns only when every accepted entry is complete; 0 / EIO / EINVAL;
  *  - aio_error/aio_return on never-submitted, in-flight, completed, returned aiocbs: EINVAL
- *    exactly when rtaio does not know the request; a final status never changes; aio_return
- *    is never -1/EINVAL for a request known to be submitted and not returned, returns -1 iff
+ *    exactly when rtaio does not know the request; a final status never changes, and stays
+ *    readable by aio_error after aio_return (a second aio_return: EINVAL); aio_return is
+ *    never -1/EINVAL for a request known to be submitted and not returned, returns -1 iff
  *    the status is an error, 0..nbytes otherwise;
  *  - aio_suspend (NULL entries, nent < 0, NULL list, invalid/zero/short timeouts, NULL timeout
  *    only when something listed is already complete): 0 at once when something listed is
@@ -166,6 +168,9 @@ struct slot {
     int may_rw, may_sync;
     int blocking;  /* may block until the test feeds/drains */
     int liofail;   /* S_LIOFAIL: its errno */
+    /* S_RETURNED: what aio_error must still say: ret_known 1 = exactly ret_err; 2 = some
+     * error (aio_return gave -1); 3 = 0 (aio_return gave a count); 0 = any final status */
+    int ret_known, ret_err;
 };
 static struct slot slots[NSLOT];
 static pthread_attr_t detached;
@@ -413,16 +418,14 @@ static int predict(int op, int fsync_op, const struct aiocb *cb)
     int sv = sigev_valid(&cb->aio_sigevent);
     if (sv == 0)
         return EINVAL;
-    int k = fk_of(cb->aio_fildes);
-    const struct fdinfo *f = k >= 0 ? &fds[k] : NULL;
-    if (!f || !f->open || f->opath)
-        return EBADF;
-    if (op == OP_R && !f->readable)
-        return EBADF;
-    if (op != OP_R && !f->writable)
-        return EBADF;
-    if (op == OP_S && !f->syncable)
-        return EINVAL;
+    if (op == OP_S) { /* aio_fsync alone checks the descriptor at the call */
+        int k = fk_of(cb->aio_fildes);
+        const struct fdinfo *f = k >= 0 ? &fds[k] : NULL;
+        if (!f || !f->open || f->opath || !f->writable)
+            return EBADF;
+        if (!f->syncable)
+            return EINVAL;
+    }
     return sv < 0 ? -1 : 0;
 }
 
@@ -487,10 +490,20 @@ static void check_error(int idx)
     trace("aio_error(slot %d state %d) = %d errno %d", idx, s->state, e, en);
     switch (s->state) {
     case S_FRESH:
-    case S_RETURNED:
         if (e != -1 || en != EINVAL)
-            FZFAIL("aio_error on a %s aiocb (slot %d) = %d errno %d, expected -1/EINVAL",
-                   s->state == S_FRESH ? "never-submitted" : "returned", idx, e, en);
+            FZFAIL("aio_error on a never-submitted aiocb (slot %d) = %d errno %d, expected "
+                   "-1/EINVAL",
+                   idx, e, en);
+        break;
+    case S_RETURNED:
+        if (e == -1 || e == EINPROGRESS || !final_ok(e) ||
+            (s->ret_known == 1 && e != s->ret_err) || (s->ret_known == 2 && e == 0) ||
+            (s->ret_known == 3 && e != 0))
+            FZFAIL("aio_error on a returned aiocb (slot %d) = %d errno %d, expected its final "
+                   "status (known %d: %d)",
+                   idx, e, en, s->ret_known, s->ret_err);
+        s->ret_known = 1;
+        s->ret_err = e;
         break;
     case S_LIOFAIL:
         if (e != s->liofail)
@@ -539,6 +552,8 @@ static void check_return(int idx)
             FZFAIL("aio_return on a failed lio_listio entry (slot %d) = %zd, expected -1",
                    idx, r);
         s->state = S_RETURNED;
+        s->ret_known = 1;
+        s->ret_err = s->liofail;
         return;
     }
     /* S_SUB */
@@ -568,6 +583,8 @@ static void check_return(int idx)
         FZFAIL("slot %d: aio_return %zd", idx, r);
     }
     s->state = S_RETURNED;
+    s->ret_known = known_done ? 1 : r == -1 ? 2 : 3;
+    s->ret_err = s->err;
     s->done = 0;
     s->uncertain = 0;
 }

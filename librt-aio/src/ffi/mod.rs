@@ -88,9 +88,9 @@ pub unsafe extern "C" fn aio_fsync(op: c_int, aiocbp: *mut Aiocb) -> c_int {
 pub unsafe extern "C" fn aio_error(aiocbp: *const Aiocb) -> c_int {
     // SAFETY: valid aiocb or NULL (POSIX).
     ret(match unsafe { view(aiocbp) }.map(|cb| cb.status()) {
-        None | Some(Status::Unknown) | Some(Status::Returned) => Err(libc::EINVAL),
+        None | Some(Status::Unknown) => Err(libc::EINVAL),
         Some(Status::InProgress) => Ok(libc::EINPROGRESS),
-        Some(Status::Done { error, .. }) => Ok(error),
+        Some(Status::Done { error, .. } | Status::Returned { error }) => Ok(error),
     })
 }
 
