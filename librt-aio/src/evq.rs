@@ -12,20 +12,21 @@
 //! later got the eventfd's number. Holding it no longer than that keeps `close()` meaningful to
 //! the application's epoll set (an epoll registration lives as long as the file does).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::fileref::{self, FileRef};
+use crate::idmap::IdMap;
 use crate::request::Request;
 use crate::sys::{self, Errno};
 
 const SHARDS: usize = 16;
 
 /// Queues by eventfd number.
-type Shard = Mutex<HashMap<i32, Arc<EvQueue>>>;
+type Shard = Mutex<IdMap<i32, Arc<EvQueue>>>;
 
 pub struct EvQueues {
     shards: Box<[Shard]>,
@@ -174,7 +175,7 @@ impl Drop for EvTicket {
 
 impl EvQueues {
     pub fn new() -> Self {
-        EvQueues { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+        EvQueues { shards: (0..SHARDS).map(|_| Mutex::new(IdMap::default())).collect() }
     }
 
     fn shard(&self, efd: i32) -> &Shard {

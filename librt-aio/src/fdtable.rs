@@ -18,13 +18,14 @@
 //! state and is held only for these few list operations, never across I/O or notification.
 //! There is no process-wide lock: two descriptors in different shards never contend.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
 use crate::fileref::FileRef;
+use crate::idmap::IdMap;
 use crate::request::Request;
 
 const SHARDS: usize = 64;
@@ -34,7 +35,7 @@ fn key(req: &Request) -> usize {
 }
 
 #[repr(align(128))]
-struct Shard(Mutex<HashMap<i32, FdState>>);
+struct Shard(Mutex<IdMap<i32, FdState>>);
 
 pub struct FdTable {
     shards: Box<[Shard]>,
@@ -45,7 +46,7 @@ struct FdState {
     /// Requests registered and not yet retired, by request identity (`Arc::as_ptr`): not by
     /// aiocb address, because once a request's status is published the application may
     /// resubmit the same aiocb before the old request has left this table.
-    live: HashMap<usize, Live>,
+    live: IdMap<usize, Live>,
     /// The submission-order chains, by `Chain` (reads, writes).
     chains: [ChainState; 2],
     epochs: VecDeque<Epoch>,
@@ -103,10 +104,14 @@ struct Epoch {
 impl FdTable {
     pub fn new(capacity_hint: usize) -> Self {
         let per = capacity_hint / SHARDS;
-        FdTable { shards: (0..SHARDS).map(|_| Shard(Mutex::new(HashMap::with_capacity(per.min(1024))))).collect() }
+        FdTable {
+            shards: (0..SHARDS)
+                .map(|_| Shard(Mutex::new(IdMap::with_capacity_and_hasher(per.min(1024), Default::default()))))
+                .collect(),
+        }
     }
 
-    fn shard(&self, fd: i32) -> &Mutex<HashMap<i32, FdState>> {
+    fn shard(&self, fd: i32) -> &Mutex<IdMap<i32, FdState>> {
         &self.shards[(fd as u32 as usize) % SHARDS].0
     }
 

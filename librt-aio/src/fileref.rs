@@ -75,8 +75,7 @@ impl FileRef {
             let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, b) };
             if d >= 0 {
                 if d as usize >= TRACKED_FDS {
-                    // SAFETY: `d` was just created by us and is known to nobody else.
-                    unsafe { libc::close(d) };
+                    crate::sys::close(d); // just created by us, known to nobody else
                     return Err(libc::EMFILE);
                 }
                 mark(d, true);
@@ -109,8 +108,7 @@ impl FileRef {
 impl Drop for FileRef {
     fn drop(&mut self) {
         mark(self.fd, false);
-        // SAFETY: `fd` is our own duplicate; nobody else closes it.
-        unsafe { libc::close(self.fd) };
+        crate::sys::close(self.fd); // our own duplicate; nobody else closes it
     }
 }
 
@@ -159,8 +157,7 @@ pub fn close_all_after_fork() {
         while bits != 0 {
             let b = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            // SAFETY: a descriptor rtaio made; the child has no request that uses it.
-            unsafe { libc::close((w * 64 + b) as i32) };
+            crate::sys::close((w * 64 + b) as i32); // rtaio's; the child has no request on it
         }
     }
 }

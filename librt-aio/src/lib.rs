@@ -34,6 +34,7 @@ mod evq;
 mod fdtable;
 pub mod ffi;
 mod fileref;
+mod idmap;
 mod kaio;
 mod lio;
 mod notify;

@@ -1,7 +1,13 @@
 //! System calls used by the request core. One of rtaio's few `unsafe` modules; every function
 //! wraps one call and returns `Result<_, errno>`. Blocking I/O calls retry on EINTR.
+//!
+//! Calls that can run on an application's thread (submission, completion, cancel) are made
+//! as raw system calls, never through libc's wrappers where those are cancellation points
+//! (`preadv2`, `close`, `write`, `getrandom`): a pending `pthread_cancel` must be acted on only
+//! where glibc's AIO acts on it, in `aio_suspend` (the `*_cancellable` waits below).
 
 use libc::{c_int, c_void, off_t, pid_t};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
 
 pub type Errno = i32;
 
@@ -18,7 +24,8 @@ pub fn set_errno(e: Errno) {
 pub fn random_u64() -> u64 {
     let mut v = 0u64;
     // SAFETY: writes at most 8 bytes into `v`.
-    let n = unsafe { libc::getrandom(&mut v as *mut u64 as *mut c_void, 8, libc::GRND_NONBLOCK) };
+    let n =
+        unsafe { libc::syscall(libc::SYS_getrandom, &mut v as *mut u64 as *mut c_void, 8usize, libc::GRND_NONBLOCK) };
     if n != 8 {
         // No entropy yet (very early boot) or seccomp: mix what differs between processes.
         let t = kernel_aio::monotonic_now();
@@ -66,6 +73,12 @@ pub fn file_kind(fd: c_int) -> FileKind {
         libc::S_IFDIR => FileKind::Dir,
         _ => FileKind::Stream,
     }
+}
+
+/// Closes a descriptor rtaio owns (not a cancellation point, unlike libc's `close`).
+pub fn close(fd: c_int) {
+    // SAFETY: the caller owns `fd`; close takes no pointer.
+    unsafe { libc::syscall(libc::SYS_close, fd) };
 }
 
 pub fn fd_is_open(fd: c_int) -> bool {
@@ -149,8 +162,11 @@ pub unsafe fn writev_at(fd: c_int, iov: &[crate::request::IoVec], offset: Option
 /// As for [`read_at`].
 pub unsafe fn nowait_read(fd: c_int, buf: usize, len: usize, offset: i64) -> Result<usize, Errno> {
     let iov = libc::iovec { iov_base: buf as *mut c_void, iov_len: len };
+    // preadv2's offset is passed as two halves (low, high); on LP64 the high half is ignored.
     // SAFETY: per the function contract; `iov` describes the caller's buffer.
-    let r = unsafe { libc::preadv2(fd, &iov, 1, offset as off_t, libc::RWF_NOWAIT) };
+    let r = unsafe {
+        libc::syscall(libc::SYS_preadv2, fd, &iov as *const libc::iovec, 1, offset as off_t, 0, libc::RWF_NOWAIT)
+    };
     if r < 0 {
         Err(errno())
     } else {
@@ -182,9 +198,9 @@ pub fn buffer_resident(buf: usize, len: usize) -> bool {
 /// Adds `n` to an eventfd's counter. Errors (a counter at its maximum) are ignored: the
 /// reader is behind by 2^64 - 2 events and will find the queue non-empty anyway.
 pub fn eventfd_add(fd: c_int, n: u64) {
-    // SAFETY: writes 8 bytes from a local value.
     loop {
-        let r = unsafe { libc::write(fd, &n as *const u64 as *const c_void, 8) };
+        // SAFETY: writes 8 bytes from a local value.
+        let r = unsafe { libc::syscall(libc::SYS_write, fd, &n as *const u64 as *const c_void, 8usize) };
         if r >= 0 || errno() != libc::EINTR {
             return;
         }
@@ -287,4 +303,80 @@ pub fn sigrtmin() -> c_int {
 }
 pub fn sigrtmax() -> c_int {
     libc::SIGRTMAX()
+}
+
+// ---------------------------------------------------------------------------------------------
+// cancellation points (cancel.c)
+
+// Declared "C", not "C-unwind": a cancel is a *forced* unwind, which passes through frames
+// without landing pads (with panic = "abort" rustc emits none for "C" calls); a "C-unwind"
+// declaration would give the caller an abort-on-unwind landing pad that stops it.
+extern "C" {
+    /// See `cancel.c`: system call `nr` with asynchronous cancellation on and `cleanup(arg)`
+    /// pushed; its result, or -errno.
+    fn rtaio_cancellable_syscall(
+        cleanup: unsafe extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+        nr: libc::c_long,
+        args: *const [libc::c_long; 6],
+    ) -> libc::c_long;
+}
+
+/// The cleanup of a cancelled wait: gives back the waiter count it registered in.
+unsafe extern "C" fn release_waiter(arg: *mut c_void) {
+    if !arg.is_null() {
+        // SAFETY: `arg` is the counter passed to `cancellable` by a waiter that incremented it;
+        // such counters live in statics or in the leaked runtime.
+        unsafe { (*(arg as *const AtomicUsize)).fetch_sub(1, SeqCst) };
+    }
+}
+
+/// Runs a futex wait as a POSIX cancellation point (`aio_suspend`, `aio_waitcomplete`): a
+/// cancel pending at the call, or arriving during the wait, ends the thread there, after
+/// `registered` (a waiter count the caller incremented) is decremented. The calling frames
+/// must own nothing that needs dropping while they wait here: they are unwound ("plain old
+/// frames" of the C-unwind RFC), not returned through.
+fn cancellable(registered: Option<&AtomicUsize>, nr: libc::c_long, args: [libc::c_long; 6]) -> Result<usize, Errno> {
+    let arg = registered.map_or(std::ptr::null_mut(), |c| c as *const AtomicUsize as *mut c_void);
+    // SAFETY: `args` are those of a futex system call that the two callers below build from
+    // live references; the cleanup touches only `registered`.
+    let r = unsafe { rtaio_cancellable_syscall(release_waiter, arg, nr, &args) };
+    if r < 0 {
+        Err(-r as Errno)
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// [`kernel_aio::futex_waitv`] as a cancellation point.
+pub fn futex_waitv_cancellable(
+    waiters: &[kernel_aio::FutexWaitv],
+    deadline: Option<&libc::timespec>,
+    registered: Option<&AtomicUsize>,
+) -> Result<usize, Errno> {
+    let tsp = deadline.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let args = [
+        waiters.as_ptr() as libc::c_long,
+        waiters.len() as libc::c_long,
+        0,
+        tsp as libc::c_long,
+        libc::CLOCK_MONOTONIC as libc::c_long,
+        0,
+    ];
+    cancellable(registered, libc::SYS_futex_waitv, args)
+}
+
+/// [`kernel_aio::futex_wait_until`] (an absolute CLOCK_MONOTONIC deadline) as a cancellation
+/// point.
+pub fn futex_wait_until_cancellable(
+    word: &AtomicU32,
+    expected: u32,
+    deadline: Option<&libc::timespec>,
+    registered: Option<&AtomicUsize>,
+) -> Result<(), Errno> {
+    let tsp = deadline.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let op = libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG;
+    let args =
+        [word.as_ptr() as libc::c_long, op as libc::c_long, expected as libc::c_long, tsp as libc::c_long, 0, -1];
+    cancellable(registered, libc::SYS_futex, args).map(|_| ())
 }

@@ -247,11 +247,12 @@ impl Tracker {
                 self.waiters.fetch_sub(1, SeqCst);
                 return Err(libc::EAGAIN);
             }
-            let r = kernel_aio::futex_wait_until(&self.seq, seen, deadline);
+            // A cancellation point, like aio_suspend: a cancelled waiter leaves `waiters`
+            // through the cleanup handler.
+            let r = crate::sys::futex_wait_until_cancellable(&self.seq, seen, deadline.as_ref(), Some(&self.waiters));
             self.waiters.fetch_sub(1, SeqCst);
-            match r {
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => return Err(libc::EINTR),
-                _ => {}
+            if r == Err(libc::EINTR) {
+                return Err(libc::EINTR);
             }
         }
     }

@@ -7,6 +7,9 @@
 //! For longer lists (or kernels without futex_waitv) the waiter sleeps on one process-wide
 //! completion counter instead, which completions bump only while such a waiter exists.
 //! Everything here is async-signal-safe: atomics and system calls, no locks, no allocation.
+//! `aio_suspend` is a cancellation point (POSIX), as in glibc: its waits go through
+//! `sys::*_cancellable`, and while it sleeps it owns nothing that would need dropping.
+//! LIO_WAIT is not one, as in glibc (which disables cancellation around it).
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
 use std::time::Duration;
@@ -15,7 +18,7 @@ use kernel_aio::{FutexWaitv, FUTEX_WAITV_MAX};
 use libc::timespec;
 
 use crate::aiocb::AiocbRef;
-use crate::sys::Errno;
+use crate::sys::{self, Errno};
 
 static LONG_WAITERS: AtomicUsize = AtomicUsize::new(0);
 static COMPLETIONS: AtomicU32 = AtomicU32::new(0);
@@ -90,13 +93,10 @@ fn suspend_waitv<'a>(
             return Err(libc::EAGAIN);
         }
         // An absolute deadline: the kernel restarts the wait after an SA_RESTART handler.
-        match kernel_aio::futex_waitv(&v[..k], deadline) {
-            Ok(_) => {}
-            Err(e) => match os_errno(e) {
-                libc::EAGAIN => {}
-                libc::ETIMEDOUT => return Err(libc::EAGAIN),
-                e => return Err(e), // EINTR, ENOSYS (fallback), EFAULT...
-            },
+        match sys::futex_waitv_cancellable(&v[..k], deadline.as_ref(), None) {
+            Ok(_) | Err(libc::EAGAIN) => {}
+            Err(libc::ETIMEDOUT) => return Err(libc::EAGAIN),
+            Err(e) => return Err(e), // EINTR, ENOSYS (fallback), EFAULT...
         }
     }
 }
@@ -117,19 +117,17 @@ fn suspend_long<'a>(
         }
         // futex_waitv even for one word: with a deadline it is the only futex wait the kernel
         // restarts after an SA_RESTART handler (a timed FUTEX_WAIT fails with EINTR instead).
+        // A cancelled waiter leaves LONG_WAITERS through the cleanup handler.
         let one = [FutexWaitv::new(&COMPLETIONS, seen)];
-        let r = match kernel_aio::futex_waitv(&one, deadline) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                kernel_aio::futex_wait_until(&COMPLETIONS, seen, deadline)
+        let r = match sys::futex_waitv_cancellable(&one, deadline.as_ref(), Some(&LONG_WAITERS)) {
+            Err(libc::ENOSYS) => {
+                sys::futex_wait_until_cancellable(&COMPLETIONS, seen, deadline.as_ref(), Some(&LONG_WAITERS))
             }
             r => r.map(|_| ()),
         };
         match r {
-            Ok(()) => {}
-            Err(e) => match os_errno(e) {
-                libc::EAGAIN | libc::ETIMEDOUT => {}
-                e => break Err(e),
-            },
+            Ok(()) | Err(libc::EAGAIN | libc::ETIMEDOUT) => {}
+            Err(e) => break Err(e),
         }
     };
     LONG_WAITERS.fetch_sub(1, SeqCst);

@@ -408,6 +408,32 @@ static inline void t_wait_blocked_read(int fd)
     }
 }
 
+/* Wait until thread `tid` of this process sleeps in a futex wait (futex or futex_waitv):
+ * where aio_suspend, lio_listio and aio_waitcomplete block, in glibc and in rtaio. Fails the
+ * test after T_DEADLINE_S; without /proc it waits 500 ms instead. */
+static inline void t_wait_thread_in_futex(pid_t tid)
+{
+    double end = t_now() + T_DEADLINE_S;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    for (;;) {
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            t_sleep_ms(500);
+            return;
+        }
+        long nr = -1;
+        int ok = fscanf(f, "%ld", &nr) == 1;
+        fclose(f);
+        if (ok && (nr == SYS_futex || nr == 449 /* futex_waitv */))
+            return;
+        if (t_now() > end)
+            FAILF("thread %d not asleep in a futex wait after %.0f s (syscall %ld)", (int)tid,
+                  T_DEADLINE_S, nr);
+        t_sleep_ms(2);
+    }
+}
+
 /* ---- a read on a REGULAR file that blocks, deterministically ----
  * The buffer is a page registered with userfaultfd (missing-page mode): the pread() of the
  * worker faults in copy_to_user and sleeps in the kernel until t_uffd_release(). Needs

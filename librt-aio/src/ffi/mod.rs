@@ -109,7 +109,8 @@ pub unsafe extern "C" fn aio_return(aiocbp: *mut Aiocb) -> ssize_t {
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_suspend.html>.
-/// Async-signal-safe: no lock, no allocation, for lists of any length.
+/// Async-signal-safe: no lock, no allocation, for lists of any length. A cancellation point:
+/// a cancel unwinds through this frame, which owns nothing to drop then.
 #[no_mangle]
 pub unsafe extern "C" fn aio_suspend(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int {
     let timeout = if timeout.is_null() {
@@ -195,7 +196,8 @@ pub unsafe extern "C" fn aio_reap(efd: c_int, out: *mut *mut Aiocb, max: c_int) 
     }))
 }
 
-/// Waits for the next completed tracked request (rtaio.h, FreeBSD's aio_waitcomplete).
+/// Waits for the next completed tracked request (rtaio.h, FreeBSD's aio_waitcomplete). A
+/// cancellation point, like aio_suspend.
 #[no_mangle]
 pub unsafe extern "C" fn aio_waitcomplete(iocbp: *mut *mut Aiocb, timeout: *mut timespec) -> ssize_t {
     if iocbp.is_null() {
