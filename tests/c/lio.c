@@ -51,14 +51,17 @@ static void list_sig_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
     (void)uc;
+    int saved = errno; /* aio_error may set it: a handler must not change the interrupted errno */
     struct lstate *s = si->si_value.sival_ptr;
     if (s != sig_state) {
         sig_state->code = -2;
+        errno = saved;
         return;
     }
     s->code = si->si_code;
     s->inprogress_seen += count_inprogress(s->l, s->n);
     __atomic_add_fetch(&s->fired, 1, __ATOMIC_SEQ_CST);
+    errno = saved;
 }
 
 static volatile int entry_notes[N];
