@@ -12,7 +12,9 @@
  *                             (OPTIONAL assertions only)
  *
  * MANDATORY assertions come from "shall" text in DESCRIPTION, RETURN VALUE and "shall fail"
- * ERRORS. "may fail" errors are OPTIONAL. Where POSIX allows more than one outcome (an error
+ * ERRORS. "may fail" errors are OPTIONAL. GLIBC assertions record what glibc does where
+ * POSIX leaves a choice, which a drop-in replacement must do too: they must pass with glibc
+ * (the oracle) and with the implementation measured. Where POSIX allows more than one outcome (an error
  * detected at submission or reported through aio_error(); a request that may or may not be
  * cancelable) every permitted outcome is accepted and the consistency POSIX requires for
  * that outcome is checked.
@@ -25,6 +27,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -2138,6 +2141,342 @@ static int t_lio_eagain(void)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* cancellation (XSH 2.9.5.2: aio_suspend() is a cancellation point)                           */
+
+static volatile sig_atomic_t g_cleaned, g_phase;
+static void on_cleanup(void *a)
+{
+    (void)a;
+    g_cleaned = 1;
+}
+
+struct cjob {
+    int mode; /* 0 aio_suspend; 1 lio_listio(LIO_WAIT); 2 pending cancel, then aio_suspend */
+    struct aiocb *cb;
+    int ret;
+};
+
+static void *cancel_body(void *arg)
+{
+    struct cjob *j = arg;
+    int old;
+    pthread_cleanup_push(on_cleanup, NULL);
+    if (j->mode == 2) {
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+        g_phase = 1;
+        while (g_phase != 2) sched_yield(); /* cancelled meanwhile */
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+    }
+    const struct aiocb *l[1] = {j->cb};
+    if (j->mode == 1) {
+        j->ret = lio_listio(LIO_WAIT, &j->cb, 1, NULL);
+        g_phase = 5; /* returned from lio_listio */
+        pthread_testcancel();
+    } else {
+        j->ret = aio_suspend(l, 1, NULL);
+        g_phase = 5; /* returned: wrong when a cancel was pending or arrived */
+    }
+    pthread_cleanup_pop(0);
+    return NULL;
+}
+
+/* A read on an empty pipe, which blocks until `wfd` is written. */
+static void pipe_read_cb(struct aiocb *cb, int p[2], char *byte)
+{
+    if (pipe(p) != 0) exit(FAIL);
+    init_cb(cb, p[0], byte, 1, 0);
+    cb->aio_lio_opcode = LIO_READ;
+}
+
+static int t_suspend_cancellation_point(void)
+{
+    int p[2];
+    char b;
+    struct aiocb cb;
+    pipe_read_cb(&cb, p, &b);
+    CHECK(aio_read(&cb) == 0, "aio_read: %s", strerror(errno));
+    struct cjob j = {0, &cb, 0};
+    pthread_t t;
+    CHECK(spawn(&t, cancel_body, &j) == 0, "pthread_create");
+    msleep(200); /* asleep in aio_suspend by now, or about to be: either way it must end */
+    pthread_cancel(t);
+    void *r = NULL;
+    pthread_join(t, &r); /* a hang is a failure (the runner's timeout) */
+    CHECK(r == PTHREAD_CANCELED && g_phase != 5, "aio_suspend returned %d instead of acting on the cancel", j.ret);
+    CHECK(g_cleaned, "the cancelled thread's cleanup handler did not run");
+    CHECK(aio_error(&cb) == EINPROGRESS, "the request did not go on after the waiter was cancelled");
+    if (write(p[1], "x", 1) != 1) return FAIL;
+    CHECK(wait_done(&cb, 5) == 0 && aio_return(&cb) == 1, "the request did not complete after the cancel");
+    why("a thread asleep in aio_suspend was cancelled (cleanup handler ran); its request completed later");
+    return PASS;
+}
+
+static int t_suspend_cancel_pending(void)
+{
+    int p[2];
+    char b;
+    struct aiocb cb;
+    pipe_read_cb(&cb, p, &b);
+    CHECK(aio_read(&cb) == 0, "aio_read: %s", strerror(errno));
+    struct cjob j = {2, &cb, 0};
+    pthread_t t;
+    CHECK(spawn(&t, cancel_body, &j) == 0, "pthread_create");
+    while (g_phase != 1) sched_yield();
+    pthread_cancel(t);
+    g_phase = 2;
+    void *r = NULL;
+    pthread_join(t, &r);
+    CHECK(r == PTHREAD_CANCELED && g_phase != 5, "aio_suspend returned %d with a cancel pending", j.ret);
+    CHECK(g_cleaned, "cleanup handler did not run");
+    if (write(p[1], "x", 1) != 1) return FAIL;
+    CHECK(wait_done(&cb, 5) == 0, "the request did not complete");
+    why("a cancel pending when aio_suspend would block is acted on");
+    return PASS;
+}
+
+static int t_g_lio_wait_not_cancellation_point(void)
+{
+    int p[2];
+    char b;
+    struct aiocb cb;
+    pipe_read_cb(&cb, p, &b);
+    struct cjob j = {1, &cb, -7};
+    pthread_t t;
+    CHECK(spawn(&t, cancel_body, &j) == 0, "pthread_create");
+    msleep(200);
+    pthread_cancel(t);
+    msleep(200);
+    CHECK(g_phase != 5 && !g_cleaned, "lio_listio(LIO_WAIT) returned before its entry completed");
+    if (write(p[1], "x", 1) != 1) return FAIL;
+    void *r = NULL;
+    pthread_join(t, &r);
+    CHECK(r == PTHREAD_CANCELED, "the pending cancel was never acted on");
+    CHECK(g_phase == 5 && j.ret == 0, "lio_listio(LIO_WAIT) acted on the cancel (returned %d, phase %d) "
+                                      "instead of waiting for its list", j.ret, (int)g_phase);
+    CHECK(aio_error(&cb) == 0 && aio_return(&cb) == 1, "the entry did not complete");
+    why("glibc: lio_listio(LIO_WAIT) is not a cancellation point; it returned 0, the cancel acted after");
+    return PASS;
+}
+
+static int t_g_suspend_complete_cancel_pending(void)
+{
+    int fd = mkfile("f", O_RDWR, "abcd", 4);
+    char buf[4];
+    struct aiocb cb;
+    init_cb(&cb, fd, buf, 4, 0);
+    CHECK(aio_read(&cb) == 0, "aio_read");
+    CHECK(wait_done(&cb, 5) == 0, "read did not complete");
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    pthread_cancel(pthread_self());
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+    const struct aiocb *l[1] = {&cb};
+    /* the cancel is pending and enabled: aio_suspend must not block; glibc returns 0 */
+    int r = aio_suspend(l, 1, NULL);
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    CHECK(r == 0, "aio_suspend on a complete request returned %d", r);
+    why("glibc: aio_suspend with a complete request returns 0 at once; a pending cancel stays pending");
+    return PASS;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* stream order (aio_write: "if aio_fildes is associated with a device that is incapable of   */
+/* seeking, write operations append in the same order as the calls were made")                */
+
+#define BIGW (1 << 20)
+static int t_write_pipe_order(void)
+{
+    int p[2];
+    if (pipe(p) != 0) return FAIL;
+    static char a[BIGW], b[BIGW], got[2 * BIGW];
+    memset(a, 'A', sizeof a);
+    memset(b, 'B', sizeof b);
+    struct aiocb wa, wb;
+    init_cb(&wa, p[1], a, BIGW, 0);
+    init_cb(&wb, p[1], b, BIGW, 0);
+    CHECK(aio_write(&wa) == 0 && aio_write(&wb) == 0, "aio_write: %s", strerror(errno));
+    CHECK(read_full(p[0], got, sizeof got) == 0, "reading the pipe");
+    CHECK(wait_done(&wa, 10) == 0 && wait_done(&wb, 10) == 0, "writes did not complete");
+    CHECK(aio_return(&wa) == BIGW && aio_return(&wb) == BIGW, "short writes");
+    int switches = 0;
+    for (size_t i = 1; i < sizeof got; i++) switches += got[i] != got[i - 1];
+    CHECK(got[0] == 'A' && switches == 1, "the two writes arrived mixed (%d switches between them, first byte %c)",
+          switches, got[0]);
+    why("two 1 MiB writes to one pipe arrived whole, in the order of the calls");
+    return PASS;
+}
+
+static int t_g_stream_cancel_queued(void)
+{
+    int p[2];
+    char b1, b2;
+    struct aiocb r1, r2;
+    pipe_read_cb(&r1, p, &b1);
+    init_cb(&r2, p[0], &b2, 1, 0);
+    sev_thread(&r2.aio_sigevent, 2);
+    g_watch[1] = &r2;
+    CHECK(aio_read(&r1) == 0 && aio_read(&r2) == 0, "aio_read: %s", strerror(errno));
+    msleep(100);
+    int c = aio_cancel(p[0], NULL);
+    CHECK(c == AIO_NOTCANCELED, "aio_cancel(pipe, NULL) with one read running and one queued = %d, "
+                                "want AIO_NOTCANCELED", c);
+    CHECK(aio_error(&r2) == ECANCELED && aio_return(&r2) == -1, "the queued read is not ECANCELED/-1 (%d)",
+          aio_error(&r2));
+    CHECK(wait_tcalls(1, 5) == 1, "the cancelled read was not notified");
+    CHECK(aio_error(&r1) == EINPROGRESS, "the running read did not go on");
+    if (write(p[1], "z", 1) != 1) return FAIL;
+    CHECK(wait_done(&r1, 5) == 0 && aio_return(&r1) == 1 && b1 == 'z', "the running read did not complete");
+    why("glibc: on a pipe the read behind a blocked read is queued: aio_cancel cancels it (ECANCELED, "
+        "notified), the running one is AIO_NOTCANCELED");
+    return PASS;
+}
+
+static int t_g_stream_cancel_one_queued(void)
+{
+    int p[2];
+    char b1, b2;
+    struct aiocb r1, r2;
+    pipe_read_cb(&r1, p, &b1);
+    init_cb(&r2, p[0], &b2, 1, 0);
+    CHECK(aio_read(&r1) == 0 && aio_read(&r2) == 0, "aio_read: %s", strerror(errno));
+    msleep(100);
+    int c = aio_cancel(p[0], &r2);
+    CHECK(c == AIO_CANCELED, "aio_cancel of the read queued behind a blocked one = %d, want AIO_CANCELED", c);
+    CHECK(aio_error(&r2) == ECANCELED, "its status is %d, want ECANCELED", aio_error(&r2));
+    c = aio_cancel(p[0], &r1);
+    CHECK(c == AIO_NOTCANCELED, "aio_cancel of the blocked read = %d, want AIO_NOTCANCELED", c);
+    if (write(p[1], "z", 1) != 1) return FAIL;
+    CHECK(wait_done(&r1, 5) == 0 && aio_return(&r1) == 1, "the blocked read did not complete");
+    why("glibc: the queued read is AIO_CANCELED, the blocked one AIO_NOTCANCELED");
+    return PASS;
+}
+
+static int t_g_error_after_return(void)
+{
+    int fd = mkfile("f", O_RDWR, "abcd", 4);
+    char buf[4];
+    struct aiocb cb;
+    init_cb(&cb, fd, buf, 4, 0);
+    CHECK(aio_read(&cb) == 0, "aio_read");
+    CHECK(wait_done(&cb, 5) == 0, "read");
+    CHECK(aio_return(&cb) == 4, "aio_return");
+    CHECK(aio_error(&cb) == 0, "aio_error after aio_return = %d, want 0 (the final status)", aio_error(&cb));
+    int p[2];
+    char b;
+    struct aiocb r;
+    pipe_read_cb(&r, p, &b);
+    CHECK(aio_read(&r) == 0, "aio_read");
+    msleep(50);
+    aio_cancel(p[0], &r); /* the only read on the pipe: running; glibc and rtaio cannot cancel it */
+    if (write(p[1], "q", 1) != 1) return FAIL;
+    int e = wait_done(&r, 5);
+    ssize_t v = aio_return(&r);
+    CHECK(aio_error(&r) == e, "aio_error after aio_return = %d, want its status %d", aio_error(&r), e);
+    (void)v;
+    int ro = mkfile("g", O_RDONLY, NULL, 0);
+    init_cb(&cb, ro, buf, 4, 0);
+    CHECK(aio_write(&cb) == 0, "aio_write on an O_RDONLY fd was refused at the call (%s)", strerror(errno));
+    CHECK(wait_done(&cb, 5) == EBADF && aio_return(&cb) == -1, "EBADF request");
+    CHECK(aio_error(&cb) == EBADF, "aio_error after aio_return of a failed request = %d, want EBADF",
+          aio_error(&cb));
+    why("glibc: aio_error still gives the final status (0, EBADF) after aio_return");
+    return PASS;
+}
+
+static int t_g_read_ebadf_async(void)
+{
+    int fd = mkfile("f", O_RDWR, NULL, 0);
+    close(fd);
+    char buf[4];
+    struct aiocb cb;
+    init_cb(&cb, fd, buf, 4, 0);
+    sev_signal(&cb.aio_sigevent, SIG_NOTE, 1);
+    set_handler(SIG_NOTE, on_sig, SA_RESTART);
+    g_watch[0] = &cb;
+    errno = 0;
+    int r = aio_read(&cb);
+    CHECK(r == 0, "aio_read on a closed fd returned %d errno %s at the call; glibc accepts it", r,
+          strerror(errno));
+    CHECK(wait_done(&cb, 5) == EBADF && aio_return(&cb) == -1, "status: want EBADF, return -1");
+    CHECK(wait_nsig(1, 5) == 1 && g_hits[0] == 1 && g_code == SI_ASYNCIO && g_inprog == 0,
+          "its SIGEV_SIGNAL notification: %d signals, code %d", (int)g_nsig, (int)g_code);
+    int wo = mkfile("g", O_WRONLY, NULL, 0);
+    init_cb(&cb, wo, buf, 4, 0);
+    CHECK(aio_read(&cb) == 0, "aio_read on an O_WRONLY fd refused at the call (%s)", strerror(errno));
+    CHECK(wait_done(&cb, 5) == EBADF && aio_return(&cb) == -1, "O_WRONLY: want EBADF, -1");
+    why("glibc: aio_read on a closed or write-only fd is accepted; EBADF through aio_error, notification sent");
+    return PASS;
+}
+
+static int t_g_lio_nowait_ebadf(void)
+{
+    int fd = mkfile("f", O_RDWR, NULL, 0);
+    int closed = mkfile("g", O_RDWR, NULL, 0);
+    close(closed);
+    struct aiocb good, bad;
+    init_cb(&good, fd, "gg", 2, 0);
+    good.aio_lio_opcode = LIO_WRITE;
+    init_cb(&bad, closed, "bb", 2, 0);
+    bad.aio_lio_opcode = LIO_WRITE;
+    g_watch[0] = &good;
+    g_watch[1] = &bad;
+    struct aiocb *list[2] = {&bad, &good};
+    struct sigevent sev;
+    sev_thread(&sev, 1000);
+    errno = 0;
+    int r = lio_listio(LIO_NOWAIT, list, 2, &sev);
+    CHECK(r == 0, "LIO_NOWAIT with an entry on a closed fd returned %d errno %s; glibc returns 0", r,
+          strerror(errno));
+    CHECK(wait_tcalls(1, 5) == 1 && g_tinprog == 0, "the list notification (once, all entries final)");
+    CHECK(aio_error(&good) == 0 && aio_return(&good) == 2, "good entry");
+    CHECK(aio_error(&bad) == EBADF && aio_return(&bad) == -1, "bad entry: %d", aio_error(&bad));
+    why("glibc: lio_listio(LIO_NOWAIT) with an EBADF entry returns 0; the entry fails with EBADF, the list notification comes");
+    return PASS;
+}
+
+static int t_fsync_ebadf_rdonly(void)
+{
+    int ro = mkfile("f", O_RDONLY, NULL, 0);
+    struct aiocb cb;
+    init_cb(&cb, ro, NULL, 0, 0);
+    errno = 0;
+    int r = aio_fsync(O_SYNC, &cb);
+    CHECK(r == -1 && errno == EBADF, "aio_fsync on an O_RDONLY fd returned %d errno %s, want -1/EBADF", r,
+          strerror(errno));
+    why("aio_fsync on a descriptor not open for writing: -1/EBADF");
+    return PASS;
+}
+
+static int t_g_suspend_unknown_entry(void)
+{
+    struct aiocb never;
+    memset(&never, 0, sizeof never);
+    const struct aiocb *l[1] = {&never};
+    struct timespec ts = {2, 0};
+    double t0 = now();
+    int r = aio_suspend(l, 1, &ts);
+    CHECK(r == 0 && now() - t0 < 1.5, "aio_suspend on a zeroed, never-submitted aiocb returned %d after %.1f s", r,
+          now() - t0);
+    why("glibc: a never-submitted (zeroed) aiocb counts as complete: aio_suspend returns 0 at once");
+    return PASS;
+}
+
+static int t_g_zero_sigevent(void)
+{
+    int fd = mkfile("f", O_RDWR, "abcd", 4);
+    char buf[4];
+    struct aiocb cb;
+    memset(&cb, 0, sizeof cb); /* sigev_notify == SIGEV_SIGNAL (0), sigev_signo 0 */
+    cb.aio_fildes = fd;
+    cb.aio_buf = buf;
+    cb.aio_nbytes = 4;
+    CHECK(aio_read(&cb) == 0, "a zero-filled aiocb was refused: %s", strerror(errno));
+    CHECK(wait_done(&cb, 5) == 0 && aio_return(&cb) == 4, "read");
+    why("glibc: a zero-filled sigevent (SIGEV_SIGNAL with signal 0) is accepted and sends nothing");
+    return PASS;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* table                                                                                       */
 
 struct test {
@@ -2149,6 +2488,7 @@ struct test {
 
 #define M 1
 #define O 0
+#define G 2 /* glibc's choice where POSIX leaves one: passes with glibc, rtaio follows it */
 static const struct test tests[] = {
     {"aioh.members", M, t_aioh_members, "<aio.h>: aiocb shall include aio_fildes, aio_offset, aio_buf, aio_nbytes, aio_reqprio, aio_sigevent, aio_lio_opcode with the listed types"},
     {"aioh.types", M, t_aioh_types, "<aio.h>: shall define off_t, pthread_attr_t, size_t, ssize_t, struct timespec, struct sigevent/union sigval"},
@@ -2235,6 +2575,21 @@ static const struct test tests[] = {
     {"lio.eintr", M, t_lio_eintr, "lio_listio ERRORS: [EINTR] signal during LIO_WAIT; outstanding requests are not cancelled"},
     {"lio.bad_opcode", O, t_lio_bad_opcode, "lio_listio: entry with an aio_lio_opcode other than LIO_READ/LIO_WRITE/LIO_NOP reported as failed (EINVAL) and the call -1/EIO (POSIX does not say)"},
     {"lio.eagain", O, t_lio_eagain, "lio_listio ERRORS: [EAGAIN] resources to queue the requests not available / {AIO_MAX} exceeded"},
+
+    {"suspend.cancellation_point", M, t_suspend_cancellation_point, "XSH 2.9.5.2: aio_suspend() is a cancellation point: a thread suspended in it is cancelled, its cleanup handlers run"},
+    {"suspend.cancel_pending", M, t_suspend_cancel_pending, "XSH 2.9.5.2: a cancellation request pending when aio_suspend() would suspend is acted upon"},
+    {"fsync.ebadf_rdonly", M, t_fsync_ebadf_rdonly, "aio_fsync ERRORS: [EBADF] aio_fildes is not a valid file descriptor open for writing (shall fail)"},
+    {"write.pipe_order", M, t_write_pipe_order, "aio_write: on a device incapable of seeking, write operations append in the same order as the calls were made"},
+
+    {"glibc.lio_wait_not_cancellation_point", G, t_g_lio_wait_not_cancellation_point, "lio_listio may be a cancellation point (XSH 2.9.5.2): glibc's LIO_WAIT is not one"},
+    {"glibc.suspend_complete_cancel_pending", G, t_g_suspend_complete_cancel_pending, "aio_suspend with a complete entry and a pending cancel: glibc returns 0 (no suspension, the cancel stays pending)"},
+    {"glibc.stream_cancel_queued", G, t_g_stream_cancel_queued, "which operations are cancelable is implementation-defined: glibc queues a pipe's second read behind the first; aio_cancel(fd, NULL) cancels it"},
+    {"glibc.stream_cancel_one_queued", G, t_g_stream_cancel_one_queued, "the same with aio_cancel of the queued aiocb: AIO_CANCELED; the running one AIO_NOTCANCELED"},
+    {"glibc.error_after_return", G, t_g_error_after_return, "aio_error after aio_return is undefined (may fail EINVAL): glibc still returns the final status"},
+    {"glibc.read_ebadf_async", G, t_g_read_ebadf_async, "aio_read EBADF may be detected at the call or later: glibc accepts the request and reports EBADF through aio_error, with the notification"},
+    {"glibc.lio_nowait_ebadf", G, t_g_lio_nowait_ebadf, "lio_listio LIO_NOWAIT with an entry on a bad fd: glibc returns 0, the entry fails with EBADF, the list notification comes"},
+    {"glibc.suspend_unknown_entry", G, t_g_suspend_unknown_entry, "aio_suspend on an aiocb never submitted (undefined): glibc treats it as complete"},
+    {"glibc.zero_sigevent", G, t_g_zero_sigevent, "a zero-filled aiocb (SIGEV_SIGNAL, signal 0): glibc accepts it and sends nothing"},
 };
 #define NTESTS (sizeof tests / sizeof tests[0])
 
@@ -2242,7 +2597,8 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
         for (size_t i = 0; i < NTESTS; i++)
-            printf("%s\t%s\t%s\n", tests[i].id, tests[i].mandatory ? "MANDATORY" : "OPTIONAL",
+            printf("%s\t%s\t%s\n", tests[i].id,
+                   tests[i].mandatory == G ? "GLIBC" : tests[i].mandatory ? "MANDATORY" : "OPTIONAL",
                    tests[i].posix);
         return 0;
     }
