@@ -78,16 +78,13 @@ pub fn listio(mode: i32, list: &[Option<AiocbRef<'_>>], sig: Option<&crate::abi:
     for cb in list.iter().flatten() {
         let kind = match cb.lio_opcode() {
             LIO_NOP => continue,
-            LIO_READ => Some(Kind::Read),
-            LIO_WRITE => Some(Kind::Write),
-            LIO_READV => Some(Kind::ReadV),
-            LIO_WRITEV => Some(Kind::WriteV),
-            _ => None,
+            LIO_READ => Kind::Read,
+            LIO_WRITE => Kind::Write,
+            LIO_READV => Kind::ReadV,
+            LIO_WRITEV => Kind::WriteV,
+            _ => Kind::Unknown,
         };
-        let r = match kind {
-            Some(k) => runtime::submit(*cb, k, Some(&ctl), Some(&mut batch)),
-            None => Err(libc::EINVAL),
-        };
+        let r = runtime::submit(*cb, kind, Some(&ctl), Some(&mut batch));
         if let Err(e) = r {
             submit_failed = true;
             // Give the entry its own status, unless it belongs to a request still in flight

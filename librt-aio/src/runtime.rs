@@ -189,6 +189,9 @@ pub enum Kind {
     /// `aio_readv`/`aio_writev` (rtaio.h).
     ReadV,
     WriteV,
+    /// A `lio_listio` entry whose `aio_lio_opcode` names no operation: accepted, and it fails
+    /// with EINVAL through aio_error (as in glibc, whose worker finds no operation to run).
+    Unknown,
 }
 
 /// Validates and queues one request. On error nothing is queued and the aiocb is untouched,
@@ -216,30 +219,31 @@ pub fn submit(
         Kind::ReadV | Kind::WriteV => Some(cb.iovecs()?),
         _ => None,
     };
+    // A negative aio_offset or an aio_nbytes above SSIZE_MAX is not refused here: the system
+    // call reports it through aio_error (EINVAL, EFAULT), as in glibc. Offsets are ignored
+    // where the file has none (O_APPEND writes, pipes).
     let (offset, nbytes) = (cb.offset(), cb.nbytes());
-    if !is_sync && (offset < 0 || (iov.is_none() && nbytes > isize::MAX as usize)) {
-        return Err(libc::EINVAL);
-    }
     let rt = get();
     let notify = Notify::from_sigevent(&cb.sigevent(), rt.pid, &rt.evq)?;
     let fd = cb.fildes();
     // A descriptor that is not open, or not open for this direction, fails the request with
     // EBADF through aio_error, with its notification, as glibc does (the read or write itself
-    // reports it); aio_fsync alone checks the descriptor at the call, as glibc's does.
+    // reports it); aio_fsync alone checks at the call that the descriptor is open, as glibc's
+    // does (not that it is open for writing: fsync works on any descriptor, and a directory,
+    // whose entries it makes durable, cannot be opened for writing).
     let flags = match (sys::fd_flags(fd), kind) {
         (Ok(f), _) => Some(f),
         (Err(e), Kind::Sync { .. }) => return Err(e),
         (Err(_), _) => None,
     };
+    let mut fail = if flags.is_none() { Some(libc::EBADF) } else { None };
     let op = match kind {
         Kind::Read | Kind::ReadV => Op::Read,
         Kind::Write | Kind::WriteV => Op::Write { append: flags.is_some_and(|f| f & libc::O_APPEND != 0) },
-        Kind::Sync { data_only } => {
-            let f = flags.unwrap_or(0);
-            if f & libc::O_PATH != 0 || f & libc::O_ACCMODE == libc::O_RDONLY {
-                return Err(libc::EBADF);
-            }
-            Op::Sync { data_only }
+        Kind::Sync { data_only } => Op::Sync { data_only },
+        Kind::Unknown => {
+            fail = Some(libc::EINVAL);
+            Op::Read
         }
     };
     // POSIX: aio_fsync shall fail with EINVAL for a file without synchronized I/O (pipes,
@@ -280,11 +284,13 @@ pub fn submit(
         l.add();
     }
     let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
-    let Some(flags) = flags else {
+    // Accepted, and failed at once (status, then notification), as if performed.
+    if let Some(e) = fail {
         cb.begin(track_word);
-        rt.finish(&Arc::new(req), -1, libc::EBADF);
+        rt.finish(&Arc::new(req), -1, e);
         return Ok(());
-    };
+    }
+    let flags = flags.unwrap_or(0);
     // A page-cache hit completes in this call, before the request is registered anywhere: the
     // aiocb is marked in progress only once the data is in place, so nobody can observe (or
     // cancel) a request that is already complete.
@@ -678,8 +684,13 @@ enum Inline {
 
 /// Only reads the descriptor's flags allow, never O_DIRECT (which would wait for the device),
 /// and never writes (a short NOWAIT write would already have changed the file).
+/// (A negative offset is left to the blocking call: preadv2 reads at the file position for -1.)
 fn inline_candidate(req: &Request, flags: i32) -> bool {
-    req.op == Op::Read && req.iov.is_none() && flags & libc::O_DIRECT == 0 && req.nbytes <= INLINE_MAX
+    req.op == Op::Read
+        && req.iov.is_none()
+        && flags & libc::O_DIRECT == 0
+        && req.nbytes <= INLINE_MAX
+        && req.offset >= 0
 }
 
 /// Process-wide count of outstanding requests (for lio_listio's all-or-nothing EAGAIN).

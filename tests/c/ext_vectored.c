@@ -388,8 +388,9 @@ int main(void)
         SUBMIT_ERR(aio_writev(&cb), &cb, EINVAL, "aio_writev one segment of SSIZE_MAX+1");
         /* the usual aio_read/aio_write checks apply too */
         struct iovec ok[1] = { { b, 8 } };
-        vcb(&cb, fd, ok, 1, -1);
-        SUBMIT_ERR(aio_readv(&cb), &cb, EINVAL, "aio_readv offset -1");
+        vcb(&cb, fd, ok, 1, -1); /* accepted; the read reports it, as for aio_read */
+        CHECK_OK(aio_readv(&cb));
+        CHECK_EQ(t_wait_return(&cb, EINVAL, "aio_readv offset -1"), -1);
         vcb(&cb, fd, ok, 1, 0);
         cb.aio_reqprio = -1;
         SUBMIT_ERR(aio_writev(&cb), &cb, EINVAL, "aio_writev aio_reqprio -1");

@@ -7,7 +7,7 @@
  *    -1/EIO, that entry's aio_error == EBADF, aio_return == -1, its own notification sent
  *    once, the others succeed; LIO_NOWAIT → 0, the others still run and the list
  *    notification comes once;
- *  - invalid opcode entry → EIO, its aio_error == EINVAL;
+ *  - invalid opcode entry: accepted and failed with EINVAL (as glibc): LIO_WAIT → EIO;
  *  - bad mode, nent < 0, nent > 65536, list NULL, bad list sigevent → -1/EINVAL;
  *    nent == 65536 is accepted;
  *  - nent == 0 (and a list of only NOP/NULL) with LIO_NOWAIT: the notification fires. */

@@ -5,21 +5,24 @@
  * submitted, failed lio entry, returned). Every operation's result is checked against an
  * oracle built from docs/BEHAVIOUR.md:
  *  - aio_read/aio_write/aio_fsync (and the 64 twins): the errno is predicted from the
- *    contents (check order: in progress, reqprio, offset/nbytes, sigevent; fsync: op,
- *    sigevent, descriptor, synchronized I/O); predicted success → 0 (or EAGAIN); a read or
- *    write on a bad descriptor is accepted and fails with EBADF, as in glibc;
+ *    contents (check order: in progress, reqprio, sigevent; fsync: op, sigevent, descriptor
+ *    open, synchronized I/O); predicted success → 0 (or EAGAIN); as in glibc, a read or write
+ *    on a bad descriptor is accepted and fails with EBADF, a negative offset or a count above
+ *    SSIZE_MAX is accepted and the system call reports it, an fsync of a descriptor open only
+ *    for reading is accepted;
  *    a resubmitted in-flight aiocb → EINVAL unless it completed meanwhile; a rejected
  *    submission leaves the aiocb untouched (aio_error unchanged);
  *  - lio_listio (random mode incl. invalid, nent incl. negative and > AIO_LISTIO_MAX, NULL
  *    list, NULL entries, LIO_NOP, invalid opcodes, the same aiocb twice, random list
  *    sigevent): per-entry outcome simulated in order; failed entries get their errno as
- *    status; LIO_WAIT returns only when every accepted entry is complete; 0 / EIO / EINVAL;
+ *    status (an unknown opcode is accepted and fails with EINVAL, as in glibc); LIO_WAIT
+ *    returns only when every accepted entry is complete; 0 / EIO / EINVAL;
  *  - aio_error/aio_return on never-submitted, in-flight, completed, returned aiocbs: EINVAL
  *    exactly when rtaio does not know the request; a final status never changes, and stays
  *    readable by aio_error after aio_return (a second aio_return: EINVAL); aio_return is
  *    never -1/EINVAL for a request known to be submitted and not returned, returns -1 iff
  *    the status is an error, 0..nbytes otherwise;
- *  - aio_suspend (NULL entries, nent < 0, NULL list, invalid/zero/short timeouts, NULL timeout
+ *  - aio_suspend (NULL entries, nent < 0, NULL list, odd (read as intervals)/zero/short timeouts, NULL timeout
  *    only when something listed is already complete): 0 at once when something listed is
  *    complete, EAGAIN only after the timeout, never EINTR (all handlers are SA_RESTART);
  *  - aio_cancel (random descriptor incl. closed/-1, mismatched aio_fildes, NULL aiocb):
@@ -409,21 +412,19 @@ static int predict(int op, int fsync_op, const struct aiocb *cb)
 {
     if (op == OP_S && fsync_op != O_SYNC && fsync_op != O_DSYNC)
         return EINVAL;
-    if (op != OP_S) {
-        if (cb->aio_reqprio < 0 || cb->aio_reqprio > AIO_PRIO_DELTA_MAX)
-            return EINVAL;
-        if (cb->aio_offset < 0 || cb->aio_nbytes > (size_t)SSIZE_MAX)
-            return EINVAL;
-    }
+    /* a negative offset or a huge count is reported by the system call (as in glibc) */
+    if (op != OP_S && (cb->aio_reqprio < 0 || cb->aio_reqprio > AIO_PRIO_DELTA_MAX))
+        return EINVAL;
     int sv = sigev_valid(&cb->aio_sigevent);
     if (sv == 0)
         return EINVAL;
-    if (op == OP_S) { /* aio_fsync alone checks the descriptor at the call */
+    if (op == OP_S) { /* aio_fsync alone checks at the call that the descriptor is open (as
+                       * glibc: not that it is open for writing) and can be synced */
         int k = fk_of(cb->aio_fildes);
         const struct fdinfo *f = k >= 0 ? &fds[k] : NULL;
-        if (!f || !f->open || f->opath || !f->writable)
+        if (!f || !f->open)
             return EBADF;
-        if (!f->syncable)
+        if (!f->syncable && !f->opath) /* an O_PATH of a file is accepted, fails with EBADF */
             return EINVAL;
     }
     return sv < 0 ? -1 : 0;
@@ -761,11 +762,8 @@ static void op_lio(void)
             continue;
         int flight = in_flight(s) || sim_state[idx] == 1;
         was_flight_entry[i] = flight;
-        int p;
-        if (opc != LIO_READ && opc != LIO_WRITE)
-            p = EINVAL;
-        else
-            p = predict(opc == LIO_READ ? OP_R : OP_W, 0, &s->cb);
+        /* an opcode naming no operation is accepted and fails with EINVAL (as glibc) */
+        int p = predict(opc == LIO_READ ? OP_R : OP_W, 0, &s->cb);
         pred_entry[i] = p;
         if (flight) {
             any_uncertain = 1;
@@ -911,13 +909,16 @@ static void op_suspend(void)
         ts.tv_nsec = 20000000;
         tmo = 0.02;
         break;
-    case 4:
-        ts.tv_nsec = t_rand_below(2) ? -1 : 1000000000;
-        bad = 1;
+    case 4: /* out of the usual ranges: read as an interval, as glibc does */
+        if (t_rand_below(2)) {
+            ts.tv_nsec = -1;
+        } else {
+            ts.tv_nsec = 1000000000;
+            tmo = 1.0;
+        }
         break;
     case 5:
-        ts.tv_sec = -1;
-        bad = 1;
+        ts.tv_sec = -1; /* negative: polls */
         break;
     case 6:
         if (any_known_complete || !any_entry)
@@ -943,7 +944,7 @@ static void op_suspend(void)
     trace("aio_suspend(nent %d, timeout %s%.3f, known complete %d) -> %d errno %d in %.4f s",
           nent, tp ? "" : "NULL ", tmo, any_known_complete, r, en, dt);
     if (bad) {
-        /* a list with nent <= 0 / NULL and an invalid timeout: both are EINVAL */
+        /* a list with nent < 0 or NULL: EINVAL */
         if (r != -1 || en != EINVAL)
             FZFAIL("aio_suspend with an invalid argument: %d errno %d, expected -1/EINVAL", r,
                    en);

@@ -207,7 +207,8 @@ static void phase_buffered(void)
     t_cb(&bad, p3[0], buf[0], 1, 0); /* now closed: accepted, fails with EBADF */
     CHECK_OK(aio_read(&bad));
     CHECK_EQ(t_wait_return(&bad, EBADF, "read on a closed fd"), -1);
-    t_cb(&bad, fd, buf[0], 1, -5);
+    t_cb(&bad, fd, buf[0], 1, 0);
+    bad.aio_reqprio = -5;
     CHECK_ERR(aio_read(&bad), EINVAL);
     CHECK_ERR(aio_fsync(O_SYNC, &c[k - 1]), EINVAL); /* a pipe... still in flight: EINVAL */
     /* release */

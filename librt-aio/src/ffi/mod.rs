@@ -108,22 +108,20 @@ pub unsafe extern "C" fn aio_return(aiocbp: *mut Aiocb) -> ssize_t {
     }
 }
 
+/// aio_suspend's timeout, as glibc reads it: the interval `tv_sec + tv_nsec / 10^9`, whatever
+/// the fields' ranges (POSIX lists no EINVAL for it); zero or negative means "poll".
+fn relative_timeout(ts: timespec) -> Duration {
+    let ns = ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128;
+    Duration::from_nanos(ns.clamp(0, u64::MAX as i128) as u64)
+}
+
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_suspend.html>.
 /// Async-signal-safe: no lock, no allocation, for lists of any length. A cancellation point:
 /// a cancel unwinds through this frame, which owns nothing to drop then.
 #[no_mangle]
 pub unsafe extern "C" fn aio_suspend(list: *const *const Aiocb, nent: c_int, timeout: *const timespec) -> c_int {
-    let timeout = if timeout.is_null() {
-        None
-    } else {
-        // SAFETY: non-NULL timeout points to a timespec (POSIX).
-        let ts = unsafe { timeout.read() };
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            set_errno(libc::EINVAL);
-            return -1;
-        }
-        Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
-    };
+    // SAFETY: a non-NULL timeout points to a timespec (POSIX).
+    let timeout = (!timeout.is_null()).then(|| relative_timeout(unsafe { timeout.read() }));
     if nent < 0 || (list.is_null() && nent > 0) {
         set_errno(libc::EINVAL);
         return -1;
