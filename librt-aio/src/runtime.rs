@@ -294,7 +294,7 @@ pub fn submit(
     // A page-cache hit completes in this call, before the request is registered anywhere: the
     // aiocb is marked in progress only once the data is in place, so nobody can observe (or
     // cancel) a request that is already complete.
-    if rt.inline && inline_candidate(&req, flags) {
+    if rt.inline && rt.backend != Backend::Kernel && inline_candidate(&req, flags) {
         match rt.try_inline(&req) {
             Inline::Done(n) => {
                 cb.begin(track_word);

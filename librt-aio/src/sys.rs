@@ -308,6 +308,7 @@ pub fn sigrtmax() -> c_int {
 // ---------------------------------------------------------------------------------------------
 // cancellation points (cancel.c)
 
+#[cfg(not(miri))]
 // Declared "C", not "C-unwind": a cancel is a *forced* unwind, which passes through frames
 // without landing pads (with panic = "abort" rustc emits none for "C" calls); a "C-unwind"
 // declaration would give the caller an abort-on-unwind landing pad that stops it.
@@ -323,6 +324,7 @@ extern "C" {
 }
 
 /// The cleanup of a cancelled wait: gives back the waiter count it registered in.
+#[cfg(not(miri))]
 unsafe extern "C" fn release_waiter(arg: *mut c_void) {
     if !arg.is_null() {
         // SAFETY: `arg` is the counter passed to `cancellable` by a waiter that incremented it;
@@ -336,6 +338,7 @@ unsafe extern "C" fn release_waiter(arg: *mut c_void) {
 /// `registered` (a waiter count the caller incremented) is decremented. The calling frames
 /// must own nothing that needs dropping while they wait here: they are unwound ("plain old
 /// frames" of the C-unwind RFC), not returned through.
+#[cfg(not(miri))]
 fn cancellable(registered: Option<&AtomicUsize>, nr: libc::c_long, args: [libc::c_long; 6]) -> Result<usize, Errno> {
     let arg = registered.map_or(std::ptr::null_mut(), |c| c as *const AtomicUsize as *mut c_void);
     // SAFETY: `args` are those of a futex system call that the two callers below build from
@@ -349,6 +352,7 @@ fn cancellable(registered: Option<&AtomicUsize>, nr: libc::c_long, args: [libc::
 }
 
 /// [`kernel_aio::futex_waitv`] as a cancellation point.
+#[cfg(not(miri))]
 pub fn futex_waitv_cancellable(
     waiters: &[kernel_aio::FutexWaitv],
     deadline: Option<&libc::timespec>,
@@ -368,6 +372,7 @@ pub fn futex_waitv_cancellable(
 
 /// [`kernel_aio::futex_wait_until`] (an absolute CLOCK_MONOTONIC deadline) as a cancellation
 /// point.
+#[cfg(not(miri))]
 pub fn futex_wait_until_cancellable(
     word: &AtomicU32,
     expected: u32,
@@ -379,4 +384,24 @@ pub fn futex_wait_until_cancellable(
     let args =
         [word.as_ptr() as libc::c_long, op as libc::c_long, expected as libc::c_long, tsp as libc::c_long, 0, -1];
     cancellable(registered, libc::SYS_futex, args).map(|_| ())
+}
+
+// Miri runs no C: there the same waits, without cancellation.
+#[cfg(miri)]
+pub fn futex_waitv_cancellable(
+    waiters: &[kernel_aio::FutexWaitv],
+    deadline: Option<&libc::timespec>,
+    _registered: Option<&AtomicUsize>,
+) -> Result<usize, Errno> {
+    kernel_aio::futex_waitv(waiters, deadline.copied()).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+#[cfg(miri)]
+pub fn futex_wait_until_cancellable(
+    word: &AtomicU32,
+    expected: u32,
+    deadline: Option<&libc::timespec>,
+    _registered: Option<&AtomicUsize>,
+) -> Result<(), Errno> {
+    kernel_aio::futex_wait_until(word, expected, deadline.copied()).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
 }

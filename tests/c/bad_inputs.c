@@ -5,11 +5,13 @@
  * request is accepted and fails with EBADF through aio_error, with its notification. */
 #include "t.h"
 
-static int sigrt_hits;
+static _Atomic int sigrt_hits; /* the handler may run on any thread that does not block the signal */
 static void rt_handler(int s)
 {
+    int saved = errno;
     (void)s;
     sigrt_hits++;
+    errno = saved;
 }
 static void dummy_fn(union sigval v)
 {
