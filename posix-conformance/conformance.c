@@ -2512,6 +2512,46 @@ static int t_g_suspend_timeout_fields(void)
     return PASS;
 }
 
+static int t_g_nbytes_async(void)
+{
+    int fd = mkfile("f", O_RDWR, "abcd", 4);
+    char buf[4];
+    struct aiocb cb;
+    init_cb(&cb, fd, buf, (size_t)SSIZE_MAX + 1, 0);
+    errno = 0;
+    int r = aio_read(&cb);
+    CHECK(r == 0, "aio_read with aio_nbytes SSIZE_MAX+1 returned %d errno %s; glibc accepts it", r, strerror(errno));
+    int e = wait_done(&cb, 5);
+    CHECK((e == EFAULT || e == EINVAL) && aio_return(&cb) == -1, "status %d (%s): want EFAULT or EINVAL, -1", e,
+          strerror(e));
+    why("glibc: aio_nbytes above SSIZE_MAX is accepted; the read itself fails (%s)", strerror(e));
+    return PASS;
+}
+
+static int t_g_stream_priority_order(void)
+{
+    struct fullpipe fp;
+    make_full_pipe(&fp); /* the first write blocks and keeps the pipe; the others wait */
+    static char bytes[] = "abcde";
+    static const int prio[] = {3, 1, 2, 0, 1};
+    struct aiocb w[5];
+    for (int i = 0; i < 5; i++) {
+        init_cb(&w[i], fp.wfd, &bytes[i], 1, 0);
+        w[i].aio_reqprio = prio[i];
+        CHECK(aio_write(&w[i]) == 0, "aio_write %d: %s", i, strerror(errno));
+        if (i == 0) msleep(100); /* the first one is running */
+    }
+    static char sink[1 << 20];
+    CHECK(read_full(fp.rfd, sink, fp.filled) == 0, "draining the pipe");
+    char got[6] = {0};
+    CHECK(read_full(fp.rfd, got, 5) == 0, "reading the five bytes");
+    for (int i = 0; i < 5; i++) CHECK(wait_done(&w[i], 5) == 0 && aio_return(&w[i]) == 1, "write %d", i);
+    CHECK(strcmp(got, "adbec") == 0, "order \"%s\", want \"adbec\" (the first keeps the pipe; then lower "
+          "aio_reqprio first, FIFO among equals)", got);
+    why("glibc: writes queued on a pipe go by priority (lower aio_reqprio first), FIFO among equals");
+    return PASS;
+}
+
 static int t_g_suspend_unknown_entry(void)
 {
     struct aiocb never;
@@ -2656,6 +2696,8 @@ static const struct test tests[] = {
     {"glibc.offset_async", G, t_g_offset_async, "aio_read [EINVAL] invalid aio_offset may be detected at the call or later: glibc reports it through aio_error"},
     {"glibc.lio_nowait_bad_opcode", G, t_g_lio_nowait_bad_opcode, "lio_listio entry with an opcode naming no operation (POSIX silent): glibc accepts it, it fails with EINVAL"},
     {"glibc.suspend_timeout_fields", G, t_g_suspend_timeout_fields, "aio_suspend timeout fields out of range (POSIX lists no EINVAL): glibc reads an interval; negative polls"},
+    {"glibc.nbytes_async", G, t_g_nbytes_async, "aio_read [EINVAL] invalid aio_nbytes may be detected later: glibc lets the read report it"},
+    {"glibc.stream_priority_order", G, t_g_stream_priority_order, "prioritized I/O: writes queued on a pipe run by priority, FIFO among equals (POSIX lets differing priorities relax the call order)"},
     {"glibc.suspend_unknown_entry", G, t_g_suspend_unknown_entry, "aio_suspend on an aiocb never submitted (undefined): glibc treats it as complete"},
     {"glibc.zero_sigevent", G, t_g_zero_sigevent, "a zero-filled aiocb (SIGEV_SIGNAL, signal 0): glibc accepts it and sends nothing"},
 };
