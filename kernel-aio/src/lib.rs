@@ -1,12 +1,15 @@
-//! Raw Linux interfaces rtaio builds on, as small typed wrappers returning `io::Result`.
+//! The Linux kernel's asynchronous I/O interfaces, for rtaio's executors.
 //!
-//! Everything that issues a system call lives in [`syscalls`]; the rest of rtaio calls these
-//! wrappers and never `libc::syscall` directly. Kernel requirements are noted per function
-//! ("Available since Linux X"); callers handle `ENOSYS` where a fallback exists.
+//! - [`IoBuf`]: memory lent to the kernel for a transfer that outlives the call starting it;
+//!   the one promise every asynchronous path rests on, made once where the buffer is known.
+//! - [`aio`]: native AIO (`io_setup`, `io_submit`, `io_getevents`, `io_cancel`), truly
+//!   asynchronous for O_DIRECT files and block devices. Its control blocks live inside the
+//!   caller's request objects; this crate keeps them alive while the kernel has them.
 //!
-//! Native AIO (`io_setup`, `io_submit`, `io_getevents`, `io_cancel`, `io_destroy`) is here for the
-//! kernel backend: it is truly asynchronous only for `O_DIRECT` files and block devices.
+//! All `unsafe` of this crate is in `aio.rs` and `buf.rs`. Kernel requirements are written
+//! per function ("Available since Linux X"); callers handle the refusals.
 
-pub mod syscalls;
+pub mod aio;
+mod buf;
 
-pub use syscalls::*;
+pub use buf::IoBuf;

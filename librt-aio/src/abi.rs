@@ -1,5 +1,6 @@
 //! `#[repr(C)]` mirrors of glibc's `<aio.h>` types and constants (LP64 Linux: x86_64, aarch64).
-//! The layout asserts below fail the build if a field drifts from glibc's.
+//! The layout asserts below fail the build if a field drifts from glibc's, as declared by the
+//! `libc` crate (size and every public field) and by glibc's header (the private fields).
 
 use libc::{c_int, c_void, size_t, ssize_t};
 use std::mem::{offset_of, size_of};
@@ -53,6 +54,26 @@ pub struct Aioinit {
     pub aio_reserved: c_int,
 }
 
+// Checked against the libc crate's own declarations of the same types.
+const _: () = {
+    assert!(size_of::<Aiocb>() == size_of::<libc::aiocb>());
+    assert!(std::mem::align_of::<Aiocb>() == std::mem::align_of::<libc::aiocb>());
+    assert!(offset_of!(Aiocb, aio_fildes) == offset_of!(libc::aiocb, aio_fildes));
+    assert!(offset_of!(Aiocb, aio_lio_opcode) == offset_of!(libc::aiocb, aio_lio_opcode));
+    assert!(offset_of!(Aiocb, aio_reqprio) == offset_of!(libc::aiocb, aio_reqprio));
+    assert!(offset_of!(Aiocb, aio_buf) == offset_of!(libc::aiocb, aio_buf));
+    assert!(offset_of!(Aiocb, aio_nbytes) == offset_of!(libc::aiocb, aio_nbytes));
+    assert!(offset_of!(Aiocb, aio_sigevent) == offset_of!(libc::aiocb, aio_sigevent));
+    assert!(offset_of!(Aiocb, aio_offset) == offset_of!(libc::aiocb, aio_offset));
+    assert!(size_of::<Sigevent>() == size_of::<libc::sigevent>());
+    assert!(offset_of!(Sigevent, sigev_value) == offset_of!(libc::sigevent, sigev_value));
+    assert!(offset_of!(Sigevent, sigev_signo) == offset_of!(libc::sigevent, sigev_signo));
+    assert!(offset_of!(Sigevent, sigev_notify) == offset_of!(libc::sigevent, sigev_notify));
+    assert!(offset_of!(Sigevent, sigev_un0) == offset_of!(libc::sigevent, sigev_notify_thread_id));
+    assert!(size_of::<Aioinit>() == 32);
+};
+
+// The private fields (not visible through the libc crate), as glibc's <aio.h> lays them out.
 const _: () = {
     assert!(size_of::<Sigevent>() == 64);
     assert!(size_of::<Aiocb>() == 168);

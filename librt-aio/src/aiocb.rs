@@ -1,8 +1,11 @@
-//! The aiocb view: rtaio's only access to the caller's `struct aiocb`.
+//! The aiocb view: rtaio's only access to the caller's `struct aiocb` (one of the few `unsafe`
+//! modules; it imports nothing of the library but the ABI).
 //!
 //! An [`AiocbRef`] is made from a caller's pointer once, in the FFI shell; everything else is
 //! safe methods. The caller's side of the contract (POSIX's): the aiocb is valid memory for
-//! the duration of the call, and stays valid from submission until the request completes.
+//! the duration of the call, and stays valid from submission until the request completes; so
+//! does the buffer it names, which the view hands out as an [`IoBuf`] — the promise every
+//! executor's I/O rests on is made here, once.
 //!
 //! Private state, kept only in fields glibc reserves for the implementation:
 //!
@@ -15,8 +18,9 @@
 //! | `__error_code`             | final errno, valid once the status word says DONE           |
 //! | `__return_value`           | final return value, valid once the status word says DONE    |
 //!
-//! Publication order: result fields, then the status word (release). After the status word says
-//! DONE the completing thread never touches the aiocb again: the caller may free it at once.
+//! Publication order: result fields, then the status word (release); the publisher then wakes
+//! the word's sleepers if the WAITERS flag was set. After the status word says DONE the
+//! completing thread never touches the aiocb again: the caller may free it at once.
 //! `aio_error`/`aio_return` read only these fields of the aiocb itself, never a pointer stored
 //! in it, so they are lock-free, allocation-free and async-signal-safe, and garbage in a
 //! never-submitted aiocb cannot make them dereference anything.
@@ -25,7 +29,9 @@ use std::marker::PhantomData;
 use std::ptr::{addr_of, NonNull};
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
-use crate::abi::{Aiocb, Sigevent};
+use kernel_aio::IoBuf;
+
+use crate::abi::{Aiocb, Sigevent, IOV_MAX};
 
 /// Status word values (low bits) and the "someone sleeps on this word" flag.
 pub const ST_IN_PROGRESS: u32 = 1;
@@ -42,15 +48,9 @@ fn secret() -> u64 {
     SECRET.load(Relaxed)
 }
 
-/// Creates the secret on first use (idempotent, race-free).
-pub fn init_secret() {
-    if SECRET.load(Relaxed) != 0 {
-        return;
-    }
-    let mut v = crate::sys::random_u64();
-    if v == 0 {
-        v = 0x9e37_79b9_7f4a_7c15;
-    }
+/// Sets the secret from `random` on first use (idempotent, race-free).
+pub fn init_secret(random: u64) {
+    let v = if random == 0 { 0x9e37_79b9_7f4a_7c15 } else { random };
     let _ = SECRET.compare_exchange(0, v, Relaxed, Relaxed);
 }
 
@@ -108,6 +108,32 @@ impl<'a> AiocbRef<'a> {
         AiocbRef { p: unsafe { NonNull::new_unchecked(addr as *mut Aiocb) }, _life: PhantomData }
     }
 
+    /// A zeroed aiocb that lives as long as the process, for unit tests of the layers above
+    /// (kept in a static, so that Miri's leak check sees it reachable).
+    #[cfg(test)]
+    pub fn leaked_for_test() -> AiocbRef<'static> {
+        struct Kept(*mut Aiocb);
+        // SAFETY: only the address is shared; the tests reach the aiocb through views.
+        unsafe impl Send for Kept {}
+        static KEPT: std::sync::Mutex<Vec<Kept>> = std::sync::Mutex::new(Vec::new());
+        // SAFETY: Aiocb is plain data, all-zero is a valid value.
+        let p = Box::into_raw(Box::new(unsafe { std::mem::zeroed::<Aiocb>() }));
+        KEPT.lock().unwrap().push(Kept(p));
+        // SAFETY: never freed (the static keeps the pointer, with its provenance, so Miri sees
+        // it reachable): the view is valid for 'static.
+        unsafe { AiocbRef::from_ptr(p) }.expect("non-NULL")
+    }
+
+    /// Sets the caller-owned fields a submission reads (unit tests of the layers above).
+    #[cfg(test)]
+    pub fn fill_for_test(&self, fd: i32, ev: Sigevent) {
+        // SAFETY: valid aiocb per the constructor's contract; tests own it.
+        unsafe {
+            (*self.raw()).aio_fildes = fd;
+            (*self.raw()).aio_sigevent = ev;
+        }
+    }
+
     pub fn addr(&self) -> usize {
         self.p.as_ptr() as usize
     }
@@ -147,21 +173,27 @@ impl<'a> AiocbRef<'a> {
         unsafe { addr_of!((*self.raw()).aio_sigevent).read_volatile() }
     }
 
+    /// The request's buffer (`aio_buf`, `aio_nbytes`).
+    pub fn buffer(&self) -> IoBuf {
+        // SAFETY: POSIX reserves the aiocb's buffer for the request from submission until it
+        // completes; a range the process cannot access makes the transfer fail with EFAULT.
+        unsafe { IoBuf::new(self.buf(), self.nbytes()) }
+    }
+
     /// A vectored request's segments (`aio_iov`/`aio_iovcnt`, rtaio.h), copied. EINVAL for more
     /// than IOV_MAX, a NULL array with a nonzero count, or a total above SSIZE_MAX.
-    pub fn iovecs(&self) -> Result<Box<[crate::request::IoVec]>, i32> {
+    pub fn iovecs(&self) -> Result<Box<[IoBuf]>, i32> {
         let (ptr, n) = (self.buf(), self.nbytes());
-        if n > crate::abi::IOV_MAX || (ptr == 0 && n > 0) {
+        if n > IOV_MAX || (ptr == 0 && n > 0) {
             return Err(libc::EINVAL);
         }
         // SAFETY: for a vectored request aio_buf points to aio_nbytes iovecs (rtaio.h's
-        // contract, as for any buffer pointer); IoVec has the layout of struct iovec.
-        let v: Box<[crate::request::IoVec]> =
-            (0..n).map(|i| unsafe { (ptr as *const crate::request::IoVec).add(i).read_unaligned() }).collect();
-        let total = v.iter().try_fold(0usize, |acc, s| acc.checked_add(s.len));
-        match total {
-            Some(t) if t <= isize::MAX as usize => Ok(v),
-            _ => Err(libc::EINVAL),
+        // contract, as for any buffer pointer), and each segment is reserved for the request
+        // until it completes, like aio_buf; IoBuf has the layout of struct iovec.
+        let v: Box<[IoBuf]> = (0..n).map(|i| unsafe { (ptr as *const IoBuf).add(i).read_unaligned() }).collect();
+        match IoBuf::total(&v) {
+            Some(_) => Ok(v),
+            None => Err(libc::EINVAL),
         }
     }
 
@@ -221,16 +253,17 @@ impl<'a> AiocbRef<'a> {
         }
     }
 
-    /// `aio_return`: takes the result of a completed request, once. Async-signal-safe.
-    pub fn take_return(&self) -> Result<isize, i32> {
+    /// `aio_return`: takes the result of a completed request, once. `retrieve` is given the
+    /// request's tracking word (`track.rs`; 0 if untracked) first and may refuse: a status
+    /// `aio_waitcomplete` has claimed. Async-signal-safe.
+    pub fn take_return(&self, retrieve: impl FnOnce(u64) -> Result<(), i32>) -> Result<isize, i32> {
         if !self.is_tagged() {
             return Err(libc::EINVAL);
         }
         let st = self.state().load(Acquire);
         match st & ST_MASK {
             ST_DONE => {
-                // A tracked request: aio_waitcomplete may have claimed this status already.
-                crate::track::on_return(self.addr(), self.track_word().load(Relaxed), fork_gen())?;
+                retrieve(self.track_word().load(Relaxed))?;
                 self.take_done(st).map(|(v, _)| v)
             }
             ST_IN_PROGRESS if self.owner_gen().load(Relaxed) == fork_gen() => Err(libc::EINPROGRESS),
@@ -277,31 +310,17 @@ impl<'a> AiocbRef<'a> {
         self.state().store(ST_IN_PROGRESS, Release);
     }
 
-    /// Publishes the final result. Returns the previous status word, so the caller can wake
-    /// sleepers. After this the aiocb must not be touched: the caller may already reuse it.
-    fn publish(&self, value: isize, error: i32) -> u32 {
+    /// Publishes the final result: the one way every path makes a status final. Returns the
+    /// address of the status word if `aio_suspend` sleepers flagged it: the caller wakes them
+    /// (the address is only a futex key by then). After this the aiocb must not be touched:
+    /// the application may already reuse or free it.
+    #[must_use = "sleepers flagged on the status word must be woken"]
+    pub fn publish(&self, value: isize, error: i32) -> Option<usize> {
+        let word = self.state().as_ptr() as usize;
         self.error_code().store(error, Relaxed);
         self.return_value().store(value as i64, Relaxed);
-        self.state().swap(ST_DONE, SeqCst)
-    }
-
-    /// Publishes the final result and wakes whoever sleeps on it: the one way every path
-    /// (completion, cancellation, withdrawal, a list entry refused) makes a status final.
-    /// After this the aiocb must not be touched.
-    pub fn complete(&self, value: isize, error: i32) {
-        let word = self.state().as_ptr() as usize;
-        let old = self.publish(value, error);
-        if old & ST_WAITERS != 0 {
-            kernel_aio::futex_wake_addr(word, i32::MAX);
-        }
-        crate::wait::note_completion();
-    }
-
-    /// Records a failure that happened before the request was queued (lio_listio entries):
-    /// the aiocb becomes a completed request with that error.
-    pub fn fail_immediately(&self, error: i32) {
-        self.begin(0);
-        self.complete(-1, error);
+        let old = self.state().swap(ST_DONE, SeqCst);
+        (old & ST_WAITERS != 0).then_some(word)
     }
 
     /// Still in progress (as `aio_error` would say EINPROGRESS)?
@@ -332,6 +351,18 @@ impl<'a> AiocbRef<'a> {
     }
 }
 
+/// The application's sigevents (in an aiocb, or lio_listio's list sigevent) are views too.
+impl Sigevent {
+    /// Its SIGEV_THREAD fields as a callback; None for a NULL function.
+    pub fn callback(&self) -> Option<crate::sys::Callback> {
+        // SAFETY: a sigevent comes from the application (an aiocb, or lio_listio's list
+        // sigevent); for SIGEV_THREAD, POSIX requires sigev_notify_function to be a function
+        // taking a union sigval and sigev_notify_attributes to be NULL or valid attributes.
+        (self.sigev_un0 != 0)
+            .then(|| unsafe { crate::sys::Callback::new(self.sigev_un0, self.sigev_value, self.sigev_un1) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,28 +385,29 @@ mod tests {
 
     #[test]
     fn lifecycle() {
-        init_secret();
+        init_secret(0x1234_5678_9abc_def1);
         let cb = zeroed();
         // SAFETY: `cb` lives for the whole test.
         let r = unsafe { AiocbRef::from_ptr(cb.0) }.unwrap();
         assert_eq!(r.status(), Status::Unknown, "never submitted");
-        assert_eq!(r.take_return(), Err(libc::EINVAL));
+        let any = |_| Ok(());
+        assert_eq!(r.take_return(any), Err(libc::EINVAL));
         r.begin(0);
         assert_eq!(r.status(), Status::InProgress);
-        assert_eq!(r.take_return(), Err(libc::EINPROGRESS));
+        assert_eq!(r.take_return(any), Err(libc::EINPROGRESS));
         assert_eq!(r.arm_waiter(), Some(ST_IN_PROGRESS | ST_WAITERS));
-        let old = r.publish(4096, 0);
-        assert_eq!(old, ST_IN_PROGRESS | ST_WAITERS);
+        assert_eq!(r.publish(4096, 0), Some(r.state().as_ptr() as usize), "sleepers to wake");
         assert_eq!(r.status(), Status::Done { error: 0, value: 4096 });
         assert_eq!(r.arm_waiter(), None);
-        assert_eq!(r.take_return(), Ok(4096));
+        assert_eq!(r.take_return(|_| Err(libc::EINVAL)), Err(libc::EINVAL), "retrieval refused");
+        assert_eq!(r.take_return(any), Ok(4096));
         assert_eq!(r.status(), Status::Returned { error: 0 });
-        assert_eq!(r.take_return(), Err(libc::EINVAL), "second aio_return");
+        assert_eq!(r.take_return(any), Err(libc::EINVAL), "second aio_return");
     }
 
     #[test]
     fn garbage_and_copies_are_unknown() {
-        init_secret();
+        init_secret(0x1234_5678_9abc_def1);
         let cb = zeroed();
         // SAFETY: filling a plain-data struct with bytes.
         unsafe { std::ptr::write_bytes(cb.0 as *mut u8, 0xa5, std::mem::size_of::<Aiocb>()) };
@@ -383,7 +415,7 @@ mod tests {
         let r = unsafe { AiocbRef::from_ptr(cb.0) }.unwrap();
         assert_eq!(r.status(), Status::Unknown);
         r.begin(0);
-        r.publish(1, 0);
+        assert_eq!(r.publish(1, 0), None, "nobody slept on it");
         // A bytewise copy at another address is not a request.
         let copy = zeroed();
         // SAFETY: both are valid, distinct Aiocb allocations.
@@ -396,7 +428,7 @@ mod tests {
 
     #[test]
     fn in_flight_at_fork_is_not_the_childs() {
-        init_secret();
+        init_secret(0x1234_5678_9abc_def1);
         let cb = zeroed();
         // SAFETY: `cb` lives for the whole test.
         let r = unsafe { AiocbRef::from_ptr(cb.0) }.unwrap();

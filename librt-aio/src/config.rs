@@ -33,7 +33,38 @@ pub struct Settings {
     pub capacity_hint: usize,
     pub inline: bool,
     pub backend: Backend,
-    pub faults: crate::kaio::Faults,
+    pub faults: Faults,
+}
+
+/// Test-only fault injection for the native AIO executor
+/// (`RTAIO_FAULTS=io_submit=EAGAIN,io_setup=ENOSYS`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    pub io_setup: Option<i32>,
+    pub io_submit: Option<i32>,
+}
+
+impl Faults {
+    pub fn parse(spec: &str) -> Faults {
+        let mut f = Faults::default();
+        for item in spec.split(',') {
+            let Some((call, err)) = item.split_once('=') else { continue };
+            let e = match err.trim() {
+                "EAGAIN" => libc::EAGAIN,
+                "EINVAL" => libc::EINVAL,
+                "ENOSYS" => libc::ENOSYS,
+                "EPERM" => libc::EPERM,
+                "EBADF" => libc::EBADF,
+                _ => continue,
+            };
+            match call.trim() {
+                "io_setup" => f.io_setup = Some(e),
+                "io_submit" => f.io_submit = Some(e),
+                _ => {}
+            }
+        }
+        f
+    }
 }
 
 fn env_usize(name: &str) -> Option<usize> {
@@ -66,7 +97,7 @@ pub fn current() -> Settings {
             Some("kernel") => Backend::Kernel,
             _ => Backend::Auto,
         },
-        faults: env_str(env_ok, "RTAIO_FAULTS").map(|s| crate::kaio::Faults::parse(&s)).unwrap_or_default(),
+        faults: env_str(env_ok, "RTAIO_FAULTS").map(|s| Faults::parse(&s)).unwrap_or_default(),
     }
 }
 
@@ -80,5 +111,21 @@ pub fn record_aio_init(threads: i32, num: i32, idle_secs: i32) {
     }
     if idle_secs > 0 {
         INIT_IDLE_MS.store((idle_secs as usize).saturating_mul(1000), Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_spec() {
+        assert_eq!(Faults::parse(""), Faults::default());
+        assert_eq!(Faults::parse("io_submit=EAGAIN"), Faults { io_setup: None, io_submit: Some(libc::EAGAIN) });
+        assert_eq!(
+            Faults::parse("io_setup=ENOSYS, io_submit=EINVAL"),
+            Faults { io_setup: Some(libc::ENOSYS), io_submit: Some(libc::EINVAL) }
+        );
+        assert_eq!(Faults::parse("bogus=EAGAIN,io_submit=WHAT"), Faults::default());
     }
 }

@@ -1,4 +1,4 @@
-//! rtaio's own references to the application's open files (one of the few `unsafe` modules).
+//! rtaio's own references to the application's open files (safe code over `sys`).
 //!
 //! A request names its file by descriptor number, and the application may `close()`, `dup2()`
 //! or `dup3()` that number while the request waits for a thread: acting on whatever file holds
@@ -23,7 +23,7 @@
 
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::*};
 
-use crate::sys::Errno;
+use crate::sys::{self, Errno};
 
 /// Descriptors below this are tracked for the fork child; a duplicate that would land above
 /// it is not made (the request then uses the application's number, as before).
@@ -32,18 +32,12 @@ static OWNED: [AtomicU64; TRACKED_FDS / 64] = [const { AtomicU64::new(0) }; TRAC
 /// The lowest number duplicates are made at (0 until first computed).
 static BASE: AtomicI32 = AtomicI32::new(0);
 
-fn errno() -> Errno {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
-}
-
 fn base() -> i32 {
     let b = BASE.load(Relaxed);
     if b > 0 {
         return b;
     }
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `rl` is a valid out-pointer.
-    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 { rl.rlim_cur } else { 1024 };
+    let soft = sys::nofile_limit();
     // High enough to stay clear of the numbers open() hands the application, low enough that
     // the kernel's descriptor table does not grow (and fork copy) a huge array for it.
     let b = (soft.min(TRACKED_FDS as u64) * 3 / 4).clamp(3, 1024) as i32;
@@ -71,21 +65,19 @@ impl FileRef {
     pub fn dup_of(fd: i32) -> Result<FileRef, Errno> {
         let mut b = base();
         loop {
-            // SAFETY: F_DUPFD_CLOEXEC takes an integer argument and creates a new descriptor.
-            let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, b) };
-            if d >= 0 {
-                if d as usize >= TRACKED_FDS {
-                    crate::sys::close(d); // just created by us, known to nobody else
+            match sys::dup_at_least(fd, b) {
+                Ok(d) if d as usize >= TRACKED_FDS => {
+                    sys::close(d); // just created by us, known to nobody else
                     return Err(libc::EMFILE);
                 }
-                mark(d, true);
-                return Ok(FileRef { fd: d });
-            }
-            match errno() {
+                Ok(d) => {
+                    mark(d, true);
+                    return Ok(FileRef { fd: d });
+                }
                 // No free number at or above the base (or the limit shrank): take any above
                 // the standard streams, this time.
-                libc::EINVAL | libc::EMFILE if b > 3 => b = 3,
-                e => return Err(e),
+                Err(libc::EINVAL | libc::EMFILE) if b > 3 => b = 3,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -98,9 +90,9 @@ impl FileRef {
     /// `kcmp` answers exactly; where it is unavailable, the `fstat` identity and the status
     /// flags are compared (which cannot tell two anonymous-inode files such as eventfds apart).
     pub fn same_file(&self, fd: i32) -> bool {
-        match kernel_aio::kcmp_same_file(fd, self.fd) {
+        match sys::kcmp_same_file(fd, self.fd) {
             Ok(same) => same,
-            Err(_) => identity(fd).is_some_and(|id| Some(id) == identity(self.fd)),
+            Err(_) => sys::identity(fd).is_some_and(|id| Some(id) == sys::identity(self.fd)),
         }
     }
 }
@@ -108,45 +100,14 @@ impl FileRef {
 impl Drop for FileRef {
     fn drop(&mut self) {
         mark(self.fd, false);
-        crate::sys::close(self.fd); // our own duplicate; nobody else closes it
+        sys::close(self.fd); // our own duplicate; nobody else closes it
     }
 }
 
-fn identity(fd: i32) -> Option<(u64, u64, u64, i32)> {
-    // SAFETY: `st` is a valid out-pointer for fstat; F_GETFL takes no pointer.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::fstat(fd, &mut st) != 0 {
-            return None;
-        }
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        Some((st.st_dev, st.st_ino, st.st_rdev, fl))
-    }
-}
-
-/// (st_dev, st_ino) of an anonymous-inode file (no file type bits: eventfd, epoll, timerfd,
-/// signalfd...); None for anything else (regular files, pipes, sockets, devices).
-pub fn anon_inode_id(fd: i32) -> Option<(u64, u64)> {
-    // SAFETY: `st` is a valid out-pointer for fstat.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 || st.st_mode & libc::S_IFMT != 0 {
-        return None;
-    }
-    Some((st.st_dev, st.st_ino))
-}
-
-/// Is `fd` an eventfd? (`/proc/self/fd/N` names it `anon_inode:[eventfd]`.)
+/// Is `fd` an eventfd? (`/proc/self/fd/N` names it `anon_inode:[eventfd]`; most wrong
+/// descriptors — files, pipes, sockets — are told apart by the one fstat first.)
 pub fn is_eventfd(fd: i32) -> bool {
-    // Most wrong descriptors (files, pipes, sockets) are told apart by one fstat.
-    if anon_inode_id(fd).is_none() {
-        return false;
-    }
-    let path = format!("/proc/self/fd/{fd}\0");
-    let mut buf = [0u8; 64];
-    // SAFETY: `path` is NUL-terminated; `buf` is a valid buffer of the given length.
-    let n = unsafe { libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) };
-    n > 0 && &buf[..n as usize] == b"anon_inode:[eventfd]"
+    sys::is_anon_inode(fd) && sys::fd_link(fd).is_some_and(|l| l == b"anon_inode:[eventfd]")
 }
 
 /// In the child after fork(): close the duplicates inherited from the parent (their requests
@@ -157,7 +118,7 @@ pub fn close_all_after_fork() {
         while bits != 0 {
             let b = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            crate::sys::close((w * 64 + b) as i32); // rtaio's; the child has no request on it
+            sys::close((w * 64 + b) as i32); // rtaio's; the child has no request on it
         }
     }
 }
@@ -168,35 +129,28 @@ mod tests {
 
     #[test]
     fn dup_identity_and_close() {
-        let mut p = [0; 2];
-        // SAFETY: `p` has room for two descriptors.
-        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
-        let r = FileRef::dup_of(p[0]).unwrap();
-        assert!(r.raw() >= 3 && r.raw() != p[0]);
-        assert!(r.same_file(p[0]));
-        assert!(!r.same_file(p[1]));
-        let fd = r.raw();
-        drop(r);
-        // SAFETY: F_GETFD takes no pointer argument.
-        assert_eq!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1, "closed on drop");
-        // SAFETY: closing the test's own pipe.
-        unsafe {
-            libc::close(p[0]);
-            libc::close(p[1]);
-        }
+        let (r, w) = sys::testing::pipe();
+        let d = FileRef::dup_of(r).unwrap();
+        assert!(d.raw() >= 3 && d.raw() != r);
+        assert!(d.same_file(r));
+        assert!(!d.same_file(w));
+        let fd = d.raw();
+        drop(d);
+        assert!(!sys::fd_is_open(fd), "closed on drop");
+        sys::close(r);
+        sys::close(w);
         assert_eq!(FileRef::dup_of(-1).unwrap_err(), libc::EBADF);
     }
 
     #[test]
     fn eventfd_detection() {
-        // SAFETY: plain descriptor creation.
-        let e = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        let e = sys::testing::eventfd();
         assert!(is_eventfd(e));
-        assert!(anon_inode_id(e).is_some());
-        assert_eq!(anon_inode_id(0).filter(|_| !is_eventfd(0)), None);
-        assert!(!is_eventfd(0) || !is_eventfd(-1));
         assert!(!is_eventfd(-1));
-        // SAFETY: closing our own eventfd.
-        unsafe { libc::close(e) };
+        let (r, w) = sys::testing::pipe();
+        assert!(!is_eventfd(r));
+        for fd in [e, r, w] {
+            sys::close(fd);
+        }
     }
 }

@@ -1,102 +1,57 @@
-//! Per-list control for `lio_listio`: counts the list's outstanding requests and fires the list
-//! notification (or wakes the LIO_WAIT caller) exactly once, when the last one completes.
-//! The submitting call holds one count itself while it queues entries, so the list cannot
-//! complete before every entry has been queued.
-
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
-
-use crate::notify::{self, Notify};
-
-pub struct ListCtl {
-    pending: AtomicUsize,
-    failed: AtomicBool,
-    /// 0 until the list completes; futex for the LIO_WAIT caller.
-    pub done: AtomicU32,
-    notify: Notify,
-}
-
-impl ListCtl {
-    pub fn new(notify: Notify) -> Self {
-        ListCtl { pending: AtomicUsize::new(1), failed: AtomicBool::new(false), done: AtomicU32::new(0), notify }
-    }
-
-    /// One more request of this list was queued.
-    pub fn add(&self) {
-        self.pending.fetch_add(1, Relaxed);
-    }
-
-    /// A request counted by `add` was withdrawn before it could run.
-    pub fn withdraw(&self) {
-        self.failed.store(true, Relaxed);
-        self.pending.fetch_sub(1, AcqRel);
-    }
-
-    pub fn any_failed(&self) -> bool {
-        self.failed.load(Acquire)
-    }
-
-    /// A request of the list completed (or the submitter dropped its own count).
-    pub fn one_done(&self, failed: bool) {
-        if failed {
-            self.failed.store(true, Release);
-        }
-        if self.pending.fetch_sub(1, AcqRel) == 1 {
-            self.done.store(1, Release);
-            kernel_aio::futex_wake(&self.done, i32::MAX);
-            notify::deliver(&self.notify);
-        }
-    }
-}
+//! `lio_listio`: a list of requests, submitted in order, completed together.
 
 use std::sync::Arc;
 
-use crate::abi::{AIO_LISTIO_MAX, LIO_NOP, LIO_NOWAIT, LIO_READ, LIO_READV, LIO_WAIT, LIO_WRITE, LIO_WRITEV};
-use crate::aiocb::AiocbRef;
-use crate::runtime::{self, Kind};
+use crate::abi::{Sigevent, AIO_LISTIO_MAX, LIO_NOP, LIO_NOWAIT, LIO_READ, LIO_READV, LIO_WAIT, LIO_WRITE, LIO_WRITEV};
+use crate::aiocb::{AiocbRef, Status};
+use crate::core::{self, Submission};
+use crate::list::ListCtl;
+use crate::notify::Notify;
+use crate::request::Op;
 use crate::sys::Errno;
 
 /// `lio_listio`. `list` entries: `None` for NULL. `sig`: the list sigevent (LIO_NOWAIT only).
-pub fn listio(mode: i32, list: &[Option<AiocbRef<'_>>], sig: Option<&crate::abi::Sigevent>) -> Result<(), Errno> {
+pub fn listio(mode: i32, list: &[Option<AiocbRef<'static>>], sig: Option<&Sigevent>) -> Result<(), Errno> {
     if mode != LIO_WAIT && mode != LIO_NOWAIT {
         return Err(libc::EINVAL);
     }
     if list.len() > AIO_LISTIO_MAX as usize {
         return Err(libc::EINVAL);
     }
+    let core = core::get();
     let notify = match (mode, sig) {
-        (LIO_NOWAIT, Some(ev)) => runtime::list_notify(ev)?,
+        (LIO_NOWAIT, Some(ev)) => core.notifier.validate(ev)?,
         _ => Notify::None,
     };
     let wanted = list.iter().flatten().filter(|cb| cb.lio_opcode() != LIO_NOP).count();
-    if runtime::would_exceed(wanted) {
+    if core.would_exceed(wanted) {
         return Err(libc::EAGAIN);
     }
     let ctl = Arc::new(ListCtl::new(notify));
     let mut submit_failed = false;
-    // Kernel-eligible entries, sent together in one io_submit after the loop.
+    // Native AIO entries, handed to the kernel together after the loop.
     let mut batch = Vec::new();
     for cb in list.iter().flatten() {
-        let kind = match cb.lio_opcode() {
+        let what = match cb.lio_opcode() {
             LIO_NOP => continue,
-            LIO_READ => Kind::Read,
-            LIO_WRITE => Kind::Write,
-            LIO_READV => Kind::ReadV,
-            LIO_WRITEV => Kind::WriteV,
-            _ => Kind::Unknown,
+            LIO_READ => Submission { op: Some(Op::Read), vectored: false },
+            LIO_WRITE => Submission { op: Some(Op::Write), vectored: false },
+            LIO_READV => Submission { op: Some(Op::Read), vectored: true },
+            LIO_WRITEV => Submission { op: Some(Op::Write), vectored: true },
+            _ => Submission { op: None, vectored: false },
         };
-        let r = runtime::submit(*cb, kind, Some(&ctl), Some(&mut batch));
-        if let Err(e) = r {
+        if let Err(e) = core.submit(*cb, what, Some(&ctl), Some(&mut batch)) {
             submit_failed = true;
             // Give the entry its own status, unless it belongs to a request still in flight
             // (an aiocb listed while in progress): that one keeps its own.
-            if cb.status() != crate::aiocb::Status::InProgress {
-                runtime::retire_previous_slot(*cb);
-                cb.fail_immediately(e);
+            if cb.status() != Status::InProgress {
+                core.retire_previous_slot(*cb);
+                core::fail_unqueued(*cb, e);
             }
         }
     }
-    runtime::launch_batch(batch);
-    ctl.one_done(false);
+    core.start_batch(batch);
+    ctl.count_done(false, &core.notifier);
     if mode == LIO_WAIT {
         crate::wait::wait_flag(&ctl.done)?;
         if submit_failed || ctl.any_failed() {

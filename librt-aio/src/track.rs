@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::sys::Errno;
+use crate::sys::{self, Errno};
 
 const FREE: u64 = 0;
 const PENDING: u64 = 1;
@@ -41,12 +41,14 @@ pub fn enabled() -> bool {
     ENABLED.load(Relaxed)
 }
 
-struct Slot {
+/// One slot, viewed across the tracker's three arrays.
+struct Slot<'a> {
     /// generation << 8 | state
-    state: AtomicU64,
-    aiocb: AtomicUsize,
+    state: &'a AtomicU64,
+    /// The aiocb's address.
+    aiocb: &'a AtomicU64,
     /// Next free slot + 1 (free list link).
-    next: AtomicU32,
+    next: &'a AtomicU64,
 }
 
 /// A request's slot: index and generation.
@@ -57,7 +59,10 @@ pub struct SlotRef {
 }
 
 pub struct Tracker {
-    slots: Box<[Slot]>,
+    /// The slots, by field: zeroed memory, so pages are touched only as slots are used.
+    states: Box<[AtomicU64]>,
+    aiocbs: Box<[AtomicU64]>,
+    nexts: Box<[AtomicU64]>,
     /// Slots never used yet start here.
     fresh: AtomicU32,
     /// Free list head: ABA tag << 32 | (index + 1).
@@ -70,6 +75,16 @@ pub struct Tracker {
     waiters: AtomicUsize,
 }
 
+impl Tracker {
+    fn slots(&self) -> usize {
+        self.states.len()
+    }
+
+    fn slot(&self, i: usize) -> Slot<'_> {
+        Slot { state: &self.states[i], aiocb: &self.aiocbs[i], next: &self.nexts[i] }
+    }
+}
+
 fn word(gen: u64, st: u64) -> u64 {
     gen << 8 | st
 }
@@ -78,9 +93,9 @@ impl Tracker {
     pub fn new(capacity: usize) -> Tracker {
         let n = capacity.clamp(1, u32::MAX as usize - 1);
         Tracker {
-            // Zeroed memory: pages are touched only as slots are used.
-            // SAFETY: an all-zero Slot is valid (atomics holding 0).
-            slots: unsafe { Box::<[Slot]>::new_zeroed_slice(n).assume_init() },
+            states: sys::zeroed_atomics(n),
+            aiocbs: sys::zeroed_atomics(n),
+            nexts: sys::zeroed_atomics(n),
             fresh: AtomicU32::new(0),
             free: AtomicU64::new(0),
             in_use: AtomicUsize::new(0),
@@ -96,16 +111,16 @@ impl Tracker {
             Some(i) => i,
             None => {
                 let i = self.fresh.fetch_add(1, Relaxed);
-                if i as usize >= self.slots.len() {
+                if i as usize >= self.slots() {
                     self.fresh.fetch_sub(1, Relaxed);
                     return Err(libc::EAGAIN);
                 }
                 i
             }
         };
-        let s = &self.slots[index as usize];
+        let s = self.slot(index as usize);
         let gen = s.state.load(Acquire) >> 8;
-        s.aiocb.store(aiocb, Relaxed);
+        s.aiocb.store(aiocb as u64, Relaxed);
         s.state.store(word(gen, PENDING), Release);
         self.in_use.fetch_add(1, Relaxed);
         Ok(SlotRef { index, gen })
@@ -118,7 +133,7 @@ impl Tracker {
             if idx == 0 {
                 return None;
             }
-            let next = self.slots[idx as usize - 1].next.load(Relaxed) as u64;
+            let next = self.slot(idx as usize - 1).next.load(Relaxed);
             let new = ((h >> 32).wrapping_add(1) << 32) | next;
             match self.free.compare_exchange_weak(h, new, AcqRel, Acquire) {
                 Ok(_) => return Some(idx - 1),
@@ -129,17 +144,17 @@ impl Tracker {
 
     /// Frees a slot in generation `gen` (its state must be ours to end). Async-signal-safe.
     fn release(&self, index: u32, gen: u64) {
-        let s = &self.slots[index as usize];
+        let s = self.slot(index as usize);
         s.aiocb.store(0, Relaxed);
         s.state.store(word(gen.wrapping_add(1) & ((1 << 56) - 1), FREE), Release);
         if self.in_use.fetch_sub(1, SeqCst) == 1 && self.waiters.load(SeqCst) > 0 {
             // The last tracked request is gone: sleepers must now answer EAGAIN.
             self.seq.fetch_add(1, SeqCst);
-            kernel_aio::futex_wake(&self.seq, i32::MAX);
+            sys::futex_wake(&self.seq, i32::MAX);
         }
         let mut h = self.free.load(Acquire);
         loop {
-            s.next.store((h & 0xffff_ffff) as u32, Relaxed);
+            s.next.store(h & 0xffff_ffff, Relaxed);
             let new = ((h >> 32).wrapping_add(1) << 32) | (index as u64 + 1);
             match self.free.compare_exchange_weak(h, new, AcqRel, Acquire) {
                 Ok(_) => return,
@@ -150,7 +165,7 @@ impl Tracker {
 
     /// The request's status is published: make it available to `aio_waitcomplete`.
     pub fn completed(&self, r: SlotRef) {
-        let s = &self.slots[r.index as usize];
+        let s = self.slot(r.index as usize);
         match s.state.compare_exchange(word(r.gen, PENDING), word(r.gen, COMPLETED), AcqRel, Acquire) {
             Ok(_) => {
                 {
@@ -159,12 +174,12 @@ impl Tracker {
                     // Entries of slots aio_return retrieved are skipped when popped; in a program
                     // that mostly uses aio_return they would pile up: prune them now and then.
                     if q.len() > 2 * self.in_use.load(Relaxed) + 64 {
-                        q.retain(|&(i, g)| self.slots[i as usize].state.load(Acquire) == word(g, COMPLETED));
+                        q.retain(|&(i, g)| self.states[i as usize].load(Acquire) == word(g, COMPLETED));
                     }
                 }
                 if self.waiters.load(SeqCst) > 0 {
                     self.seq.fetch_add(1, SeqCst);
-                    kernel_aio::futex_wake(&self.seq, i32::MAX);
+                    sys::futex_wake(&self.seq, i32::MAX);
                 }
             }
             // aio_return took the status before we got here.
@@ -175,7 +190,7 @@ impl Tracker {
 
     /// The request was withdrawn (its submission failed): nobody will retrieve it.
     pub fn discard(&self, r: SlotRef) {
-        let s = &self.slots[r.index as usize];
+        let s = self.slot(r.index as usize);
         let w = s.state.load(Acquire);
         if w == word(r.gen, PENDING) || w == word(r.gen, RETURNED_EARLY) {
             self.release(r.index, r.gen);
@@ -185,8 +200,11 @@ impl Tracker {
     /// `aio_return` (or a resubmission) of the aiocb at `aiocb`, whose reserved word names slot
     /// `r`. Err(EINVAL) if `aio_waitcomplete` has claimed its status. Async-signal-safe.
     pub fn retrieve(&self, r: SlotRef, aiocb: usize) -> Result<(), Errno> {
-        let Some(s) = self.slots.get(r.index as usize) else { return Ok(()) };
-        if s.aiocb.load(Acquire) != aiocb {
+        if r.index as usize >= self.slots() {
+            return Ok(());
+        }
+        let s = self.slot(r.index as usize);
+        if s.aiocb.load(Acquire) != aiocb as u64 {
             return Ok(()); // not (any longer) this aiocb's slot
         }
         let mut w = s.state.load(Acquire);
@@ -217,9 +235,9 @@ impl Tracker {
     fn take(&self) -> Option<(SlotRef, usize)> {
         loop {
             let (index, gen) = self.done.lock().pop_front()?;
-            let s = &self.slots[index as usize];
+            let s = self.slot(index as usize);
             if s.state.compare_exchange(word(gen, COMPLETED), word(gen, CLAIMED), AcqRel, Acquire).is_ok() {
-                return Some((SlotRef { index, gen }, s.aiocb.load(Acquire)));
+                return Some((SlotRef { index, gen }, s.aiocb.load(Acquire) as usize));
             }
         }
     }
@@ -234,7 +252,7 @@ impl Tracker {
         // No timeout: a deadline centuries away rather than none, so that a signal handler ends
         // the wait with EINTR even under SA_RESTART (FreeBSD's behaviour; an untimed futex
         // wait would be restarted by the kernel).
-        let deadline = Some(crate::wait::deadline_after(timeout.unwrap_or(Duration::from_secs(1 << 40))));
+        let deadline = Some(sys::deadline_after(timeout.unwrap_or(Duration::from_secs(1 << 40))));
         loop {
             let seen = self.seq.load(SeqCst);
             self.waiters.fetch_add(1, SeqCst);
@@ -243,13 +261,13 @@ impl Tracker {
                 self.waiters.fetch_sub(1, SeqCst);
                 return got.ok_or(libc::EAGAIN);
             }
-            if deadline.as_ref().is_some_and(crate::wait::passed) {
+            if deadline.as_ref().is_some_and(sys::passed) {
                 self.waiters.fetch_sub(1, SeqCst);
                 return Err(libc::EAGAIN);
             }
             // A cancellation point, like aio_suspend: a cancelled waiter leaves `waiters`
             // through the cleanup handler.
-            let r = crate::sys::futex_wait_until_cancellable(&self.seq, seen, deadline.as_ref(), Some(&self.waiters));
+            let r = sys::futex_wait_until_cancellable(&self.seq, seen, deadline.as_ref(), Some(&self.waiters));
             self.waiters.fetch_sub(1, SeqCst);
             if r == Err(libc::EINTR) {
                 return Err(libc::EINTR);
@@ -258,16 +276,15 @@ impl Tracker {
     }
 }
 
-/// `aio_return` of a completed aiocb whose reserved word is `word`: takes its slot out of
-/// consideration, or Err(EINVAL) if `aio_waitcomplete` claimed it. Async-signal-safe.
-pub fn on_return(aiocb: usize, word: u64, fork_gen: u32) -> Result<(), Errno> {
-    if word == 0 {
-        return Ok(());
-    }
-    let Some(t) = crate::runtime::existing().and_then(|rt| rt.tracker_if_any()) else { return Ok(()) };
-    match decode(word, fork_gen, t) {
-        Some(r) => t.retrieve(r, aiocb),
-        None => Ok(()),
+impl Tracker {
+    /// `aio_return` (or a resubmission) of the aiocb at `aiocb` whose reserved word is `word`:
+    /// takes its slot out of consideration, or Err(EINVAL) if `aio_waitcomplete` claimed it.
+    /// Async-signal-safe.
+    pub fn on_return(&self, aiocb: usize, word: u64, fork_gen: u32) -> Result<(), Errno> {
+        match decode(word, fork_gen, self) {
+            Some(r) => self.retrieve(r, aiocb),
+            None => Ok(()),
+        }
     }
 }
 
@@ -285,7 +302,7 @@ pub fn decode(w: u64, fork_gen: u32, t: &Tracker) -> Option<SlotRef> {
         return None;
     }
     let index = index - 1;
-    let cur = t.slots.get(index as usize)?.state.load(Acquire) >> 8;
+    let cur = t.states.get(index as usize)?.load(Acquire) >> 8;
     let low = (w >> 32) & 0xff_ffff;
     (cur & 0xff_ffff == low).then_some(SlotRef { index, gen: cur })
 }

@@ -14,41 +14,24 @@
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
-use kernel_aio::{FutexWaitv, FUTEX_WAITV_MAX};
 use libc::timespec;
 
 use crate::aiocb::AiocbRef;
-use crate::sys::{self, Errno};
+use crate::sys::{self, deadline_after, passed, Errno, FutexWaitv, FUTEX_WAITV_MAX};
 
 static LONG_WAITERS: AtomicUsize = AtomicUsize::new(0);
 static COMPLETIONS: AtomicU32 = AtomicU32::new(0);
 
-/// Called by every completion after it published its status.
-pub fn note_completion() {
+/// Wakes the sleepers of a status just published (`AiocbRef::publish` said some flagged it),
+/// and long-list waiters: called by every path that publishes a status.
+pub fn wake_after_publish(flagged: Option<usize>) {
+    if let Some(word) = flagged {
+        sys::futex_wake_addr(word, i32::MAX);
+    }
     if LONG_WAITERS.load(SeqCst) > 0 {
         COMPLETIONS.fetch_add(1, SeqCst);
-        kernel_aio::futex_wake(&COMPLETIONS, i32::MAX);
+        sys::futex_wake(&COMPLETIONS, i32::MAX);
     }
-}
-
-pub(crate) fn deadline_after(d: Duration) -> timespec {
-    let now = kernel_aio::monotonic_now();
-    let mut sec = (now.tv_sec as i64).saturating_add(d.as_secs().min(i64::MAX as u64 / 2) as i64);
-    let mut nsec = now.tv_nsec + d.subsec_nanos() as i64;
-    if nsec >= 1_000_000_000 {
-        nsec -= 1_000_000_000;
-        sec = sec.saturating_add(1);
-    }
-    timespec { tv_sec: sec, tv_nsec: nsec }
-}
-
-pub(crate) fn passed(deadline: &timespec) -> bool {
-    let now = kernel_aio::monotonic_now();
-    (now.tv_sec, now.tv_nsec) >= (deadline.tv_sec, deadline.tv_nsec)
-}
-
-fn os_errno(e: std::io::Error) -> Errno {
-    e.raw_os_error().unwrap_or(libc::EINVAL)
 }
 
 /// `aio_suspend` over `n` entries; `entry(i)` views entry i (`None` = NULL entry). `timeout`:
@@ -138,12 +121,9 @@ fn suspend_long<'a>(
 /// SA_RESTART ran.
 pub fn wait_flag(done: &AtomicU32) -> Result<(), Errno> {
     while done.load(Acquire) == 0 {
-        match kernel_aio::futex_wait_until(done, 0, None) {
-            Ok(()) => {}
-            Err(e) => match os_errno(e) {
-                libc::EAGAIN => {}
-                e => return Err(e),
-            },
+        match sys::futex_wait_until(done, 0, None) {
+            Ok(()) | Err(libc::EAGAIN) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -1,5 +1,5 @@
 /* rel_eintr: signals must not leak EINTR into requests. BEHAVIOUR.md "I/O workers block
- * every signal" and sys.rs "Blocking I/O calls retry on EINTR"; aio_suspend/lio_listio
+ * every signal" and sys/mod.rs "Blocking I/O calls retry on EINTR"; aio_suspend/lio_listio
  * "A signal handler ran → -1/EINTR ... the requests continue".
  *
  * A SIGUSR1 handler is installed WITHOUT SA_RESTART. Many requests block on the pool:

@@ -8,7 +8,7 @@
  * Method: one aio_write (thread pool) at a time on a buffered file; the submitting thread calls
  * aio_cancel(fd, cb) in a tight loop until it stops returning AIO_NOTCANCELED, then checks
  * aio_error at once. The pool worker's completion removes the request from the descriptor
- * table before it publishes the status (runtime.rs finish_one: "table, then status"), and a
+ * table before it publishes the status (then runtime.rs, finish_one: "table, then status"), and a
  * cancel that lands in between finds no request and answers AIO_ALLDONE.
  * Found by tests/stress/stress.c; fixed by commit 515db1c (the completer now publishes the
  * status and marks the request DONE before it leaves the table); kept as a regression check

@@ -26,7 +26,8 @@
 //!
 //! Its system calls (futex, signal mask) are the `kernel-aio` crate's wrappers.
 
-use std::cell::Cell;
+use std::any::Any;
+use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Arc;
@@ -34,6 +35,8 @@ use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::RwLock;
+
+mod sys;
 
 /// Pool settings. `max_threads` and `idle_timeout` can be changed later.
 #[derive(Clone, Debug)]
@@ -72,7 +75,7 @@ pub struct Pool<T: Send + 'static> {
 struct Inner<T> {
     lanes: Box<[Injector<T>]>,
     stealers: RwLock<Vec<(u64, Stealer<T>)>>,
-    handler: fn(T),
+    handler: Box<dyn Fn(T) + Send + Sync>,
     name: &'static str,
     stack_size: usize,
     max_threads: AtomicUsize,
@@ -85,10 +88,24 @@ struct Inner<T> {
     next_worker_id: AtomicU64,
 }
 
+/// The worker running on this thread: its pool (`Arc::as_ptr` of the pool's `Inner`, as an
+/// identity) and its own deque (a `Worker<T>`, type-erased: a thread-local cannot be generic).
+struct Local {
+    pool: usize,
+    deque: Box<dyn Any>,
+}
+
 thread_local! {
-    /// The pool and local deque of the worker running on this thread, type-erased:
-    /// (`Arc::as_ptr` of the pool's `Inner`, `&Worker<T>`).
-    static CURRENT: Cell<(*const (), *const ())> = const { Cell::new((std::ptr::null(), std::ptr::null())) };
+    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's deque if this thread is a worker of the pool `pool`.
+fn with_local<T: 'static, R>(pool: usize, f: impl FnOnce(&Worker<T>) -> R) -> Option<R> {
+    LOCAL.with(|l| {
+        let l = l.borrow();
+        let local = l.as_ref().filter(|l| l.pool == pool)?;
+        local.deque.downcast_ref::<Worker<T>>().map(f)
+    })
 }
 
 impl<T: Send + 'static> Clone for Pool<T> {
@@ -98,13 +115,13 @@ impl<T: Send + 'static> Clone for Pool<T> {
 }
 
 impl<T: Send + 'static> Pool<T> {
-    pub fn new(cfg: Config, handler: fn(T)) -> Self {
+    pub fn new(cfg: Config, handler: impl Fn(T) + Send + Sync + 'static) -> Self {
         let lanes = (0..cfg.lanes.max(1)).map(|_| Injector::new()).collect();
         Pool {
             inner: Arc::new(Inner {
                 lanes,
                 stealers: RwLock::new(Vec::new()),
-                handler,
+                handler: Box::new(handler),
                 name: cfg.name,
                 stack_size: cfg.stack_size,
                 max_threads: AtomicUsize::new(cfg.max_threads.max(1)),
@@ -150,44 +167,30 @@ impl<T: Send + 'static> Pool<T> {
     /// From a worker of this pool the task goes to that worker's own deque instead.
     pub fn submit(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
         let inner = &self.inner;
-        let pushed_local = CURRENT.with(|c| {
-            let (pool, local) = c.get();
-            if pool == Arc::as_ptr(inner) as *const () {
-                // SAFETY: CURRENT holds this pool's identity only on a worker thread of this
-                // pool, and then `local` points to that worker's `Worker<T>`, which lives on the
-                // worker's stack for as long as CURRENT names it (cleared before it is dropped).
-                let local = unsafe { &*(local as *const Worker<T>) };
-                Some(local)
-            } else {
-                None
-            }
-        });
-        match pushed_local {
-            Some(local) => {
-                local.push(task);
-                fence(SeqCst);
-                // This worker is busy running the task that submitted it (which may block, or
-                // wait for this very task): make sure another worker can steal it.
-                let _ = self.notify();
-                Ok(())
-            }
-            None => {
+        let mut task = Some(task);
+        let local = with_local::<T, _>(inner.id(), |w| w.push(task.take().expect("pushed once")));
+        if local.is_some() {
+            fence(SeqCst);
+            // This worker is busy running the task that submitted it (which may block, or
+            // wait for this very task): make sure another worker can steal it.
+            let _ = self.notify();
+            return Ok(());
+        }
+        let task = task.expect("not pushed locally");
+        if inner.threads.load(SeqCst) == 0 {
+            // Start the first thread before queueing, so that failure leaves nothing queued.
+            if let Err(e) = self.spawn_worker() {
                 if inner.threads.load(SeqCst) == 0 {
-                    // Start the first thread before queueing, so that failure leaves nothing queued.
-                    if let Err(e) = self.spawn_worker() {
-                        if inner.threads.load(SeqCst) == 0 {
-                            return Err(SubmitError::NoThread(task, e));
-                        }
-                    }
-                }
-                let lane = lane.min(inner.lanes.len() - 1);
-                inner.lanes[lane].push(task);
-                fence(SeqCst);
-                match self.notify() {
-                    Err(e) if inner.threads.load(SeqCst) == 0 => Err(SubmitError::Stranded(e)),
-                    _ => Ok(()),
+                    return Err(SubmitError::NoThread(task, e));
                 }
             }
+        }
+        let lane = lane.min(inner.lanes.len() - 1);
+        inner.lanes[lane].push(task);
+        fence(SeqCst);
+        match self.notify() {
+            Err(e) if inner.threads.load(SeqCst) == 0 => Err(SubmitError::Stranded(e)),
+            _ => Ok(()),
         }
     }
 
@@ -262,7 +265,7 @@ impl<T: Send + 'static> Pool<T> {
         inner.stealers.write().push((id, local.stealer()));
         let me = self.inner.clone();
         // Every signal blocked while the thread is made: it inherits that mask from its first instruction.
-        let guard = kernel_aio::SignalMask::full();
+        let guard = sys::BlockAll::new();
         let r = std::thread::Builder::new()
             .name(format!("{}-{}", inner.name, id))
             .stack_size(inner.stack_size)
@@ -280,14 +283,18 @@ impl<T: Send + 'static> Pool<T> {
 }
 
 impl<T> Inner<T> {
+    fn id(&self) -> usize {
+        self as *const Self as usize
+    }
+
     fn wake_one(&self) {
         self.wake_seq.fetch_add(1, SeqCst);
-        kernel_aio::futex_wake(&self.wake_seq, 1);
+        sys::futex_wake(&self.wake_seq, 1);
     }
 
     fn wake_all(&self) {
         self.wake_seq.fetch_add(1, SeqCst);
-        kernel_aio::futex_wake(&self.wake_seq, i32::MAX);
+        sys::futex_wake(&self.wake_seq, i32::MAX);
     }
 
     /// Tasks waiting in the shared lanes (a snapshot).
@@ -333,24 +340,26 @@ impl<T> Inner<T> {
     }
 }
 
-/// Clears CURRENT when the worker leaves, so no dangling pointer to its deque survives.
-struct CurrentGuard;
-impl Drop for CurrentGuard {
+/// Clears this thread's `LOCAL` when the worker leaves.
+struct LocalGuard;
+impl Drop for LocalGuard {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set((std::ptr::null(), std::ptr::null())));
+        LOCAL.with(|l| l.borrow_mut().take());
     }
 }
 
 fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T>) {
-    CURRENT.with(|c| c.set((Arc::as_ptr(&inner) as *const (), &local as *const Worker<T> as *const ())));
-    let _guard = CurrentGuard;
+    LOCAL.with(|l| *l.borrow_mut() = Some(Local { pool: inner.id(), deque: Box::new(local) }));
+    let _guard = LocalGuard;
     let pool = Pool { inner: inner.clone() };
+    let find = || with_local::<T, _>(inner.id(), |local| inner.find_task(local, id)).flatten();
+    let local_nonempty = || with_local::<T, _>(inner.id(), |local| !local.is_empty()).unwrap_or(false);
     loop {
-        if let Some(task) = inner.find_task(&local, id) {
+        if let Some(task) = find() {
             inner.active.fetch_add(1, SeqCst);
             // We stop searching: if work remains, make sure someone else picks it up, so a
             // task never waits behind a long (blocking) one while the pool may grow.
-            if inner.lanes_nonempty() || !local.is_empty() {
+            if inner.lanes_nonempty() || local_nonempty() {
                 let _ = pool.notify();
             }
             (inner.handler)(task);
@@ -369,9 +378,9 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T
                 continue;
             }
             let idle = Duration::from_millis(inner.idle_ms.load(Relaxed));
-            let r = kernel_aio::futex_wait(&inner.wake_seq, seq, Some(idle));
+            let timed_out = sys::futex_wait(&inner.wake_seq, seq, idle);
             inner.sleepers.fetch_sub(1, SeqCst);
-            matches!(r, Err(ref e) if e.raw_os_error() == Some(libc::ETIMEDOUT))
+            timed_out
         };
         if timed_out {
             inner.threads.fetch_sub(1, SeqCst);
@@ -397,7 +406,7 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T
             break;
         }
     }
-    debug_assert!(local.is_empty());
+    debug_assert!(!local_nonempty());
     inner.stealers.write().retain(|(i, _)| *i != id);
 }
 

@@ -16,10 +16,10 @@ use libc::{c_int, ssize_t, timespec};
 use std::time::Duration;
 
 use crate::abi::{Aiocb, Aioinit, Sigevent, AIO_LISTIO_MAX, LIO_NOWAIT, LIO_WAIT};
-use crate::aiocb::{AiocbRef, Status};
-use crate::runtime::{self, Kind};
+use crate::aiocb::AiocbRef;
+use crate::api;
+use crate::request::Op;
 use crate::sys::{set_errno, Errno};
-use crate::{lio, wait};
 
 fn ret(r: Result<c_int, Errno>) -> c_int {
     match r {
@@ -32,7 +32,9 @@ fn ret(r: Result<c_int, Errno>) -> c_int {
 }
 
 /// # Safety
-/// `p` is NULL or a valid aiocb for the duration of the call (POSIX).
+/// `p` is NULL or a valid aiocb for the duration of the call (POSIX); for a submission, until
+/// its request's status is published (POSIX too): so the view's lifetime is the caller's
+/// promise, and submissions take it as `'static`.
 unsafe fn view<'a>(p: *const Aiocb) -> Option<AiocbRef<'a>> {
     // SAFETY: forwarded contract.
     unsafe { AiocbRef::from_ptr(p) }
@@ -48,38 +50,39 @@ unsafe fn view_list<'a>(list: *const *const Aiocb, nent: c_int) -> Result<Vec<Op
     Ok((0..nent as usize).map(|i| unsafe { view(*list.add(i)) }).collect())
 }
 
-fn submit(p: *const Aiocb, kind: Kind) -> c_int {
-    // SAFETY: the caller passes a valid aiocb or NULL (POSIX); NULL is rejected below.
+fn submit(p: *const Aiocb, op: Op, vectored: bool) -> c_int {
+    // SAFETY: the caller passes a valid aiocb or NULL (POSIX), valid until the request's status
+    // is published; NULL is rejected below.
     ret(match unsafe { view(p) } {
         None => Err(libc::EINVAL),
-        Some(cb) => runtime::submit(cb, kind, None, None).map(|_| 0),
+        Some(cb) => api::submit(cb, op, vectored).map(|_| 0),
     })
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_read.html>.
 #[no_mangle]
 pub unsafe extern "C" fn aio_read(aiocbp: *mut Aiocb) -> c_int {
-    submit(aiocbp, Kind::Read)
+    submit(aiocbp, Op::Read, false)
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_write.html>.
 #[no_mangle]
 pub unsafe extern "C" fn aio_write(aiocbp: *mut Aiocb) -> c_int {
-    submit(aiocbp, Kind::Write)
+    submit(aiocbp, Op::Write, false)
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_fsync.html>.
 #[no_mangle]
 pub unsafe extern "C" fn aio_fsync(op: c_int, aiocbp: *mut Aiocb) -> c_int {
-    let kind = match op {
-        libc::O_SYNC => Kind::Sync { data_only: false },
-        libc::O_DSYNC => Kind::Sync { data_only: true },
+    let op = match op {
+        libc::O_SYNC => Op::Sync { data_only: false },
+        libc::O_DSYNC => Op::Sync { data_only: true },
         _ => {
             set_errno(libc::EINVAL);
             return -1;
         }
     };
-    submit(aiocbp, kind)
+    submit(aiocbp, op, false)
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_error.html>.
@@ -87,11 +90,7 @@ pub unsafe extern "C" fn aio_fsync(op: c_int, aiocbp: *mut Aiocb) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn aio_error(aiocbp: *const Aiocb) -> c_int {
     // SAFETY: valid aiocb or NULL (POSIX).
-    ret(match unsafe { view(aiocbp) }.map(|cb| cb.status()) {
-        None | Some(Status::Unknown) => Err(libc::EINVAL),
-        Some(Status::InProgress) => Ok(libc::EINPROGRESS),
-        Some(Status::Done { error, .. } | Status::Returned { error }) => Ok(error),
-    })
+    ret(unsafe { view(aiocbp) }.ok_or(libc::EINVAL).and_then(api::error))
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_return.html>.
@@ -99,7 +98,7 @@ pub unsafe extern "C" fn aio_error(aiocbp: *const Aiocb) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn aio_return(aiocbp: *mut Aiocb) -> ssize_t {
     // SAFETY: valid aiocb or NULL (POSIX).
-    match unsafe { view(aiocbp) }.ok_or(libc::EINVAL).and_then(|cb| cb.take_return()) {
+    match unsafe { view(aiocbp) }.ok_or(libc::EINVAL).and_then(api::take_return) {
         Ok(v) => v,
         Err(e) => {
             set_errno(e);
@@ -129,14 +128,14 @@ pub unsafe extern "C" fn aio_suspend(list: *const *const Aiocb, nent: c_int, tim
     // SAFETY: `list` has `nent` entries, each NULL or a valid aiocb (POSIX); entries are read
     // one at a time, so no list of any length needs memory.
     let entry = |i: usize| unsafe { view(*list.add(i)) };
-    ret(wait::suspend(nent as usize, entry, timeout).map(|_| 0))
+    ret(api::suspend(nent as usize, entry, timeout).map(|_| 0))
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/aio_cancel.html>.
 #[no_mangle]
 pub unsafe extern "C" fn aio_cancel(fildes: c_int, aiocbp: *mut Aiocb) -> c_int {
     // SAFETY: valid aiocb or NULL (POSIX).
-    ret(runtime::cancel(fildes, unsafe { view(aiocbp) }))
+    ret(api::cancel(fildes, unsafe { view(aiocbp) }))
 }
 
 /// See <https://pubs.opengroup.org/onlinepubs/9699919799/functions/lio_listio.html>.
@@ -153,7 +152,7 @@ pub unsafe extern "C" fn lio_listio(mode: c_int, list: *const *const Aiocb, nent
     };
     // SAFETY: as above.
     let sig = unsafe { sig.as_ref() };
-    ret(lio::listio(mode, &entries, sig).map(|_| 0))
+    ret(api::listio(mode, &entries, sig).map(|_| 0))
 }
 
 /// GNU extension: tune the thread pool. See `docs/BEHAVIOUR.md`.
@@ -161,7 +160,7 @@ pub unsafe extern "C" fn lio_listio(mode: c_int, list: *const *const Aiocb, nent
 pub unsafe extern "C" fn aio_init(init: *const Aioinit) {
     // SAFETY: NULL or a valid struct aioinit (glibc's contract; NULL is tolerated here).
     if let Some(i) = unsafe { init.as_ref() } {
-        runtime::apply_aio_init(i.aio_threads, i.aio_num, i.aio_idle_time);
+        api::init(i.aio_threads, i.aio_num, i.aio_idle_time);
     }
 }
 
@@ -170,13 +169,13 @@ pub unsafe extern "C" fn aio_init(init: *const Aioinit) {
 /// Vectored read (rtaio.h, FreeBSD): `aio_iov`/`aio_iovcnt` describe the buffers.
 #[no_mangle]
 pub unsafe extern "C" fn aio_readv(aiocbp: *mut Aiocb) -> c_int {
-    submit(aiocbp, Kind::ReadV)
+    submit(aiocbp, Op::Read, true)
 }
 
 /// Vectored write (rtaio.h, FreeBSD).
 #[no_mangle]
 pub unsafe extern "C" fn aio_writev(aiocbp: *mut Aiocb) -> c_int {
-    submit(aiocbp, Kind::WriteV)
+    submit(aiocbp, Op::Write, true)
 }
 
 /// Takes up to `max` completed SIGEV_EVENTFD aiocbs of `efd` (rtaio.h). Never blocks.
@@ -185,7 +184,7 @@ pub unsafe extern "C" fn aio_reap(efd: c_int, out: *mut *mut Aiocb, max: c_int) 
     if max < 0 || (out.is_null() && max > 0) {
         return ret(Err(libc::EINVAL));
     }
-    ret(runtime::reap(efd, max as usize).map(|cbs| {
+    ret(api::reap(efd, max as usize).map(|cbs| {
         for (i, cb) in cbs.iter().enumerate() {
             // SAFETY: `out` has room for `max` pointers and cbs.len() <= max.
             unsafe { out.add(i).write(*cb as *mut Aiocb) };
@@ -215,7 +214,9 @@ pub unsafe extern "C" fn aio_waitcomplete(iocbp: *mut *mut Aiocb, timeout: *mut 
         }
         Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
     };
-    match runtime::waitcomplete(timeout) {
+    // SAFETY: the tracker hands out only aiocbs whose status it claimed and nobody retrieved:
+    // rtaio.h's contract keeps such an aiocb valid until then.
+    match api::waitcomplete(timeout, |addr| unsafe { AiocbRef::from_addr(addr) }) {
         Ok((cb, value, error)) => {
             // SAFETY: as above.
             unsafe { iocbp.write(cb as *mut Aiocb) };

@@ -54,10 +54,6 @@ struct FdState {
     pending_total: usize,
     /// Registrations so far (each request's `seq`).
     registered: u64,
-    /// The kernel refused native AIO for this descriptor (EINVAL from io_submit: a file system
-    /// without async I/O); remembered while the descriptor has live requests, so a reused
-    /// descriptor number starts afresh.
-    kernel_refused: bool,
     next_epoch: u64,
     /// rtaio's own reference to the file (`fileref.rs`), shared by the live requests that run
     /// after their submitting call. Weak: the requests own it, so it is closed as the last of
@@ -115,8 +111,8 @@ impl FdTable {
         &self.shards[(fd as u32 as usize) % SHARDS].0
     }
 
-    /// Registers a new request. Returns true if it may be dispatched now, false if it waits
-    /// in its chain or behind an fsync barrier (it is released by a later `complete`).
+    /// Registers a new request. Returns true if it may start now, false if it waits in its
+    /// chain or behind an fsync barrier (a later `release` makes it ready).
     /// `with_file`: the request will run after its submitting call returns, so it gets rtaio's
     /// own reference to the file.
     pub fn register(&self, req: &Arc<Request>, with_file: bool) -> bool {
@@ -126,9 +122,6 @@ impl FdTable {
             if let Some(f) = st.file_for(req.fd) {
                 req.set_file(f);
             }
-        }
-        if st.kernel_refused {
-            req.avoid_kernel();
         }
         st.registered += 1;
         req.seq.store(st.registered, Relaxed);
@@ -166,9 +159,9 @@ impl FdTable {
         ready
     }
 
-    /// Retires a request whose status is final and appends to `ready` the requests that may
-    /// now be dispatched.
-    pub fn complete(&self, req: &Request, ready: &mut Vec<Arc<Request>>) {
+    /// Releases a request whose status is final from its descriptor, and appends to `ready`
+    /// the requests that may now start.
+    pub fn release(&self, req: &Request, ready: &mut Vec<Arc<Request>>) {
         let mut shard = self.shard(req.fd).lock();
         let Some(st) = shard.get_mut(&req.fd) else { return };
         let Some(live) = st.live.remove(&key(req)) else { return };
@@ -201,13 +194,6 @@ impl FdTable {
         }
     }
 
-    /// Remembers that the kernel refused native AIO on `fd` (while it has live requests).
-    pub fn mark_kernel_refused(&self, fd: i32) {
-        if let Some(st) = self.shard(fd).lock().get_mut(&fd) {
-            st.kernel_refused = true;
-        }
-    }
-
     /// The request on `fd` whose aiocb is `aiocb` and whose status is not final yet, if any.
     /// A scan: `aio_cancel` of one aiocb is rare, and this keeps the hot path to one map.
     pub fn find(&self, fd: i32, aiocb: usize) -> Option<Arc<Request>> {
@@ -217,7 +203,7 @@ impl FdTable {
         // already have resubmitted the aiocb: the latest registration is the current request.
         st.live
             .values()
-            .filter(|l| l.req.aiocb == aiocb && !l.req.is_done())
+            .filter(|l| l.req.aiocb_addr() == aiocb && !l.req.is_done())
             .max_by_key(|l| l.req.seq.load(Relaxed))
             .map(|l| l.req.clone())
     }
@@ -242,33 +228,37 @@ impl FdTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::Notify;
+    use crate::aiocb::AiocbRef;
+    use crate::request::{Chain, Op, Spec};
 
-    use crate::request::{Chain, Op};
-
-    fn req(aiocb: usize, op: Op) -> Arc<Request> {
-        let chain = matches!(op, Op::Write { append: true }).then_some(Chain::Writes);
-        Arc::new(Request::new(aiocb, 5, op, 0, 0, 0, 0, Notify::None, None).with_chain(chain))
+    /// Test requests on descriptor 5 are told apart by `offset` (their id here).
+    fn req(id: i64, op: Op) -> Arc<Request> {
+        Arc::new(Request::new(Spec { fd: 5, op, offset: id, ..Spec::default() }))
     }
 
-    fn stream(aiocb: usize, op: Op) -> Arc<Request> {
+    fn append(id: i64) -> Arc<Request> {
+        let spec =
+            Spec { fd: 5, op: Op::Write, append: true, chain: Some(Chain::Writes), offset: id, ..Spec::default() };
+        Arc::new(Request::new(spec))
+    }
+
+    fn stream(id: i64, op: Op) -> Arc<Request> {
         let chain = if op == Op::Read { Chain::Reads } else { Chain::Writes };
-        Arc::new(Request::new(aiocb, 5, op, 0, 0, 0, 0, Notify::None, None).with_chain(Some(chain)))
+        Arc::new(Request::new(Spec { fd: 5, op, chain: Some(chain), offset: id, ..Spec::default() }))
     }
 
-    fn ids(v: &[Arc<Request>]) -> Vec<usize> {
-        v.iter().map(|r| r.aiocb).collect()
+    fn ids(v: &[Arc<Request>]) -> Vec<i64> {
+        v.iter().map(|r| r.offset).collect()
     }
 
     #[test]
     fn reads_and_writes_run_in_parallel() {
         let t = FdTable::new(0);
-        let rs: Vec<_> =
-            (1..=8).map(|i| req(i, if i % 2 == 0 { Op::Read } else { Op::Write { append: false } })).collect();
+        let rs: Vec<_> = (1..=8).map(|i| req(i, if i % 2 == 0 { Op::Read } else { Op::Write })).collect();
         assert!(rs.iter().all(|r| t.register_t(r)));
         let mut ready = Vec::new();
         for r in &rs {
-            t.complete(r, &mut ready);
+            t.release(r, &mut ready);
         }
         assert!(ready.is_empty());
         assert!(t.is_empty(), "state is dropped when the descriptor has no live request");
@@ -277,23 +267,23 @@ mod tests {
     #[test]
     fn append_writes_are_serialised_in_order() {
         let t = FdTable::new(0);
-        let a = req(1, Op::Write { append: true });
-        let b = req(2, Op::Write { append: true });
-        let c = req(3, Op::Write { append: true });
+        let a = append(1);
+        let b = append(2);
+        let c = append(3);
         let r = req(4, Op::Read);
         assert!(t.register_t(&a));
         assert!(!t.register_t(&b));
         assert!(!t.register_t(&c));
         assert!(t.register_t(&r), "reads are not held back by appends");
         let mut ready = Vec::new();
-        t.complete(&a, &mut ready);
+        t.release(&a, &mut ready);
         assert_eq!(ids(&ready), vec![2]);
         ready.clear();
-        t.complete(&b, &mut ready);
+        t.release(&b, &mut ready);
         assert_eq!(ids(&ready), vec![3]);
         ready.clear();
-        t.complete(&c, &mut ready);
-        t.complete(&r, &mut ready);
+        t.release(&c, &mut ready);
+        t.release(&r, &mut ready);
         assert!(ready.is_empty());
         assert!(t.is_empty());
     }
@@ -303,21 +293,21 @@ mod tests {
         let t = FdTable::new(0);
         let r1 = stream(1, Op::Read);
         let r2 = stream(2, Op::Read);
-        let w1 = stream(3, Op::Write { append: false });
-        let w2 = stream(4, Op::Write { append: false });
+        let w1 = stream(3, Op::Write);
+        let w2 = stream(4, Op::Write);
         assert!(t.register_t(&r1));
         assert!(!t.register_t(&r2), "the second read waits for the first");
         assert!(t.register_t(&w1), "a write does not wait for a read");
         assert!(!t.register_t(&w2), "the second write waits for the first");
         let mut ready = Vec::new();
-        t.complete(&w1, &mut ready);
+        t.release(&w1, &mut ready);
         assert_eq!(ids(&ready), vec![4]);
         ready.clear();
-        t.complete(&r1, &mut ready);
+        t.release(&r1, &mut ready);
         assert_eq!(ids(&ready), vec![2]);
         ready.clear();
-        t.complete(&w2, &mut ready);
-        t.complete(&r2, &mut ready);
+        t.release(&w2, &mut ready);
+        t.release(&r2, &mut ready);
         assert!(ready.is_empty());
         assert!(t.is_empty());
     }
@@ -325,11 +315,15 @@ mod tests {
     #[test]
     fn chain_queue_is_by_priority_then_fifo() {
         let t = FdTable::new(0);
-        let w = |a, lane| {
-            Arc::new(
-                Request::new(a, 5, Op::Write { append: false }, 0, 0, 0, lane, Notify::None, None)
-                    .with_chain(Some(Chain::Writes)),
-            )
+        let w = |id, lane| {
+            Arc::new(Request::new(Spec {
+                fd: 5,
+                op: Op::Write,
+                chain: Some(Chain::Writes),
+                offset: id,
+                lane,
+                ..Spec::default()
+            }))
         };
         let reqs = [w(1, 3), w(2, 1), w(3, 2), w(4, 1), w(5, 0)];
         for r in &reqs {
@@ -339,10 +333,10 @@ mod tests {
         let mut cur = reqs[0].clone();
         for _ in 1..reqs.len() {
             let mut ready = Vec::new();
-            t.complete(&cur, &mut ready);
+            t.release(&cur, &mut ready);
             assert_eq!(ready.len(), 1);
             cur = ready.pop().unwrap();
-            order.push(cur.aiocb);
+            order.push(cur.offset);
         }
         assert_eq!(order, vec![1, 5, 2, 4, 3], "the first keeps the descriptor; then by priority, FIFO among equals");
     }
@@ -350,40 +344,40 @@ mod tests {
     #[test]
     fn cancelled_parked_append_is_skipped() {
         let t = FdTable::new(0);
-        let a = req(1, Op::Write { append: true });
-        let b = req(2, Op::Write { append: true });
-        let c = req(3, Op::Write { append: true });
+        let a = append(1);
+        let b = append(2);
+        let c = append(3);
         t.register_t(&a);
         t.register_t(&b);
         t.register_t(&c);
         assert_eq!(b.try_cancel(), crate::request::CancelOutcome::Canceled);
         let mut ready = Vec::new();
-        t.complete(&b, &mut ready);
+        t.release(&b, &mut ready);
         assert!(ready.is_empty());
-        t.complete(&a, &mut ready);
+        t.release(&a, &mut ready);
         assert_eq!(ids(&ready), vec![3], "the cancelled one is skipped, the next one released");
     }
 
     #[test]
     fn fsync_waits_for_earlier_requests_only() {
         let t = FdTable::new(0);
-        let w1 = req(1, Op::Write { append: false });
-        let w2 = req(2, Op::Write { append: false });
+        let w1 = req(1, Op::Write);
+        let w2 = req(2, Op::Write);
         let f = req(3, Op::Sync { data_only: false });
-        let w3 = req(4, Op::Write { append: false });
+        let w3 = req(4, Op::Write);
         assert!(t.register_t(&w1));
         assert!(t.register_t(&w2));
         assert!(!t.register_t(&f), "barrier waits");
         assert!(t.register_t(&w3), "later writes are not held back");
         let mut ready = Vec::new();
-        t.complete(&w3, &mut ready);
+        t.release(&w3, &mut ready);
         assert!(ready.is_empty(), "a later write does not release the barrier");
-        t.complete(&w1, &mut ready);
+        t.release(&w1, &mut ready);
         assert!(ready.is_empty());
-        t.complete(&w2, &mut ready);
+        t.release(&w2, &mut ready);
         assert_eq!(ids(&ready), vec![3]);
         ready.clear();
-        t.complete(&f, &mut ready);
+        t.release(&f, &mut ready);
         assert!(t.is_empty());
     }
 
@@ -392,62 +386,47 @@ mod tests {
         let t = FdTable::new(0);
         let f0 = req(1, Op::Sync { data_only: true });
         assert!(t.register_t(&f0));
-        let w1 = req(2, Op::Write { append: false });
+        let w1 = req(2, Op::Write);
         let f1 = req(3, Op::Sync { data_only: false });
-        let w2 = req(4, Op::Write { append: false });
+        let w2 = req(4, Op::Write);
         let f2 = req(5, Op::Sync { data_only: false });
         assert!(t.register_t(&w1));
         assert!(!t.register_t(&f1));
         assert!(t.register_t(&w2));
         assert!(!t.register_t(&f2));
         let mut ready = Vec::new();
-        t.complete(&w2, &mut ready);
+        t.release(&w2, &mut ready);
         assert!(ready.is_empty(), "f2 also covers w1, still running");
-        t.complete(&w1, &mut ready);
+        t.release(&w1, &mut ready);
         assert_eq!(ids(&ready), vec![3, 5]);
-    }
-
-    #[test]
-    fn kernel_refusal_is_remembered_only_while_the_descriptor_is_busy() {
-        let t = FdTable::new(0);
-        let kreq = |a| Arc::new(Request::new(a, 5, Op::Read, 0, 0, 0, 0, Notify::None, None).with_kernel(true));
-        let a = kreq(1);
-        t.register_t(&a);
-        t.mark_kernel_refused(5);
-        let b = kreq(2);
-        t.register_t(&b);
-        assert!(!b.wants_kernel(), "later requests on the refused descriptor use the pool");
-        let mut ready = Vec::new();
-        t.complete(&a, &mut ready);
-        t.complete(&b, &mut ready);
-        let c = kreq(3);
-        t.register_t(&c);
-        assert!(c.wants_kernel(), "once idle, the descriptor number may name another file");
     }
 
     #[test]
     fn find_prefers_the_latest_submission_of_an_aiocb() {
         let t = FdTable::new(0);
-        let old = req(7, Op::Read);
+        let cb = AiocbRef::leaked_for_test();
+        let on = |cb| Arc::new(Request::new(Spec { fd: 5, aiocb: Some(cb), ..Spec::default() }));
+        let old = on(cb);
         t.register_t(&old);
         assert!(old.claim()); // running; its status is published but it is not yet DONE
-        let new = req(7, Op::Read); // the same aiocb, resubmitted
+        let new = on(cb); // the same aiocb, resubmitted
         t.register_t(&new);
-        assert!(Arc::ptr_eq(&t.find(5, 7).unwrap(), &new));
+        assert!(Arc::ptr_eq(&t.find(5, cb.addr()).unwrap(), &new));
         new.mark_done();
-        assert!(Arc::ptr_eq(&t.find(5, 7).unwrap(), &old));
+        assert!(Arc::ptr_eq(&t.find(5, cb.addr()).unwrap(), &old));
     }
 
     #[test]
     fn find_and_all_on() {
         let t = FdTable::new(0);
-        let a = req(1, Op::Read);
-        let b = req(2, Op::Read);
+        let (c1, c2) = (AiocbRef::leaked_for_test(), AiocbRef::leaked_for_test());
+        let a = Arc::new(Request::new(Spec { fd: 5, aiocb: Some(c1), ..Spec::default() }));
+        let b = Arc::new(Request::new(Spec { fd: 5, aiocb: Some(c2), ..Spec::default() }));
         t.register_t(&a);
         t.register_t(&b);
-        assert!(t.find(5, 1).is_some());
-        assert!(t.find(5, 3).is_none());
-        assert!(t.find(6, 1).is_none());
+        assert!(t.find(5, c1.addr()).is_some());
+        assert!(t.find(5, c1.addr() + 8).is_none());
+        assert!(t.find(6, c1.addr()).is_none());
         assert_eq!(t.all_on(5).len(), 2);
     }
 }

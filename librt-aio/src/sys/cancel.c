@@ -8,7 +8,7 @@
  * do the same here, in C, because pthread_cleanup_push() is a C construct: asynchronous
  * cancellation is on around the one system call only, and a cleanup handler undoes what the
  * waiting Rust code registered (a waiter count). The forced unwind then passes through Rust
- * frames that own nothing to drop (declared "C-unwind"; see librt-aio/src/sys.rs).
+ * frames that own nothing to drop (see `cancellable` in librt-aio/src/sys/mod.rs).
  *
  * Returns the system call's result, or -errno. Built with -fexceptions, so the cleanup runs
  * from the unwinder like a C++ destructor. */

@@ -1,11 +1,11 @@
 //! SIGEV_EVENTFD: completions delivered to an eventfd, for epoll-driven programs.
 //!
-//! Each eventfd (by descriptor number) has an [`EvQueue`]: the list of completed requests not
-//! yet taken by `aio_reap`. A completion appends its request *before* publishing its status and
-//! adds 1 to the eventfd *after*, so a reaper woken by the counter always finds the request,
-//! and a reaper that pops a request whose status is still being published waits the few
-//! instructions until it is final. Reapers and completers meet only on that queue's lock: there
-//! is no process-wide lock, and each queued request is popped by exactly one reaper.
+//! Each eventfd (by descriptor number) has an [`EvQueue`]: the aiocbs of completed requests not
+//! yet taken by `aio_reap`. A completion appends its aiocb *after* publishing its status and
+//! adds 1 to the eventfd after that, so every aiocb a reaper takes has its final status, and a
+//! reaper woken by the counter always finds it. Reapers and completers meet only on that
+//! queue's lock: there is no process-wide lock, and each queued aiocb is popped by exactly one
+//! reaper.
 //!
 //! The counter is written through rtaio's own duplicate of the eventfd ([`FileRef`]), held while
 //! any request that posts to it is in flight, so a completion never writes into a file that
@@ -20,7 +20,6 @@ use parking_lot::Mutex;
 
 use crate::fileref::{self, FileRef};
 use crate::idmap::IdMap;
-use crate::request::Request;
 use crate::sys::{self, Errno};
 
 const SHARDS: usize = 16;
@@ -45,7 +44,8 @@ struct Inner {
     retired: bool,
     /// Tickets not yet posted (requests and lists in flight that notify this eventfd).
     inflight: usize,
-    done: VecDeque<Arc<Request>>,
+    /// Completed requests' aiocb addresses, oldest first.
+    done: VecDeque<usize>,
 }
 
 /// A request's (or a list's) right to post to an eventfd queue: taken at submission, given back
@@ -89,10 +89,10 @@ impl EvQueue {
         Acquire::Ok
     }
 
-    fn push(&self, req: Arc<Request>) {
+    fn push(&self, aiocb: usize) {
         let mut g = self.inner.lock();
         if !g.retired {
-            g.done.push_back(req);
+            g.done.push_back(aiocb);
         }
     }
 
@@ -111,8 +111,8 @@ impl EvQueue {
         drop(closing); // close() outside the lock
     }
 
-    /// Moves up to `max` completed requests out of the queue.
-    fn pop(&self, max: usize) -> Vec<Arc<Request>> {
+    /// Moves up to `max` completed requests' aiocbs out of the queue.
+    fn pop(&self, max: usize) -> Vec<usize> {
         let (reqs, closing) = {
             let mut g = self.inner.lock();
             let n = max.min(g.done.len());
@@ -151,9 +151,9 @@ impl Inner {
 }
 
 impl EvTicket {
-    /// Appends the completed request to the queue (before its status is published).
-    pub fn enqueue(&self, req: &Arc<Request>) {
-        self.q.push(req.clone());
+    /// Appends a completed request's aiocb to the queue (after its status is published).
+    pub fn enqueue(&self, aiocb: usize) {
+        self.q.push(aiocb);
     }
 
     /// Counts the completion on the eventfd (after the status is published) and gives the
@@ -207,8 +207,8 @@ impl EvQueues {
         Ok(EvTicket { q, posted: AtomicBool::new(false) })
     }
 
-    /// `aio_reap`: up to `max` completed requests of `efd`, their statuses final.
-    pub fn reap(&self, efd: i32, max: usize) -> Result<Vec<Arc<Request>>, Errno> {
+    /// `aio_reap`: up to `max` completed requests of `efd` (their aiocbs), statuses final.
+    pub fn reap(&self, efd: i32, max: usize) -> Result<Vec<usize>, Errno> {
         if efd < 0 || !sys::fd_is_open(efd) {
             return Err(libc::EBADF);
         }
@@ -232,16 +232,12 @@ impl EvQueues {
             None if !fileref::is_eventfd(efd) => return Err(libc::EINVAL),
             None => {}
         }
-        let reqs = q.pop(max);
-        for r in &reqs {
-            r.wait_done(); // queued just before its status was published
-        }
-        Ok(reqs)
+        Ok(q.pop(max))
     }
 }
 
 /// `aio_reap` before any request exists: validation only.
-pub fn reap_without_runtime(efd: i32) -> Result<Vec<Arc<Request>>, Errno> {
+pub fn reap_without_runtime(efd: i32) -> Result<Vec<usize>, Errno> {
     if efd < 0 || !sys::fd_is_open(efd) {
         Err(libc::EBADF)
     } else if fileref::is_eventfd(efd) {

@@ -1,0 +1,321 @@
+//! Linux native AIO (fs/aio.c): one of this crate's two `unsafe` files.
+//!
+//! Truly asynchronous for O_DIRECT reads and writes on files and block devices; fsync runs on
+//! a kernel workqueue (IOCB_CMD_FSYNC/FDSYNC, Available since Linux 4.18). Elsewhere the kernel
+//! works synchronously inside `io_submit`. A context is not a file descriptor.
+//!
+//! The control block of a request lives inside the caller's own request object (an [`Iocb`]
+//! field, reached through [`Owner::iocb`]). While the kernel has a block, the context holds one
+//! strong reference to its owner (in `aio_data`) and gives it back when the event is reaped
+//! ([`Context::getevents`]) or the kernel refuses the block ([`Context::submit`]): nothing the
+//! kernel may still touch can be freed, and every reference comes back exactly once.
+
+use std::cell::UnsafeCell;
+use std::io;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::Arc;
+use std::time::Duration;
+
+use libc::{c_long, c_ulong, timespec};
+
+use crate::IoBuf;
+
+const IOCB_CMD_PREAD: u16 = 0;
+const IOCB_CMD_PWRITE: u16 = 1;
+const IOCB_CMD_FSYNC: u16 = 2;
+const IOCB_CMD_FDSYNC: u16 = 3;
+const IOCB_CMD_PREADV: u16 = 7;
+const IOCB_CMD_PWRITEV: u16 = 8;
+
+/// `struct iocb` of `<linux/aio_abi.h>` (little-endian layout).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct RawIocb {
+    aio_data: u64,
+    aio_key: u32,
+    aio_rw_flags: i32,
+    aio_lio_opcode: u16,
+    aio_reqprio: i16,
+    aio_fildes: u32,
+    aio_buf: u64,
+    aio_nbytes: u64,
+    aio_offset: i64,
+    aio_reserved2: u64,
+    aio_flags: u32,
+    aio_resfd: u32,
+}
+const _: () = assert!(std::mem::size_of::<RawIocb>() == 64);
+
+/// `struct io_event`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct RawEvent {
+    data: u64,
+    obj: u64,
+    res: i64,
+    res2: i64,
+}
+const _: () = assert!(std::mem::size_of::<RawEvent>() == 32);
+
+/// What the kernel is asked to do.
+#[derive(Clone, Copy, Debug)]
+pub enum Cmd<'a> {
+    Read(IoBuf),
+    Write(IoBuf),
+    /// Vectored: the kernel copies the array during `io_submit`.
+    ReadV(&'a [IoBuf]),
+    WriteV(&'a [IoBuf]),
+    Fsync,
+    Fdsync,
+}
+
+/// One request for [`Context::submit`].
+#[derive(Clone, Copy, Debug)]
+pub struct Op<'a> {
+    pub fd: i32,
+    pub offset: i64,
+    pub cmd: Cmd<'a>,
+    /// RWF_NOWAIT (reads and writes): where the kernel would block inside `io_submit` it
+    /// completes the block with EAGAIN instead. Available since Linux 4.14 for AIO.
+    pub nowait: bool,
+}
+
+/// A control block, kept inside the object it belongs to.
+pub struct Iocb {
+    raw: UnsafeCell<RawIocb>,
+    /// The kernel has it (between a successful `io_submit` and the reaping of its event).
+    in_kernel: AtomicBool,
+}
+
+impl Default for Iocb {
+    fn default() -> Self {
+        Iocb { raw: UnsafeCell::new(RawIocb::default()), in_kernel: AtomicBool::new(false) }
+    }
+}
+
+// SAFETY: the block is written only by `Context::submit`, for an owner the caller hands over
+// whole (an `Arc` moved in), while `in_kernel` is false; afterwards only the kernel reads it,
+// and `Context::cancel` passes its address as a key.
+unsafe impl Sync for Iocb {}
+
+/// An object that carries its own control block.
+pub trait Owner: Send + Sync + 'static {
+    fn iocb(&self) -> &Iocb;
+}
+
+/// A completed request.
+pub struct Event<T> {
+    pub owner: Arc<T>,
+    /// The result: bytes transferred, or -errno.
+    pub res: i64,
+    /// It was submitted with RWF_NOWAIT (an EAGAIN means "would block").
+    pub nowait: bool,
+}
+
+/// A request the kernel did not take, with its error; its owner is the caller's again.
+pub struct Refused<T> {
+    pub owner: Arc<T>,
+    pub errno: i32,
+}
+
+/// A native AIO context. Not inherited by a child after fork (the kernel does not copy it).
+pub struct Context<T: Owner> {
+    ctx: c_ulong,
+    _owners: PhantomData<fn(Arc<T>) -> Arc<T>>,
+}
+
+fn check(ret: c_long) -> io::Result<c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+impl<T: Owner> Context<T> {
+    /// A context for up to `nr_events` requests in flight. EAGAIN when the system-wide
+    /// `fs.aio-max-nr` is exhausted; ENOSYS or EPERM where the kernel or a seccomp policy
+    /// refuses native AIO.
+    pub fn new(nr_events: u32) -> io::Result<Self> {
+        let mut ctx: c_ulong = 0;
+        // SAFETY: `ctx` is a valid out-pointer initialised to 0, as the kernel requires.
+        check(unsafe { libc::syscall(libc::SYS_io_setup, nr_events, &mut ctx as *mut c_ulong) })?;
+        Ok(Context { ctx, _owners: PhantomData })
+    }
+
+    /// Hands `batch` to the kernel, in order, with as few `io_submit` calls as it takes. Returns
+    /// the requests the kernel did not take: after a refusal that concerns one block (EINVAL:
+    /// no async I/O for that file; EBADF; EFAULT; EOPNOTSUPP) the rest are still tried; after
+    /// one that concerns the context (EAGAIN: full; ENOSYS, EPERM: no native AIO) none is.
+    pub fn submit(&self, batch: Vec<(Arc<T>, Op<'_>)>) -> Vec<Refused<T>> {
+        let mut ptrs: Vec<*mut RawIocb> = Vec::with_capacity(batch.len());
+        for (owner, op) in &batch {
+            let cb = owner.iocb();
+            debug_assert!(!cb.in_kernel.load(Relaxed), "a block submitted twice");
+            let raw = Arc::into_raw(owner.clone());
+            // SAFETY: the block is not in the kernel (the caller owns the request and hands it
+            // over now), so nobody reads it while it is written.
+            unsafe { *cb.raw.get() = raw_iocb(op, raw as u64) };
+            cb.in_kernel.store(true, Release);
+            ptrs.push(cb.raw.get());
+        }
+        let mut refused = Vec::new();
+        let mut done = 0;
+        while done < ptrs.len() {
+            // SAFETY: every block lives inside its owner, which the reference stored in its
+            // aio_data keeps alive until its event is reaped or the kernel refuses it; its
+            // buffers are IoBufs, valid until the transfer completes (IoBuf's contract).
+            let r = check(unsafe {
+                libc::syscall(libc::SYS_io_submit, self.ctx, (ptrs.len() - done) as c_long, ptrs[done..].as_ptr())
+            });
+            match r {
+                Ok(n) if n > 0 => done += n as usize,
+                r => {
+                    let e = r.err().map_or(libc::EAGAIN, |e| errno_of(&e));
+                    let whole_context = matches!(e, libc::EAGAIN | libc::ENOSYS | libc::EPERM);
+                    let upto = if whole_context { ptrs.len() } else { done + 1 };
+                    for &p in &ptrs[done..upto] {
+                        refused.push(Refused { owner: take_back::<T>(p), errno: e });
+                    }
+                    done = upto;
+                }
+            }
+        }
+        refused
+    }
+
+    /// Waits up to `timeout` (None: without limit) for at least `min` completions; returns up
+    /// to `max` of them. EINTR when a signal handler ran.
+    pub fn getevents(&self, min: usize, max: usize, timeout: Option<Duration>) -> io::Result<Vec<Event<T>>> {
+        let mut raw = vec![RawEvent::default(); max.max(1)];
+        let ts = timeout.map(|d| timespec {
+            tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: d.subsec_nanos() as c_long,
+        });
+        let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const timespec);
+        // SAFETY: `raw` is a writable array of `max` events; `tsp` is NULL or a valid timespec.
+        let n = check(unsafe {
+            libc::syscall(libc::SYS_io_getevents, self.ctx, min as c_long, raw.len() as c_long, raw.as_mut_ptr(), tsp)
+        })? as usize;
+        Ok(raw[..n]
+            .iter()
+            .map(|ev| {
+                // `obj` is the block's address (`data` is its aio_data: the owner reference).
+                let p = ev.obj as usize as *mut RawIocb;
+                // SAFETY: the kernel returns each submitted block's aio_data once; the block is
+                // no longer the kernel's, so its flags may be read.
+                let nowait = unsafe { (*p).aio_rw_flags } & libc::RWF_NOWAIT != 0;
+                Event { owner: take_back::<T>(p), res: ev.res, nowait }
+            })
+            .collect())
+    }
+
+    /// Asks the kernel to cancel `owner`'s request. Most file systems refuse: then it completes
+    /// normally. True if the kernel accepted; its event still arrives (reporting the outcome).
+    pub fn cancel(&self, owner: &T) -> bool {
+        let cb = owner.iocb();
+        if !cb.in_kernel.load(Acquire) {
+            return false;
+        }
+        let mut ev = RawEvent::default();
+        // SAFETY: the block's address is only a key: the kernel looks it up among this
+        // context's requests in flight (EINVAL if it is not there any more).
+        let r = check(unsafe { libc::syscall(libc::SYS_io_cancel, self.ctx, cb.raw.get(), &mut ev as *mut RawEvent) });
+        match r {
+            Ok(_) => true,
+            Err(e) => errno_of(&e) == libc::EINPROGRESS,
+        }
+    }
+}
+
+impl<T: Owner> Drop for Context<T> {
+    fn drop(&mut self) {
+        // SAFETY: destroying a context only cancels and waits for its requests; references
+        // still held for them are leaked, never freed twice.
+        unsafe { libc::syscall(libc::SYS_io_destroy, self.ctx) };
+    }
+}
+
+/// Takes back the strong reference stored in a block's aio_data and marks the block free.
+fn take_back<T: Owner>(p: *mut RawIocb) -> Arc<T> {
+    // SAFETY: `p` is a block that `submit` filled, which the kernel has refused or completed:
+    // its aio_data is the reference made by `Arc::into_raw` there, taken back exactly once.
+    let owner = unsafe { Arc::from_raw((*p).aio_data as usize as *const T) };
+    owner.iocb().in_kernel.store(false, Release);
+    owner
+}
+
+fn raw_iocb(op: &Op<'_>, data: u64) -> RawIocb {
+    let rw_flags = if op.nowait { libc::RWF_NOWAIT } else { 0 };
+    let (opcode, buf, nbytes, rw_flags) = match op.cmd {
+        Cmd::Read(b) => (IOCB_CMD_PREAD, b.addr(), b.len(), rw_flags),
+        Cmd::Write(b) => (IOCB_CMD_PWRITE, b.addr(), b.len(), rw_flags),
+        Cmd::ReadV(v) => (IOCB_CMD_PREADV, v.as_ptr() as usize, v.len(), rw_flags),
+        Cmd::WriteV(v) => (IOCB_CMD_PWRITEV, v.as_ptr() as usize, v.len(), rw_flags),
+        Cmd::Fsync => (IOCB_CMD_FSYNC, 0, 0, 0),
+        Cmd::Fdsync => (IOCB_CMD_FDSYNC, 0, 0, 0),
+    };
+    RawIocb {
+        aio_data: data,
+        aio_rw_flags: rw_flags,
+        aio_lio_opcode: opcode,
+        aio_fildes: op.fd as u32,
+        aio_buf: buf as u64,
+        aio_nbytes: nbytes as u64,
+        aio_offset: if matches!(op.cmd, Cmd::Fsync | Cmd::Fdsync) { 0 } else { op.offset },
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Req {
+        cb: Iocb,
+        buf: Box<[u8; 16]>,
+    }
+    impl Owner for Req {
+        fn iocb(&self) -> &Iocb {
+            &self.cb
+        }
+    }
+
+    #[test]
+    fn buffered_read_round_trip_and_refusal() {
+        let ctx = match Context::<Req>::new(8) {
+            Ok(c) => c,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EAGAIN | libc::EPERM)) => return,
+            Err(e) => panic!("{e}"),
+        };
+        let path = std::env::temp_dir().join(format!("kernel-aio-test-{}", std::process::id()));
+        std::fs::write(&path, b"hello kernel aio").unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+        let req = Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) });
+        // SAFETY: the buffer lives in `req`, which the context keeps alive until reaped.
+        let buf = unsafe { IoBuf::new(req.buf.as_ptr() as usize, 16) };
+        let refused = ctx.submit(vec![(req.clone(), Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false })]);
+        assert!(refused.is_empty());
+        let evs = ctx.getevents(1, 4, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(evs.len(), 1);
+        assert!(Arc::ptr_eq(&evs[0].owner, &req));
+        assert_eq!(evs[0].res, 16);
+        assert_eq!(&req.buf[..], b"hello kernel aio");
+        drop(evs);
+        assert_eq!(Arc::strong_count(&req), 1, "the context's reference came back");
+        // A bad descriptor is refused for that block only, and its reference comes back.
+        let bad = Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) });
+        let refused = ctx.submit(vec![(bad.clone(), Op { fd: -1, offset: 0, cmd: Cmd::Read(buf), nowait: false })]);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].errno, libc::EBADF);
+        drop(refused);
+        assert_eq!(Arc::strong_count(&bad), 1);
+        std::fs::remove_file(path).unwrap();
+    }
+}

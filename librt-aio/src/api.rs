@@ -1,0 +1,73 @@
+//! The operations behind the exports, in safe Rust: what each exported function does once its
+//! pointers are views. See `docs/BEHAVIOUR.md` for each one's contract.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::aiocb::{self, AiocbRef, Status};
+use crate::core::{self, Submission};
+use crate::list::ListCtl;
+use crate::notify::evq;
+use crate::request::Op;
+use crate::sys::Errno;
+use crate::track;
+
+pub use crate::core::cancel;
+pub use crate::lio::listio;
+pub use crate::wait::suspend;
+
+/// `aio_read`, `aio_write`, `aio_fsync`, `aio_readv`, `aio_writev`.
+pub fn submit(cb: AiocbRef<'static>, op: Op, vectored: bool) -> Result<(), Errno> {
+    core::get().submit(cb, Submission { op: Some(op), vectored }, None::<&Arc<ListCtl>>, None)
+}
+
+/// `aio_error`. Async-signal-safe.
+pub fn error(cb: AiocbRef<'_>) -> Result<i32, Errno> {
+    match cb.status() {
+        Status::Unknown => Err(libc::EINVAL),
+        Status::InProgress => Ok(libc::EINPROGRESS),
+        Status::Done { error, .. } | Status::Returned { error } => Ok(error),
+    }
+}
+
+/// `aio_return`: the value, once. A tracked request's status may have been claimed by
+/// `aio_waitcomplete` (then EINVAL). Async-signal-safe.
+pub fn take_return(cb: AiocbRef<'_>) -> Result<isize, Errno> {
+    cb.take_return(|word| match core::existing().and_then(|c| c.tracker_if_any()) {
+        Some(t) if word != 0 => t.on_return(cb.addr(), word, aiocb::fork_gen()),
+        _ => Ok(()),
+    })
+}
+
+/// `aio_init`.
+pub fn init(threads: i32, num: i32, idle_secs: i32) {
+    core::apply_aio_init(threads, num, idle_secs);
+}
+
+/// `aio_reap`: up to `max` completed SIGEV_EVENTFD requests of `efd`: their aiocb addresses.
+pub fn reap(efd: i32, max: usize) -> Result<Vec<usize>, Errno> {
+    match core::existing() {
+        Some(c) => c.notifier.evq.reap(efd, max),
+        None => evq::reap_without_runtime(efd),
+    }
+}
+
+/// `aio_waitcomplete`: the next completed tracked request, retrieved: (aiocb, value, error).
+/// `view` turns the address of an aiocb whose status the tracker claimed into a view (the
+/// application keeps such an aiocb valid until its status is retrieved: rtaio.h's contract).
+pub fn waitcomplete(
+    timeout: Option<Duration>,
+    view: impl Fn(usize) -> AiocbRef<'static>,
+) -> Result<(usize, isize, Errno), Errno> {
+    track::enable();
+    let t = core::get().tracker();
+    loop {
+        let (slot, addr) = t.wait(timeout)?;
+        let r = view(addr).take_claimed();
+        t.finish_claim(slot);
+        match r {
+            Ok((value, error)) => return Ok((addr, value, error)),
+            Err(_) => continue, // resubmitted meanwhile (an application race): not a completion
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! `aio_cancel` (step 3 of the request's life, `core/mod.rs`).
+
+use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED};
+use crate::aiocb::{AiocbRef, Status};
+use crate::core::runtime::{existing, Core};
+use crate::request::CancelOutcome;
+use crate::sys::{self, Errno};
+
+/// `aio_cancel`: AIO_CANCELED, AIO_NOTCANCELED or AIO_ALLDONE for `cb` (or, with `None`,
+/// everything) on `fd`.
+pub fn cancel(fd: i32, cb: Option<AiocbRef<'_>>) -> Result<i32, Errno> {
+    if !sys::fd_is_open(fd) {
+        return Err(libc::EBADF);
+    }
+    if let Some(cb) = cb {
+        if cb.fildes() != fd {
+            return Err(libc::EINVAL);
+        }
+        if cb.status() != Status::InProgress {
+            return Ok(AIO_ALLDONE);
+        }
+    }
+    Ok(match existing() {
+        Some(core) => core.cancel(fd, cb.map(|c| c.addr())),
+        None => AIO_ALLDONE,
+    })
+}
+
+impl Core {
+    /// Cancels the request of the aiocb at `aiocb` (or, with `None`, every request) on `fd`.
+    pub fn cancel(&self, fd: i32, aiocb: Option<usize>) -> i32 {
+        let reqs = match aiocb {
+            Some(a) => self.fds.find(fd, a).into_iter().collect(),
+            None => self.fds.all_on(fd),
+        };
+        let (mut canceled, mut running) = (0, 0);
+        for r in reqs {
+            match r.try_cancel() {
+                CancelOutcome::Canceled => {
+                    self.finish(&r, Err(libc::ECANCELED));
+                    canceled += 1;
+                }
+                // Ask its executor (file systems refuse io_cancel; then it completes normally).
+                CancelOutcome::Running if self.exec.cancel(&r) => canceled += 1,
+                CancelOutcome::Running => running += 1,
+                CancelOutcome::AlreadyCanceled => {
+                    // Another aio_cancel is finishing it: it is cancelled, and its status is
+                    // final within moments. Answer only once it is, like for our own.
+                    r.wait_done();
+                    canceled += 1;
+                }
+                CancelOutcome::Done => {}
+            }
+        }
+        if running > 0 {
+            AIO_NOTCANCELED
+        } else if canceled > 0 {
+            AIO_CANCELED
+        } else {
+            AIO_ALLDONE
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The completion sequence (step 2 of the request's life, `core/mod.rs`), and the two ways a
+//! submission ends without running: refused (EAGAIN) and failed before it was queued.
+
+use std::sync::atomic::Ordering::Release;
+use std::sync::Arc;
+
+use crate::aiocb::AiocbRef;
+use crate::core::runtime::Core;
+use crate::notify::Notify;
+use crate::request::{CancelOutcome, Request};
+use crate::sys::Errno;
+use crate::wait;
+
+impl Core {
+    /// Finishes a request its caller owns (see the phase protocol in `request.rs`) with its
+    /// result, then starts what that released.
+    pub fn finish(&self, req: &Arc<Request>, result: Result<usize, Errno>) {
+        let mut ready = Vec::new();
+        self.finish_into(req, result, &mut ready);
+        self.start_ready(ready);
+    }
+
+    /// Starts requests an order released. One that cannot get a thread fails with EAGAIN,
+    /// which may release more: a work list, not recursion, however long the chain.
+    pub(crate) fn start_ready(&self, mut ready: Vec<Arc<Request>>) {
+        while !ready.is_empty() {
+            for r in self.exec.start(std::mem::take(&mut ready)) {
+                if r.try_cancel() == CancelOutcome::Canceled {
+                    self.finish_into(&r, Err(libc::EAGAIN), &mut ready);
+                }
+            }
+        }
+    }
+
+    fn finish_into(&self, req: &Arc<Request>, result: Result<usize, Errno>, ready: &mut Vec<Arc<Request>>) {
+        let (value, error) = match result {
+            Ok(n) => (n as isize, 0),
+            Err(e) => (-1, e),
+        };
+        // No longer outstanding before the caller can see it complete and resubmit.
+        self.outstanding.fetch_sub(1, Release);
+        req.mark_finishing();
+        // rtaio's reference to the file goes before the status is final.
+        drop(req.take_file());
+        if let Some(cb) = req.aiocb {
+            wait::wake_after_publish(cb.publish(value, error));
+        }
+        req.mark_done();
+        if let Some(slot) = req.track {
+            self.tracker().completed(slot);
+        }
+        if let (Notify::Eventfd(t), Some(cb)) = (&req.notify, req.aiocb) {
+            t.enqueue(cb.addr());
+        }
+        self.notifier.deliver(&req.notify);
+        if let Some(l) = &req.list {
+            l.count_done(error != 0, &self.notifier);
+        }
+        // Last, leave the table: until now aio_cancel finds the request (and sees it DONE).
+        self.fds.release(req, ready);
+    }
+
+    /// Undoes a submission whose request no executor could take, claimed back before any
+    /// thread saw it: its status becomes EAGAIN, nobody is notified (the call fails with
+    /// EAGAIN), and what it held back is released.
+    pub(crate) fn refuse(&self, req: &Arc<Request>) {
+        self.outstanding.fetch_sub(1, Release);
+        req.mark_finishing();
+        drop(req.take_file());
+        if let Some(cb) = req.aiocb {
+            wait::wake_after_publish(cb.publish(-1, libc::EAGAIN));
+        }
+        req.mark_done();
+        if let Some(slot) = req.track {
+            self.tracker().discard(slot); // the submission failed: nobody retrieves it
+        }
+        if let Some(l) = &req.list {
+            l.refuse();
+        }
+        let mut ready = Vec::new();
+        self.fds.release(req, &mut ready);
+        self.start_ready(ready);
+    }
+}
+
+/// A `lio_listio` entry that failed submission: the aiocb becomes a completed request with
+/// that error (no notification).
+pub fn fail_unqueued(cb: AiocbRef<'_>, error: Errno) {
+    cb.begin(0);
+    wait::wake_after_publish(cb.publish(-1, error));
+}

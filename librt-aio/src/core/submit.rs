@@ -1,0 +1,199 @@
+//! Submission: validate, build the request, and run it now, or register and start it (step 1
+//! of the request's life, `core/mod.rs`).
+
+use std::sync::Arc;
+
+use crate::abi::AIO_PRIO_DELTA_MAX;
+use crate::aiocb::{self, AiocbRef, Status};
+use crate::core::runtime::Core;
+use crate::exec::Now;
+use crate::list::ListCtl;
+use crate::notify::Notify;
+use crate::request::{CancelOutcome, Chain, Data, Op, Request, Spec};
+use crate::sys::{self, Errno, FileKind};
+use crate::track;
+
+/// What the exports and `lio_listio` ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Submission {
+    /// None: a `lio_listio` entry whose opcode names no operation (accepted, and it fails with
+    /// EINVAL through aio_error, as in glibc).
+    pub op: Option<Op>,
+    /// `aio_readv`/`aio_writev` (rtaio.h): `aio_buf` is an iovec array.
+    pub vectored: bool,
+}
+
+impl Core {
+    /// Validates and queues one request. On error nothing is queued and the aiocb is untouched,
+    /// except for EAGAIN after it was marked in progress (then its status is EAGAIN).
+    ///
+    /// With `batch`, a request for native AIO that may start now is appended to it instead of
+    /// being started: lio_listio hands a whole list to the kernel at once (`start_batch`).
+    pub fn submit(
+        &self,
+        cb: AiocbRef<'static>,
+        what: Submission,
+        list: Option<&Arc<ListCtl>>,
+        batch: Option<&mut Vec<Arc<Request>>>,
+    ) -> Result<(), Errno> {
+        if cb.status() == Status::InProgress {
+            return Err(libc::EINVAL);
+        }
+        // aio_fsync ignores every member but aio_fildes and aio_sigevent (POSIX); it runs in
+        // the most urgent lane.
+        let sync = matches!(what.op, Some(Op::Sync { .. }));
+        let reqprio = if sync { 0 } else { cb.reqprio() };
+        if !(0..=AIO_PRIO_DELTA_MAX).contains(&reqprio) {
+            return Err(libc::EINVAL);
+        }
+        // A negative aio_offset or an aio_nbytes above SSIZE_MAX is not refused here: the
+        // system call reports it through aio_error (EINVAL, EFAULT), as in glibc.
+        let data = match what.op {
+            None | Some(Op::Sync { .. }) => Data::None,
+            Some(_) if what.vectored => Data::Vec(cb.iovecs()?),
+            Some(_) => Data::Buf(cb.buffer()),
+        };
+        let notify = self.notifier.validate(&cb.sigevent())?;
+        let fd = cb.fildes();
+        // A descriptor that is not open, or not open for this direction, fails the request
+        // with EBADF through aio_error, with its notification, as glibc does (the read or write
+        // itself reports it); aio_fsync alone checks at the call that the descriptor is open,
+        // as glibc's does (not that it is open for writing: fsync works on any descriptor, and
+        // a directory, whose entries it makes durable, cannot be opened for writing).
+        let flags = match sys::fd_flags(fd) {
+            Ok(f) => Some(f),
+            Err(e) if sync => return Err(e),
+            Err(_) => None,
+        };
+        let fail = match (what.op, flags) {
+            (None, _) => Some(libc::EINVAL),
+            (_, None) => Some(libc::EBADF),
+            _ => None,
+        };
+        // POSIX: aio_fsync shall fail with EINVAL for a file without synchronized I/O (pipes,
+        // sockets, terminals...): detect it now rather than through aio_error.
+        let mut kind = None;
+        if sync {
+            let k = sys::file_kind(fd);
+            if k == FileKind::Stream {
+                return Err(libc::EINVAL);
+            }
+            kind = Some(k);
+        }
+        if self.outstanding.fetch_add(1, Relaxed) >= self.max_requests {
+            self.outstanding.fetch_sub(1, Relaxed);
+            return Err(libc::EAGAIN);
+        }
+        // aio_waitcomplete tracking: the aiocb's previous request (its status not retrieved,
+        // since it is being reused) leaves consideration, whatever the new one is; the new one
+        // gets a slot unless an eventfd queue owns it.
+        self.retire_previous_slot(cb);
+        let mut slot = None;
+        if track::enabled() && !matches!(notify, Notify::Eventfd(_)) {
+            match self.tracker().alloc(cb.addr()) {
+                Ok(s) => slot = Some(s),
+                Err(e) => {
+                    self.outstanding.fetch_sub(1, Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(l) = list {
+            l.add();
+        }
+        let op = what.op.unwrap_or_default();
+        let flags = flags.unwrap_or(0);
+        let mut spec = Spec {
+            aiocb: Some(cb),
+            fd,
+            op,
+            data,
+            offset: cb.offset(),
+            append: op == Op::Write && flags & libc::O_APPEND != 0,
+            lane: reqprio as usize,
+            notify,
+            list: list.cloned(),
+            track: slot,
+            chain: None,
+            kernel: false,
+        };
+        let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
+        // Accepted, and failed at once (status, then notification), as if performed.
+        if let Some(e) = fail {
+            cb.begin(track_word);
+            self.finish(&Arc::new(Request::new(spec)), Err(e));
+            return Ok(());
+        }
+        // A page-cache hit completes in this call, before the request is registered anywhere:
+        // the aiocb is marked in progress only once the data is in place.
+        match self.exec.try_now(&spec, flags) {
+            Now::Done(n) => {
+                cb.begin(track_word);
+                self.finish(&Arc::new(Request::new(spec)), Ok(n));
+                return Ok(());
+            }
+            Now::Stream => kind = Some(FileKind::Stream),
+            Now::Later => {}
+        }
+        // Everything else runs after this call returns.
+        let kind = kind.unwrap_or_else(|| sys::file_kind(fd));
+        spec.chain = match (kind, op) {
+            (FileKind::Stream, Op::Read) => Some(Chain::Reads),
+            (FileKind::Stream, Op::Write) => Some(Chain::Writes),
+            (_, Op::Write) if spec.append => Some(Chain::Writes),
+            _ => None,
+        };
+        self.exec.plan(&mut spec, flags, kind);
+        let req = Arc::new(Request::new(spec));
+        cb.begin(track_word);
+        // Not regular files: the request runs on rtaio's own reference to the file (fileref.rs).
+        if !self.fds.register(&req, kind == FileKind::Stream) {
+            return Ok(()); // held back: a release starts it
+        }
+        if let (true, Some(batch)) = (req.wants_kernel(), batch) {
+            batch.push(req);
+            return Ok(());
+        }
+        let mut refused = false;
+        for stuck in self.exec.start(vec![req.clone()]) {
+            if stuck.try_cancel() == CancelOutcome::Canceled {
+                if Arc::ptr_eq(&stuck, &req) {
+                    self.refuse(&stuck);
+                    refused = true;
+                } else {
+                    self.finish(&stuck, Err(libc::EAGAIN));
+                }
+            }
+        }
+        if refused {
+            Err(libc::EAGAIN)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts the native AIO requests lio_listio collected (one `io_submit`). Any that nothing
+    /// can run fail with EAGAIN as their status, like a refused list entry.
+    pub fn start_batch(&self, batch: Vec<Arc<Request>>) {
+        if !batch.is_empty() {
+            self.start_ready(batch);
+        }
+    }
+
+    /// Before an aiocb's tracking word is overwritten (a new submission, or a list entry failed
+    /// at submission): its previous, unretrieved request leaves `aio_waitcomplete`'s
+    /// consideration.
+    pub fn retire_previous_slot(&self, cb: AiocbRef<'_>) {
+        let word = cb.previous_track_word();
+        if word == 0 {
+            return;
+        }
+        if let Some(t) = self.tracker_if_any() {
+            if let Some(prev) = track::decode(word, aiocb::fork_gen(), t) {
+                let _ = t.retrieve(prev, cb.addr());
+            }
+        }
+    }
+}
+
+use std::sync::atomic::Ordering::Relaxed;

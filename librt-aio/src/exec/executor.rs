@@ -1,0 +1,55 @@
+//! The interface every executor implements, and how it reports back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::request::{CancelOutcome, Request, Spec};
+use crate::sys::{Errno, FileKind};
+
+/// Where an executor reports a request it ran: its result (bytes, or the errno).
+pub type Finish = Arc<dyn Fn(&Arc<Request>, Result<usize, Errno>) + Send + Sync>;
+
+/// What running a request in the submitting thread found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Now {
+    /// Complete: this many bytes.
+    Done(usize),
+    /// The descriptor cannot seek (ESPIPE): it is a stream.
+    Stream,
+    /// Not now: the request runs later, elsewhere.
+    Later,
+}
+
+/// A way to run requests.
+pub trait Executor: Send + Sync {
+    /// Fills in the routing hints of a new request (descriptor flags, file kind).
+    fn plan(&self, _spec: &mut Spec, _flags: i32, _kind: FileKind) {}
+
+    /// Runs the request in the submitting thread, before it is registered anywhere, if that
+    /// cannot block.
+    fn try_now(&self, _req: &Spec, _flags: i32) -> Now {
+        Now::Later
+    }
+
+    /// Starts requests (each claimed by the executor first; one cancelled meanwhile is dropped).
+    /// Returns the ones it does not take, unclaimed, for someone else.
+    fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>>;
+
+    /// Asks to stop a running request: true if it will finish with ECANCELED.
+    fn cancel(&self, _req: &Request) -> bool {
+        false
+    }
+
+    /// `aio_init` (or the environment) changed the thread limit or the idle time.
+    fn set_limits(&self, _max_threads: usize, _idle: Duration) {}
+}
+
+/// Starts `reqs` on `exec`; the ones it cannot take fail with EAGAIN (the only request that
+/// reaches here unowned is one no thread can run).
+pub fn start_or_fail(exec: &dyn Executor, reqs: Vec<Arc<Request>>, finish: &Finish) {
+    for r in exec.start(reqs) {
+        if r.try_cancel() == CancelOutcome::Canceled {
+            finish(&r, Err(libc::EAGAIN));
+        }
+    }
+}

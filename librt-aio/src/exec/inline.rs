@@ -1,0 +1,37 @@
+//! The inline executor: a page-cache hit read in the submitting thread, no hand-off to another
+//! thread, before the request is registered anywhere (so nobody can observe or cancel a
+//! request that is already complete).
+//!
+//! Only reads, of at most 128 KiB, at a non-negative offset (preadv2 reads at the file position
+//! for -1), never O_DIRECT (which would wait for the device), never vectored. Writes never go
+//! inline: a short NOWAIT write would already have changed the file. A short result (part of
+//! the range not cached) is discarded and the request runs elsewhere, so the result is always
+//! exactly what one `pread` gives.
+
+use crate::exec::executor::Now;
+use crate::request::{Data, Op, Spec};
+use crate::sys;
+
+/// Largest transfer attempted inline: beyond it the copy itself is long enough to be worth
+/// overlapping with the caller.
+const INLINE_MAX: usize = 128 << 10;
+
+pub fn try_now(req: &Spec, flags: i32) -> Now {
+    let Data::Buf(buf) = req.data else { return Now::Later };
+    if req.op != Op::Read || flags & libc::O_DIRECT != 0 || buf.len() > INLINE_MAX || req.offset < 0 {
+        return Now::Later;
+    }
+    // RWF_NOWAIT covers the file's side only: a fault on the destination buffer would still
+    // block this thread (a userfaultfd page may even be waiting for this very thread).
+    if !sys::buffer_resident(buf) {
+        return Now::Later;
+    }
+    match sys::nowait_read(req.fd, buf, req.offset) {
+        Ok(n) if n == buf.len() || n == 0 => Now::Done(n),
+        // Pipes, sockets, terminals: not positional, so not seekable.
+        Err(libc::ESPIPE) => Now::Stream,
+        // EAGAIN (not cached), EOPNOTSUPP, a short count, or a genuine error: the blocking
+        // call repeats it and reports genuine errors itself.
+        _ => Now::Later,
+    }
+}

@@ -1,0 +1,87 @@
+//! The pool executor: each request's blocking system call on a worker of a work-stealing
+//! thread pool (`thread-pool`), lanes by `aio_reqprio`. Pipes, sockets, buffered files, and
+//! whatever another executor gives back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thread_pool::{Config, Pool, SubmitError};
+
+use crate::abi::AIO_PRIO_DELTA_MAX;
+use crate::config::Settings;
+use crate::exec::executor::{Executor, Finish};
+use crate::request::{Data, Op, Request};
+use crate::sys::{self, Errno};
+
+pub struct PoolExec {
+    pool: Pool<Arc<Request>>,
+}
+
+impl PoolExec {
+    pub fn new(s: &Settings, finish: Finish) -> PoolExec {
+        let cfg = Config {
+            name: "rtaio-io",
+            max_threads: s.max_threads,
+            idle_timeout: s.idle,
+            stack_size: 128 << 10,
+            lanes: AIO_PRIO_DELTA_MAX as usize + 1,
+        };
+        PoolExec { pool: Pool::new(cfg, move |req: Arc<Request>| run(&req, &finish)) }
+    }
+}
+
+impl Executor for PoolExec {
+    fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
+        let mut stuck = Vec::new();
+        for req in reqs {
+            let lane = req.lane;
+            match self.pool.submit(req.clone(), lane) {
+                Ok(()) => {}
+                Err(SubmitError::NoThread(..)) | Err(SubmitError::Stranded(_)) => stuck.push(req),
+            }
+        }
+        if !stuck.is_empty() && self.pool.threads() == 0 {
+            // No thread, and none can be started: whatever others queued meanwhile (counting on
+            // a thread that then failed to start) would wait forever. Give it back too.
+            stuck.extend(self.pool.take_queued());
+        }
+        stuck
+    }
+
+    fn set_limits(&self, max_threads: usize, idle: Duration) {
+        self.pool.set_max_threads(max_threads);
+        self.pool.set_idle_timeout(idle);
+    }
+}
+
+/// A worker's task: run one request.
+fn run(req: &Arc<Request>, finish: &Finish) {
+    if !req.claim() {
+        return; // cancelled or refused while queued
+    }
+    finish(req, execute(req));
+}
+
+/// The blocking system call for a request.
+fn execute(req: &Request) -> Result<usize, Errno> {
+    let fd = req.exec_fd();
+    let write = match req.op {
+        Op::Read => false,
+        Op::Write => true,
+        Op::Sync { data_only } => return sys::sync(fd, data_only).map(|_| 0),
+    };
+    // O_APPEND: at end of file, offset ignored.
+    let positional = !(write && req.append);
+    let transfer = |offset: Option<i64>| match (&req.data, write) {
+        (Data::Vec(v), false) => sys::readv_at(fd, v, offset),
+        (Data::Vec(v), true) => sys::writev_at(fd, v, offset),
+        (Data::Buf(b), false) => sys::read_at(fd, *b, offset),
+        (Data::Buf(b), true) => sys::write_at(fd, *b, offset),
+        (Data::None, _) => Ok(0),
+    };
+    match transfer(positional.then_some(req.offset)) {
+        // Pipes, sockets, FIFOs and terminals cannot seek: for them the offset is ignored.
+        Err(libc::ESPIPE) if positional => transfer(None),
+        r => r,
+    }
+}

@@ -1,0 +1,227 @@
+//! Completion notification: validating a `struct sigevent` at submission into a [`Notify`] (a
+//! copy: the application may reuse its aiocb as soon as the status is final), and delivering
+//! it after the status is final ([`Notifier`], which owns the notification threads).
+//!
+//! Never lost: a SIGEV_SIGNAL the kernel refuses for a full real-time signal queue (EAGAIN) is
+//! retried with back-off on a notification thread; a SIGEV_THREAD callback that cannot get a
+//! thread runs on the thread that delivers it.
+
+pub mod evq;
+
+use std::time::Duration;
+
+use thread_pool::{Config, Pool, SubmitError};
+
+use crate::abi::{Sigevent, SIGEV_EVENTFD, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID};
+use crate::sys::{self, Errno};
+use evq::{EvQueues, EvTicket};
+
+#[derive(Default)]
+pub enum Notify {
+    #[default]
+    None,
+    Signal {
+        signo: i32,
+        value: usize,
+        tid: Option<libc::pid_t>,
+    },
+    /// SIGEV_THREAD: rtaio's notification threads run it, or a thread of its own when the
+    /// application gave attributes.
+    Thread(sys::Callback),
+    /// SIGEV_EVENTFD (rtaio.h): queue the aiocb for `aio_reap` and count it on the eventfd.
+    Eventfd(EvTicket),
+}
+
+fn valid_signal(signo: i32) -> bool {
+    // glibc keeps 32 and 33 (SIGCANCEL, SIGSETXID) for itself; SIGRTMIN() starts above them.
+    (1..32).contains(&signo) || (sys::sigrtmin()..=sys::sigrtmax()).contains(&signo)
+}
+
+impl Notify {
+    /// Validates a sigevent (EINVAL for anything POSIX or Linux would not accept; for
+    /// SIGEV_EVENTFD, EBADF or EINVAL for a descriptor that is not an open eventfd).
+    pub fn from_sigevent(ev: &Sigevent, pid: libc::pid_t, evq: &EvQueues) -> Result<Notify, Errno> {
+        match ev.sigev_notify {
+            SIGEV_EVENTFD => evq.ticket(ev.sigev_signo).map(Notify::Eventfd),
+            SIGEV_NONE => Ok(Notify::None),
+            // Signal 0 is the null signal: nothing is sent. A zero-filled aiocb says exactly
+            // this (SIGEV_SIGNAL is 0), and glibc accepts it, so countless programs rely on it.
+            SIGEV_SIGNAL | SIGEV_THREAD_ID if ev.sigev_signo == 0 => Ok(Notify::None),
+            SIGEV_SIGNAL if valid_signal(ev.sigev_signo) => {
+                Ok(Notify::Signal { signo: ev.sigev_signo, value: ev.sigev_value, tid: None })
+            }
+            SIGEV_THREAD_ID if valid_signal(ev.sigev_signo) => {
+                let tid = ev.sigev_un0 as u32 as i32;
+                if sys::thread_exists(pid, tid) {
+                    Ok(Notify::Signal { signo: ev.sigev_signo, value: ev.sigev_value, tid: Some(tid) })
+                } else {
+                    Err(libc::EINVAL)
+                }
+            }
+            SIGEV_THREAD => ev.callback().map(Notify::Thread).ok_or(libc::EINVAL),
+            _ => Err(libc::EINVAL),
+        }
+    }
+}
+
+/// Work for the notification threads.
+pub enum Job {
+    /// A SIGEV_THREAD callback.
+    Call(sys::Callback),
+    /// A SIGEV_SIGNAL that the kernel refused for lack of queue space (EAGAIN): retried.
+    RetrySignal { sender: Sender, signo: i32, value: usize, tid: Option<libc::pid_t> },
+}
+
+/// Who signals: this process, as this user (si_pid, si_uid).
+#[derive(Clone, Copy)]
+pub struct Sender {
+    pub pid: libc::pid_t,
+    pub uid: libc::uid_t,
+}
+
+impl Sender {
+    fn send(&self, signo: i32, value: usize, tid: Option<libc::pid_t>) -> Result<(), Errno> {
+        sys::queue_asyncio_signal(self.pid, self.uid, signo, value, tid)
+    }
+}
+
+/// Delivers notifications; owns the notification threads (reused; a dedicated thread for a
+/// SIGEV_THREAD with attributes, as glibc).
+pub struct Notifier {
+    pool: Pool<Job>,
+    sender: Sender,
+    /// SIGEV_EVENTFD completion queues.
+    pub evq: EvQueues,
+}
+
+impl Notifier {
+    pub fn new(idle: Duration) -> Notifier {
+        Notifier {
+            pool: Pool::new(
+                Config { name: "rtaio-notify", max_threads: 1024, idle_timeout: idle, stack_size: 512 << 10, lanes: 1 },
+                run_job,
+            ),
+            sender: Sender { pid: sys::getpid(), uid: sys::getuid() },
+            evq: EvQueues::new(),
+        }
+    }
+
+    pub fn set_idle_timeout(&self, d: Duration) {
+        self.pool.set_idle_timeout(d);
+    }
+
+    /// Validates a sigevent for this process.
+    pub fn validate(&self, ev: &Sigevent) -> Result<Notify, Errno> {
+        Notify::from_sigevent(ev, self.sender.pid, &self.evq)
+    }
+
+    /// Delivers `n` (after the status it reports is final).
+    pub fn deliver(&self, n: &Notify) {
+        match *n {
+            Notify::None => {}
+            Notify::Eventfd(ref t) => t.post(),
+            Notify::Signal { signo, value, tid } => {
+                if self.sender.send(signo, value, tid) == Err(libc::EAGAIN) {
+                    self.queue(Job::RetrySignal { sender: self.sender, signo, value, tid });
+                }
+            }
+            Notify::Thread(cb) if cb.has_attributes() => {
+                if cb.spawn().is_err() {
+                    self.queue(Job::Call(cb));
+                }
+            }
+            Notify::Thread(cb) => self.queue(Job::Call(cb)),
+        }
+    }
+
+    fn queue(&self, job: Job) {
+        match self.pool.submit(job, 0) {
+            Ok(()) => {}
+            // Not even one notification thread can be created: run it here rather than lose it.
+            // Others may have queued behind the thread this submitter failed to start (they saw
+            // its reserved slot): run theirs too if no thread is left to.
+            Err(SubmitError::NoThread(job, _)) => {
+                run_job(job);
+                if self.pool.threads() == 0 {
+                    self.pool.run_queued_here();
+                }
+            }
+            Err(SubmitError::Stranded(_)) => self.pool.run_queued_here(),
+        }
+    }
+}
+
+/// The notification threads' task handler.
+fn run_job(job: Job) {
+    match job {
+        Job::Call(cb) => {
+            // Application callbacks run with an empty signal mask, as glibc's do; the thread
+            // blocks everything again afterwards.
+            let _mask = sys::SignalMask::empty();
+            cb.call();
+        }
+        Job::RetrySignal { sender, signo, value, tid } => {
+            // The signal queue is full (RLIMIT_SIGPENDING): keep trying, backing off up to
+            // 256 ms, until it is accepted or its target is gone (ESRCH).
+            let mut attempt = 0u32;
+            loop {
+                std::thread::sleep(Duration::from_millis(1u64 << attempt.min(8)));
+                if sender.send(signo, value, tid) != Err(libc::EAGAIN) {
+                    break;
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(notify: i32, signo: i32, un0: usize) -> Sigevent {
+        Sigevent {
+            sigev_value: 7,
+            sigev_signo: signo,
+            sigev_notify: notify,
+            sigev_un0: un0,
+            sigev_un1: 0,
+            _pad: [0; 8],
+        }
+    }
+
+    #[test]
+    fn validation() {
+        let n = Notifier::new(Duration::from_millis(50));
+        let v = |e: Sigevent| n.validate(&e);
+        let err = |e: Sigevent| v(e).err();
+        assert!(matches!(v(ev(SIGEV_NONE, 0, 0)), Ok(Notify::None)));
+        assert!(matches!(
+            v(ev(SIGEV_SIGNAL, libc::SIGUSR1, 0)),
+            Ok(Notify::Signal { signo: libc::SIGUSR1, value: 7, tid: None })
+        ));
+        assert!(matches!(v(ev(SIGEV_SIGNAL, 0, 0)), Ok(Notify::None)), "zero-filled sigevent");
+        for bad in [-1, 32, 33, 65, 1000] {
+            assert_eq!(err(ev(SIGEV_SIGNAL, bad, 0)), Some(libc::EINVAL), "signal {bad}");
+        }
+        assert!(v(ev(SIGEV_SIGNAL, libc::SIGRTMAX(), 0)).is_ok());
+        assert_eq!(err(ev(SIGEV_THREAD, 0, 0)), Some(libc::EINVAL), "NULL function");
+        assert_eq!(err(ev(99, 0, 0)), Some(libc::EINVAL));
+        assert_eq!(err(ev(SIGEV_THREAD_ID, libc::SIGUSR1, 0x7fff_fff0)), Some(libc::EINVAL));
+        assert!(v(ev(SIGEV_THREAD_ID, libc::SIGUSR1, sys::gettid() as usize)).is_ok());
+        // SIGEV_EVENTFD: an eventfd, not any other descriptor.
+        assert_eq!(err(ev(SIGEV_EVENTFD, -1, 0)), Some(libc::EBADF));
+        assert_eq!(err(ev(SIGEV_EVENTFD, 0x7fff, 0)), Some(libc::EBADF));
+        let (r, w) = sys::testing::pipe();
+        let efd = sys::testing::eventfd();
+        assert_eq!(err(ev(SIGEV_EVENTFD, r, 0)), Some(libc::EINVAL));
+        let t = v(ev(SIGEV_EVENTFD, efd, 0)).unwrap();
+        assert!(matches!(t, Notify::Eventfd(_)));
+        n.deliver(&t);
+        assert_eq!(sys::testing::read_u64(efd), Some(1));
+        drop(t);
+        for fd in [efd, r, w] {
+            sys::close(fd);
+        }
+    }
+}

@@ -1,0 +1,735 @@
+//! System calls: one of rtaio's few `unsafe` modules (with `sys/elf.rs`, `sys/cancel.c`, the
+//! aiocb view and the exports). Every function wraps one call, says what the kernel requires
+//! of its arguments, and returns `Result<_, Errno>`; the rest of the library is safe Rust.
+//!
+//! Calls that can run on an application's thread (submission, completion, cancel) are raw
+//! system calls, never libc's wrappers where those are cancellation points (`preadv2`,
+//! `close`, `write`, `getrandom`): a pending `pthread_cancel` is acted on only where glibc's
+//! AIO acts on it, in `aio_suspend` (the `*_cancellable` waits, `cancel.c`). Blocking I/O calls
+//! retry on EINTR. Kernel requirements are noted per function ("Available since Linux X").
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
+use std::time::Duration;
+
+use kernel_aio::IoBuf;
+use libc::{c_int, c_long, c_void, off_t, pid_t, timespec};
+
+pub mod elf;
+pub mod global;
+
+pub type Errno = i32;
+
+fn errno() -> Errno {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+fn check(r: c_long) -> Result<usize, Errno> {
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Sets the calling thread's errno (the exports' -1/errno convention).
+pub fn set_errno(e: Errno) {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
+}
+
+// ---------------------------------------------------------------------------------------------
+// process facts
+
+pub fn random_u64() -> u64 {
+    let mut v = 0u64;
+    // SAFETY: writes at most 8 bytes into `v`.
+    let n =
+        unsafe { libc::syscall(libc::SYS_getrandom, &mut v as *mut u64 as *mut c_void, 8usize, libc::GRND_NONBLOCK) };
+    if n != 8 {
+        // No entropy yet (very early boot) or seccomp: mix what differs between processes.
+        let t = monotonic_now();
+        v = (t.tv_nsec as u64) ^ ((t.tv_sec as u64) << 32) ^ ((getpid() as u64) << 17) ^ (&v as *const u64 as u64);
+    }
+    v
+}
+
+pub fn getpid() -> pid_t {
+    // SAFETY: cannot fail.
+    unsafe { libc::getpid() }
+}
+
+pub fn getuid() -> libc::uid_t {
+    // SAFETY: cannot fail.
+    unsafe { libc::getuid() }
+}
+
+#[cfg(test)]
+pub fn gettid() -> pid_t {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as pid_t }
+}
+
+/// True in a setuid/setgid/capability-raised process: environment tuning is then ignored.
+pub fn secure_execution() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// Registers `child` to run in the child after every fork().
+pub fn at_fork_child(child: extern "C" fn()) {
+    // SAFETY: registering a handler that lives as long as the library (the shared library is
+    // linked with -z nodelete, so it is never unloaded).
+    unsafe { libc::pthread_atfork(None, None, Some(child)) };
+}
+
+/// The soft limit on open descriptors (1024 when it cannot be read).
+pub fn nofile_limit() -> u64 {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `rl` is a valid out-pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+        rl.rlim_cur
+    } else {
+        1024
+    }
+}
+
+pub fn monotonic_now() -> timespec {
+    let mut ts = timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts
+}
+
+/// `n` atomics holding 0, in zeroed memory (calloc): pages are touched only as they are used.
+pub fn zeroed_atomics(n: usize) -> Box<[std::sync::atomic::AtomicU64]> {
+    // SAFETY: an all-zero AtomicU64 is a valid value (0).
+    unsafe { Box::<[std::sync::atomic::AtomicU64]>::new_zeroed_slice(n).assume_init() }
+}
+
+// ---------------------------------------------------------------------------------------------
+// descriptors
+
+/// `fcntl(fd, F_GETFL)`: EBADF for a descriptor that is not open.
+pub fn fd_flags(fd: c_int) -> Result<c_int, Errno> {
+    // SAFETY: F_GETFL takes no pointer argument.
+    check(unsafe { libc::fcntl(fd, libc::F_GETFL) } as c_long).map(|f| f as c_int)
+}
+
+pub fn fd_is_open(fd: c_int) -> bool {
+    // SAFETY: F_GETFD takes no pointer argument.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// A new descriptor for `fd`'s open file, close-on-exec, numbered at least `min`.
+pub fn dup_at_least(fd: c_int, min: c_int) -> Result<c_int, Errno> {
+    // SAFETY: F_DUPFD_CLOEXEC takes an integer argument and creates a new descriptor.
+    check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) } as c_long).map(|d| d as c_int)
+}
+
+/// Closes a descriptor rtaio owns (not a cancellation point, unlike libc's `close`).
+pub fn close(fd: c_int) {
+    // SAFETY: the caller owns `fd`; close takes no pointer.
+    unsafe { libc::syscall(libc::SYS_close, fd) };
+}
+
+fn fstat(fd: c_int) -> Option<libc::stat> {
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer for fstat.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st)
+}
+
+/// What a descriptor names, as far as ordering and executors care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file or block device: seekable, can carry POSIX record locks, can be synced,
+    /// and native AIO can take its O_DIRECT requests.
+    File,
+    /// A directory: seekable and syncable, but every read and write fails.
+    Dir,
+    /// Incapable of seeking (POSIX's words): pipes, FIFOs, sockets, character devices such as
+    /// terminals, and anonymous-inode files. Requests on it run in submission order per
+    /// direction; it cannot be synced.
+    Stream,
+}
+
+/// The kind of file `fd` names (one `fstat`). A descriptor fstat cannot look at is taken for a
+/// file: the request's own system call then reports the error.
+pub fn file_kind(fd: c_int) -> FileKind {
+    match fstat(fd).map(|st| st.st_mode & libc::S_IFMT) {
+        Some(libc::S_IFDIR) => FileKind::Dir,
+        Some(libc::S_IFREG | libc::S_IFBLK) | None => FileKind::File,
+        Some(_) => FileKind::Stream,
+    }
+}
+
+/// (st_dev, st_ino, st_rdev, status flags): what tells two open files apart without kcmp.
+pub fn identity(fd: c_int) -> Option<(u64, u64, u64, c_int)> {
+    let st = fstat(fd)?;
+    Some((st.st_dev, st.st_ino, st.st_rdev, fd_flags(fd).ok()?))
+}
+
+/// Is `fd` an anonymous-inode file (no file type bits: eventfd, epoll, timerfd, signalfd...)?
+pub fn is_anon_inode(fd: c_int) -> bool {
+    fstat(fd).is_some_and(|st| st.st_mode & libc::S_IFMT == 0)
+}
+
+/// Where `/proc/self/fd/N` points (`anon_inode:[eventfd]` for an eventfd), at most 64 bytes.
+pub fn fd_link(fd: c_int) -> Option<Vec<u8>> {
+    let path = format!("/proc/self/fd/{fd}\0");
+    let mut buf = [0u8; 64];
+    // SAFETY: `path` is NUL-terminated; `buf` is a valid buffer of the given length.
+    let n = unsafe { libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) };
+    (n > 0).then(|| buf[..n as usize].to_vec())
+}
+
+/// Do two of this process's descriptors refer to the same open file description?
+/// `kcmp(KCMP_FILE)`: ENOSYS without CONFIG_KCMP, EPERM under some seccomp or Yama policies.
+/// Available since Linux 3.5.
+pub fn kcmp_same_file(fd1: c_int, fd2: c_int) -> Result<bool, Errno> {
+    const KCMP_FILE: c_int = 0;
+    let pid = getpid();
+    // SAFETY: kcmp with KCMP_FILE takes only integers.
+    check(unsafe { libc::syscall(libc::SYS_kcmp, pid, pid, KCMP_FILE, fd1 as libc::c_ulong, fd2 as libc::c_ulong) })
+        .map(|r| r == 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// I/O. The buffers are IoBufs: memory the application lent to the request until it completes.
+
+fn retry(mut f: impl FnMut() -> c_long) -> Result<usize, Errno> {
+    loop {
+        match check(f()) {
+            Err(libc::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Reads into `buf` at `offset`, or at the file position (`None`: descriptors that cannot seek).
+pub fn read_at(fd: c_int, buf: IoBuf, offset: Option<i64>) -> Result<usize, Errno> {
+    retry(|| match offset {
+        // SAFETY: `buf` is valid for the kernel to write (IoBuf's contract; EFAULT otherwise).
+        Some(off) => unsafe { libc::pread(fd, buf.addr() as *mut c_void, buf.len(), off as off_t) as c_long },
+        // SAFETY: as above.
+        None => unsafe { libc::read(fd, buf.addr() as *mut c_void, buf.len()) as c_long },
+    })
+}
+
+/// Writes `buf` at `offset`, or at the file position / end of file (`None`).
+pub fn write_at(fd: c_int, buf: IoBuf, offset: Option<i64>) -> Result<usize, Errno> {
+    retry(|| match offset {
+        // SAFETY: `buf` is valid for the kernel to read (IoBuf's contract).
+        Some(off) => unsafe { libc::pwrite(fd, buf.addr() as *const c_void, buf.len(), off as off_t) as c_long },
+        // SAFETY: as above.
+        None => unsafe { libc::write(fd, buf.addr() as *const c_void, buf.len()) as c_long },
+    })
+}
+
+/// Vectored read (`preadv`, or `readv` at the file position).
+pub fn readv_at(fd: c_int, bufs: &[IoBuf], offset: Option<i64>) -> Result<usize, Errno> {
+    let (p, n) = (bufs.as_ptr() as *const libc::iovec, bufs.len() as c_int);
+    retry(|| match offset {
+        // SAFETY: IoBuf has the layout of struct iovec, and each segment is valid (IoBuf).
+        Some(off) => unsafe { libc::preadv(fd, p, n, off as off_t) as c_long },
+        // SAFETY: as above.
+        None => unsafe { libc::readv(fd, p, n) as c_long },
+    })
+}
+
+/// Vectored write (`pwritev`, or `writev` at the file position).
+pub fn writev_at(fd: c_int, bufs: &[IoBuf], offset: Option<i64>) -> Result<usize, Errno> {
+    let (p, n) = (bufs.as_ptr() as *const libc::iovec, bufs.len() as c_int);
+    retry(|| match offset {
+        // SAFETY: IoBuf has the layout of struct iovec, and each segment is valid (IoBuf).
+        Some(off) => unsafe { libc::pwritev(fd, p, n, off as off_t) as c_long },
+        // SAFETY: as above.
+        None => unsafe { libc::writev(fd, p, n) as c_long },
+    })
+}
+
+pub fn sync(fd: c_int, data_only: bool) -> Result<usize, Errno> {
+    // SAFETY: no pointers involved.
+    retry(|| unsafe { (if data_only { libc::fdatasync(fd) } else { libc::fsync(fd) }) as c_long })
+}
+
+/// One non-blocking (`RWF_NOWAIT`) positional read, as a raw system call (it may run on an
+/// application's thread): succeeds only when no device I/O is needed (a page-cache hit), else
+/// EAGAIN (or ESPIPE, EOPNOTSUPP... for files that do not support it). A negative offset means
+/// "at the file position" to preadv2: callers pass only offsets >= 0.
+/// Available since Linux 4.14.
+pub fn nowait_read(fd: c_int, buf: IoBuf, offset: i64) -> Result<usize, Errno> {
+    debug_assert!(offset >= 0);
+    let iov = [buf];
+    // SAFETY: `iov` is one iovec (IoBuf's layout) describing memory valid for the kernel to
+    // write; preadv2's offset is passed as two halves (low, high), the high one unused on LP64.
+    check(unsafe { libc::syscall(libc::SYS_preadv2, fd, iov.as_ptr(), 1, offset as off_t, 0, libc::RWF_NOWAIT) })
+}
+
+/// Are all pages of `buf` resident in memory? `mincore` on the caller's buffer: a page that is
+/// not (never touched, swapped out, file-backed and uncached, or a userfaultfd page nobody has
+/// filled yet) would make a copy into it wait — possibly for the very thread that is copying.
+/// `buf` is at most a few dozen pages here.
+pub fn buffer_resident(buf: IoBuf) -> bool {
+    const MAX_PAGES: usize = 64;
+    // SAFETY: sysconf has no memory effects.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    let start = buf.addr() & !(page - 1);
+    let Some(end) = buf.addr().checked_add(buf.len().max(1)) else { return false };
+    let pages = (end - start).div_ceil(page);
+    if pages > MAX_PAGES {
+        return false;
+    }
+    let mut vec = [0u8; MAX_PAGES];
+    // SAFETY: `vec` has room for `pages` entries; mincore only reads the page tables of the
+    // range (ENOMEM for an unmapped range, reported as "not resident").
+    let r = unsafe { libc::mincore(start as *mut c_void, end - start, vec.as_mut_ptr()) };
+    r == 0 && vec[..pages].iter().all(|v| v & 1 == 1)
+}
+
+/// Adds `n` to an eventfd's counter. Errors (a counter at its maximum) are ignored: the
+/// reader is behind by 2^64 - 2 events and will find the queue non-empty anyway.
+pub fn eventfd_add(fd: c_int, n: u64) {
+    // SAFETY: writes 8 bytes from a local value (a raw write: not a cancellation point).
+    let _ = retry(|| unsafe { libc::syscall(libc::SYS_write, fd, &n as *const u64 as *const c_void, 8usize) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// futex
+
+const FUTEX_WAIT_BITSET_PRIVATE: c_int = libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG;
+const FUTEX_WAKE_PRIVATE: c_int = libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG;
+
+/// Sleeps while `*word == expected`, until the absolute CLOCK_MONOTONIC `deadline` (None: no
+/// limit). Without a deadline the kernel restarts it after an SA_RESTART handler; with one, any
+/// handler makes it fail with EINTR (use [`futex_waitv`], which restarts, where that matters).
+/// Ok on a wake-up (possibly spurious); EAGAIN (value changed), ETIMEDOUT, EINTR.
+pub fn futex_wait_until(word: &AtomicU32, expected: u32, deadline: Option<&timespec>) -> Result<(), Errno> {
+    let tsp = deadline.map_or(std::ptr::null(), |t| t as *const timespec);
+    // SAFETY: `word` is a valid aligned u32 for the call; `tsp` is NULL or a valid timespec.
+    check(unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), FUTEX_WAIT_BITSET_PRIVATE, expected, tsp, 0usize, u32::MAX)
+    })
+    .map(|_| ())
+}
+
+/// Wakes up to `n` waiters on the futex at `addr`. The address is only used as a key: the
+/// memory it names may already be freed or reused (a spurious wake-up is harmless).
+pub fn futex_wake_addr(addr: usize, n: i32) -> usize {
+    // SAFETY: FUTEX_WAKE on a private futex never dereferences the address; it is a hash key.
+    let r = unsafe { libc::syscall(libc::SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, 0usize, 0usize, 0u32) };
+    r.max(0) as usize
+}
+
+/// Wakes up to `n` waiters on `word`.
+pub fn futex_wake(word: &AtomicU32, n: i32) -> usize {
+    futex_wake_addr(word.as_ptr() as usize, n)
+}
+
+/// One entry of `futex_waitv` (`struct futex_waitv` of `<linux/futex.h>`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FutexWaitv {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+}
+const _: () = assert!(std::mem::size_of::<FutexWaitv>() == 24);
+
+/// `FUTEX2_SIZE_U32 | FUTEX2_PRIVATE`.
+const FUTEX2_U32_PRIVATE: u32 = 0x02 | 0x80;
+/// The kernel's limit on entries per `futex_waitv` call.
+pub const FUTEX_WAITV_MAX: usize = 128;
+
+impl FutexWaitv {
+    pub fn new(word: &AtomicU32, expected: u32) -> Self {
+        FutexWaitv { val: expected as u64, uaddr: word.as_ptr() as u64, flags: FUTEX2_U32_PRIVATE, reserved: 0 }
+    }
+}
+
+/// Sleeps until one of `waiters` is woken or no longer holds its expected value, or until the
+/// absolute CLOCK_MONOTONIC `deadline`; returns the index of the woken entry. Errors: EAGAIN (a
+/// value already differed), ETIMEDOUT, EINTR, ENOSYS (before Linux 5.16).
+/// Available since Linux 5.16. (The library waits through [`futex_waitv_cancellable`].)
+#[cfg(any(test, miri))]
+pub fn futex_waitv(waiters: &[FutexWaitv], deadline: Option<&timespec>) -> Result<usize, Errno> {
+    debug_assert!(waiters.len() <= FUTEX_WAITV_MAX);
+    let tsp = deadline.map_or(std::ptr::null(), |t| t as *const timespec);
+    // SAFETY: `waiters` is a valid array whose uaddr fields name live, aligned u32 words (built
+    // from references); `tsp` is NULL or a valid timespec.
+    check(unsafe {
+        libc::syscall(libc::SYS_futex_waitv, waiters.as_ptr(), waiters.len() as u32, 0u32, tsp, libc::CLOCK_MONOTONIC)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// cancellation points (cancel.c)
+
+#[cfg(not(miri))]
+// Declared "C", not "C-unwind": a cancel is a *forced* unwind, which passes through frames
+// without landing pads (with panic = "abort" rustc emits none for "C" calls); a "C-unwind"
+// declaration would give the caller an abort-on-unwind landing pad that stops it.
+extern "C" {
+    /// See `cancel.c`: system call `nr` with asynchronous cancellation on and `cleanup(arg)`
+    /// pushed; its result, or -errno.
+    fn rtaio_cancellable_syscall(
+        cleanup: unsafe extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+        nr: c_long,
+        args: *const [c_long; 6],
+    ) -> c_long;
+}
+
+/// The cleanup of a cancelled wait: gives back the waiter count it registered in.
+#[cfg(not(miri))]
+unsafe extern "C" fn release_waiter(arg: *mut c_void) {
+    if !arg.is_null() {
+        // SAFETY: `arg` is the counter passed to `cancellable` by a waiter that incremented it;
+        // such counters live in statics or in the leaked runtime.
+        unsafe { (*(arg as *const AtomicUsize)).fetch_sub(1, SeqCst) };
+    }
+}
+
+/// Runs a futex wait as a POSIX cancellation point (`aio_suspend`, `aio_waitcomplete`): a
+/// cancel pending at the call, or arriving during the wait, ends the thread there, after
+/// `registered` (a waiter count the caller incremented) is decremented. The calling frames
+/// must own nothing that needs dropping while they wait here: they are unwound ("plain old
+/// frames" of the C-unwind RFC), not returned through.
+#[cfg(not(miri))]
+fn cancellable(registered: Option<&AtomicUsize>, nr: c_long, args: [c_long; 6]) -> Result<usize, Errno> {
+    let arg = registered.map_or(std::ptr::null_mut(), |c| c as *const AtomicUsize as *mut c_void);
+    // SAFETY: `args` are those of a futex system call that the two callers below build from
+    // live references; the cleanup touches only `registered`.
+    let r = unsafe { rtaio_cancellable_syscall(release_waiter, arg, nr, &args) };
+    if r < 0 {
+        Err(-r as Errno)
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// [`futex_waitv`] as a cancellation point.
+#[cfg(not(miri))]
+pub fn futex_waitv_cancellable(
+    waiters: &[FutexWaitv],
+    deadline: Option<&timespec>,
+    registered: Option<&AtomicUsize>,
+) -> Result<usize, Errno> {
+    let tsp = deadline.map_or(std::ptr::null(), |t| t as *const timespec);
+    let args =
+        [waiters.as_ptr() as c_long, waiters.len() as c_long, 0, tsp as c_long, libc::CLOCK_MONOTONIC as c_long, 0];
+    cancellable(registered, libc::SYS_futex_waitv, args)
+}
+
+/// [`futex_wait_until`] as a cancellation point.
+#[cfg(not(miri))]
+pub fn futex_wait_until_cancellable(
+    word: &AtomicU32,
+    expected: u32,
+    deadline: Option<&timespec>,
+    registered: Option<&AtomicUsize>,
+) -> Result<(), Errno> {
+    let tsp = deadline.map_or(std::ptr::null(), |t| t as *const timespec);
+    let args = [word.as_ptr() as c_long, FUTEX_WAIT_BITSET_PRIVATE as c_long, expected as c_long, tsp as c_long, 0, -1];
+    cancellable(registered, libc::SYS_futex, args).map(|_| ())
+}
+
+// Miri runs no C: there the same waits, without cancellation.
+#[cfg(miri)]
+pub fn futex_waitv_cancellable(
+    waiters: &[FutexWaitv],
+    deadline: Option<&timespec>,
+    _registered: Option<&AtomicUsize>,
+) -> Result<usize, Errno> {
+    futex_waitv(waiters, deadline)
+}
+
+#[cfg(miri)]
+pub fn futex_wait_until_cancellable(
+    word: &AtomicU32,
+    expected: u32,
+    deadline: Option<&timespec>,
+    _registered: Option<&AtomicUsize>,
+) -> Result<(), Errno> {
+    futex_wait_until(word, expected, deadline)
+}
+
+// ---------------------------------------------------------------------------------------------
+// signals and threads
+
+/// Queues `signo` with a `SI_ASYNCIO` siginfo carrying `value` to process `pid`, or to its
+/// thread `tid` (the caller's own process: the kernel accepts a negative si_code only from it).
+pub fn queue_asyncio_signal(
+    pid: pid_t,
+    uid: libc::uid_t,
+    signo: c_int,
+    value: usize,
+    tid: Option<pid_t>,
+) -> Result<(), Errno> {
+    let info = SigInfo {
+        si_signo: signo,
+        si_errno: 0,
+        si_code: libc::SI_ASYNCIO,
+        _pad0: 0,
+        si_pid: pid,
+        si_uid: uid,
+        si_value: value,
+        _rest: [0; 96],
+    };
+    // SAFETY: `info` is a fully initialised siginfo_t that lives across the call.
+    check(unsafe {
+        match tid {
+            None => libc::syscall(libc::SYS_rt_sigqueueinfo, pid, signo, &info as *const SigInfo),
+            Some(t) => libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, t, signo, &info as *const SigInfo),
+        }
+    })
+    .map(|_| ())
+}
+
+/// The kernel's `siginfo_t` layout for the `_rt` member (si_pid, si_uid, si_value).
+#[repr(C)]
+struct SigInfo {
+    si_signo: c_int,
+    si_errno: c_int,
+    si_code: c_int,
+    _pad0: c_int,
+    si_pid: pid_t,
+    si_uid: libc::uid_t,
+    si_value: usize,
+    _rest: [u8; 128 - 32],
+}
+const _: () = assert!(std::mem::size_of::<SigInfo>() == 128);
+
+/// Does thread `tid` exist in process `pid`? (`tgkill` with signal 0.)
+pub fn thread_exists(pid: pid_t, tid: pid_t) -> bool {
+    if tid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 performs only the existence and permission check.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, 0) };
+    r == 0 || errno() == libc::EPERM
+}
+
+/// Signal number limits of this libc (glibc reserves 32 and 33 for itself).
+pub fn sigrtmin() -> c_int {
+    libc::SIGRTMIN()
+}
+pub fn sigrtmax() -> c_int {
+    libc::SIGRTMAX()
+}
+
+/// Sets the calling thread's signal mask for a scope, restoring the previous one on drop.
+pub struct SignalMask {
+    old: libc::sigset_t,
+}
+
+impl SignalMask {
+    #[cfg(miri)]
+    fn set(_fill: bool) -> Self {
+        // SAFETY: an all-zero sigset_t is a valid (empty) set; Miri does not model masks.
+        SignalMask { old: unsafe { std::mem::zeroed() } }
+    }
+
+    #[cfg(not(miri))]
+    fn set(fill: bool) -> Self {
+        // SAFETY: plain sigset_t manipulation of local values.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            if fill {
+                libc::sigfillset(&mut set);
+            } else {
+                libc::sigemptyset(&mut set);
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, &set, &mut old);
+            SignalMask { old }
+        }
+    }
+
+    /// Unblocks every signal (around application callbacks).
+    pub fn empty() -> Self {
+        Self::set(false)
+    }
+
+    /// Blocks every signal (around creating a library thread, which inherits the mask).
+    pub fn full() -> Self {
+        Self::set(true)
+    }
+}
+
+impl Drop for SignalMask {
+    fn drop(&mut self) {
+        #[cfg(not(miri))]
+        // SAFETY: restores the mask saved at construction.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut())
+        };
+    }
+}
+
+/// An application's SIGEV_THREAD notification, as read from its sigevent: the function, its
+/// argument (`union sigval`), and the thread attributes (0: none given).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Callback {
+    func: usize,
+    value: usize,
+    attr: usize,
+}
+
+impl Callback {
+    /// # Safety
+    /// `func` is a non-NULL `void (*)(union sigval)`, and `attr` is 0 or a `pthread_attr_t *`
+    /// the application keeps valid (POSIX's requirements on a SIGEV_THREAD sigevent).
+    pub unsafe fn new(func: usize, value: usize, attr: usize) -> Callback {
+        Callback { func, value, attr }
+    }
+
+    /// The application gave thread attributes: the call gets a thread of its own.
+    pub fn has_attributes(&self) -> bool {
+        self.attr != 0
+    }
+
+    /// Calls the function on this thread.
+    pub fn call(&self) {
+        // SAFETY: `new`'s contract; union sigval is passed like a pointer-sized integer.
+        let f: extern "C" fn(usize) = unsafe { std::mem::transmute(self.func) };
+        f(self.value);
+    }
+
+    /// Runs the call on a new thread made with the application's attributes. The thread starts
+    /// with an empty signal mask, like glibc's notification threads, and is detached if the
+    /// attributes ask for a joinable thread.
+    pub fn spawn(&self) -> Result<(), Errno> {
+        let arg = Box::into_raw(Box::new(*self)) as *mut c_void;
+        let mut tid: libc::pthread_t = 0;
+        let _mask = SignalMask::empty();
+        // SAFETY: `attr` is valid (`new`'s contract); `arg` is a leaked box the start routine
+        // reclaims.
+        let r =
+            unsafe { libc::pthread_create(&mut tid, self.attr as *const libc::pthread_attr_t, callback_thread, arg) };
+        if r != 0 {
+            // SAFETY: the thread was not created; reclaim the box.
+            drop(unsafe { Box::from_raw(arg as *mut Callback) });
+            return Err(r);
+        }
+        let mut state: c_int = libc::PTHREAD_CREATE_DETACHED;
+        // SAFETY: reading a field of the application's attributes.
+        unsafe { pthread_attr_getdetachstate(self.attr as *const libc::pthread_attr_t, &mut state) };
+        if state == libc::PTHREAD_CREATE_JOINABLE {
+            // SAFETY: `tid` is a thread we just created and nobody else joins.
+            unsafe { libc::pthread_detach(tid) };
+        }
+        Ok(())
+    }
+}
+
+extern "C" {
+    // Not declared by the libc crate; part of POSIX threads in glibc's libc.so.6.
+    fn pthread_attr_getdetachstate(attr: *const libc::pthread_attr_t, state: *mut c_int) -> c_int;
+}
+
+extern "C" fn callback_thread(arg: *mut c_void) -> *mut c_void {
+    // SAFETY: `arg` is the Box<Callback> leaked by `Callback::spawn`, used only here.
+    let call = unsafe { Box::from_raw(arg as *mut Callback) };
+    call.call();
+    std::ptr::null_mut()
+}
+
+/// `d` from now on CLOCK_MONOTONIC, as an absolute deadline.
+pub fn deadline_after(d: Duration) -> timespec {
+    let now = monotonic_now();
+    let mut sec = now.tv_sec.saturating_add(d.as_secs().min(i64::MAX as u64 / 2) as i64);
+    let mut nsec = now.tv_nsec + d.subsec_nanos() as i64;
+    if nsec >= 1_000_000_000 {
+        nsec -= 1_000_000_000;
+        sec = sec.saturating_add(1);
+    }
+    timespec { tv_sec: sec, tv_nsec: nsec }
+}
+
+/// Has the absolute CLOCK_MONOTONIC `deadline` passed?
+pub fn passed(deadline: &timespec) -> bool {
+    let now = monotonic_now();
+    (now.tv_sec, now.tv_nsec) >= (deadline.tv_sec, deadline.tv_nsec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn futex_wait_until_past_deadline_times_out() {
+        let w = AtomicU32::new(0);
+        let d = deadline_after(Duration::from_millis(5));
+        assert_eq!(futex_wait_until(&w, 0, Some(&d)), Err(libc::ETIMEDOUT));
+        assert_eq!(futex_wait_until(&w, 1, None), Err(libc::EAGAIN), "the value differs");
+    }
+
+    #[test]
+    fn futex_waitv_wakes_the_right_entry() {
+        let words: Vec<AtomicU32> = (0..3).map(|_| AtomicU32::new(0)).collect();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                words[2].store(1, Ordering::SeqCst);
+                futex_wake(&words[2], 1);
+            });
+            let v: Vec<FutexWaitv> = words.iter().map(|w| FutexWaitv::new(w, 0)).collect();
+            match futex_waitv(&v, None) {
+                Ok(i) => assert_eq!(i, 2),
+                Err(libc::EAGAIN) => {} // woken before we slept
+                Err(libc::ENOSYS) => return,
+                Err(e) => panic!("errno {e}"),
+            }
+            assert_eq!(words[2].load(Ordering::SeqCst), 1);
+        });
+    }
+
+    #[test]
+    fn signal_to_nonexistent_thread_is_detected() {
+        let pid = getpid();
+        assert!(thread_exists(pid, gettid()));
+        assert!(!thread_exists(pid, 0));
+        assert!(!thread_exists(pid, i32::MAX));
+    }
+
+    #[test]
+    fn kinds() {
+        let mut p = [0; 2];
+        // SAFETY: `p` has room for two descriptors.
+        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        assert_eq!(file_kind(p[0]), FileKind::Stream);
+        assert!(!is_anon_inode(p[0]));
+        close(p[0]);
+        close(p[1]);
+        assert_eq!(file_kind(-1), FileKind::File, "unknown: the system call reports it");
+    }
+}
+
+/// Descriptors for the unit tests.
+#[cfg(test)]
+pub mod testing {
+    /// A pipe: (read end, write end).
+    pub fn pipe() -> (i32, i32) {
+        let mut p = [0; 2];
+        // SAFETY: `p` has room for two descriptors.
+        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        (p[0], p[1])
+    }
+
+    pub fn eventfd() -> i32 {
+        // SAFETY: plain descriptor creation.
+        let e = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        assert!(e >= 0);
+        e
+    }
+
+    /// Reads 8 bytes (an eventfd's counter).
+    pub fn read_u64(fd: i32) -> Option<u64> {
+        let mut v = 0u64;
+        // SAFETY: reads 8 bytes into a local.
+        (unsafe { libc::read(fd, &mut v as *mut u64 as *mut libc::c_void, 8) } == 8).then_some(v)
+    }
+}

@@ -1,0 +1,83 @@
+//! The pool's system calls: the signal mask around thread creation, and the futex its idle
+//! workers sleep on. The crate's one `unsafe` module.
+
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+/// Sleeps while `*word == expected`, at most `timeout`. True if it timed out (false: woken,
+/// possibly spuriously, or the value had changed). Every other error counts as a wake-up.
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) -> bool {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: `word` is a valid, aligned u32 for the call and `ts` a valid timespec; a private
+    // FUTEX_WAIT only reads the word.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &ts as *const libc::timespec,
+            0usize,
+            0u32,
+        )
+    };
+    r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ETIMEDOUT)
+}
+
+/// Wakes up to `n` threads sleeping on `word`.
+pub fn futex_wake(word: &AtomicU32, n: i32) {
+    // SAFETY: FUTEX_WAKE on a private futex only uses the address as a key.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+            0usize,
+            0usize,
+            0u32,
+        )
+    };
+}
+
+/// Blocks every signal in the calling thread until dropped (then the previous mask is back):
+/// a thread created meanwhile inherits the full mask from its first instruction, so it never
+/// runs a signal handler meant for the application.
+pub struct BlockAll {
+    old: libc::sigset_t,
+}
+
+impl BlockAll {
+    /// Under Miri (which cannot call sigfillset) masks are not modelled.
+    #[cfg(miri)]
+    pub fn new() -> Self {
+        // SAFETY: an all-zero sigset_t is a valid (empty) set.
+        BlockAll { old: unsafe { std::mem::zeroed() } }
+    }
+
+    #[cfg(not(miri))]
+    pub fn new() -> Self {
+        // SAFETY: sigset_t manipulation of local values; pthread_sigmask reads `all` and writes
+        // `old`, both valid.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            BlockAll { old }
+        }
+    }
+}
+
+impl Drop for BlockAll {
+    fn drop(&mut self) {
+        #[cfg(not(miri))]
+        // SAFETY: restores the mask saved by `new`.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut())
+        };
+    }
+}
