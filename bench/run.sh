@@ -13,6 +13,8 @@
 #   BENCH_SECS    seconds per run (default 2)
 #   BENCH_REPS    runs per implementation and row (default 3)
 #   CC            C compiler (default cc)
+#   BENCH_BASELINE another librtaio.so (e.g. the build before a change): measured as a third
+#                 column "before", alternated with the others (not in the event-loop rows)
 #   BENCH_ONLY    evloop: only the eventfd event-loop rows (also: first argument `evloop`);
 #                 all (default): every row
 #   EVBENCH_SECS  measured seconds per event-loop run (default 1.5, plus a 0.25 s warm-up)
@@ -64,6 +66,11 @@ if [ -f "$LIB" ]; then
     cp "$LIB" "$OUT/librtaio-snapshot.so" && have_rtaio=1
 fi
 PRELOAD=$OUT/librtaio-snapshot.so
+have_before=0
+if [ -n "${BENCH_BASELINE:-}" ] && cp "$BENCH_BASELINE" "$OUT/librtaio-before.so"; then
+    have_before=1
+fi
+BEFORE=$OUT/librtaio-before.so
 
 # kv KEY LINE -> value of KEY=... in a RESULT line
 kv() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2" | head -n1; }
@@ -77,6 +84,7 @@ run_one() {
     local pre=() out rc val
     CPU=-
     [ "$impl" = rtaio ] && pre=(env "LD_PRELOAD=$PRELOAD")
+    [ "$impl" = before ] && pre=(env "LD_PRELOAD=$BEFORE")
     if [ "$kind" = fio ]; then
         out=$(timeout "$RUN_TIMEOUT" "${pre[@]}" fio "$@" --output-format=terse 2>>"$LOG")
         rc=$?
@@ -97,7 +105,7 @@ run_one() {
     local line; line=$(grep '^RESULT' <<<"$out" | tail -n1)
     val=$(kv iops "$line")
     local got; got=$(kv impl "$line")
-    if [ "$impl" = rtaio ] && [[ "$got" != *rtaio* ]]; then
+    if [ "$impl" != glibc ] && [[ "$got" != *rtaio* ]]; then
         note "preload did not take effect: aio_read came from '$got'"; FIG=ERR; return 1
     fi
     if [ "$impl" = glibc ] && [[ "$got" == *rtaio* ]]; then
@@ -135,15 +143,25 @@ rows=()      # "name|glibc|rtaio|ratio|unit"
 cpus=()      # CPU time (user+sys, all threads) per completed request, microseconds
 samples=()   # "name: glibc=... rtaio=..."
 
+before_rows=() # "name|before|rtaio|rtaio/before"
 measure() {
     local name=$1 unit=$2; shift 2
-    local g=() r=() gcpu=() rcpu=() i
+    local g=() r=() b=() gcpu=() rcpu=() bcpu=() i
     for ((i = 0; i < REPS; i++)); do
         run_one glibc "$@" || status=1; g+=("$FIG"); gcpu+=("$CPU")
         if [ $have_rtaio = 1 ]; then
             run_one rtaio "$@" || status=1; r+=("$FIG"); rcpu+=("$CPU")
         fi
+        if [ $have_before = 1 ]; then
+            run_one before "$@" || status=1; b+=("$FIG"); bcpu+=("$CPU")
+        fi
     done
+    if [ $have_before = 1 ]; then
+        local bb bn
+        bb=$(best "${b[@]}") bn=$(best "${r[@]:-}")
+        before_rows+=("$name|${bb:-ERR}|${bn:-n/a}|$(awk -v a="$bn" -v b="$bb" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }')")
+        cpus+=("$name (before): [${bcpu[*]}]")
+    fi
     local bg br ratio
     bg=$(best "${g[@]}"); br=$( [ $have_rtaio = 1 ] && best "${r[@]}")
     if [ -n "$bg" ] && [ -n "$br" ]; then
@@ -350,13 +368,21 @@ FIO_LIBAIO=(--name=rtaio-bench-libaio --readonly --ioengine=libaio --direct=1 --
     --filename="$UNCACHED" --size="${UNCACHED_MIB}M")
 OD_NAME="randread 4K O_DIRECT QD32"
 od_g=() od_r=() od_l=() od_gcpu=() od_rcpu=()
+od_b=()
 for ((i = 0; i < REPS; i++)); do
     run_one glibc odirect "$UNCACHED" 32 "$SECS" || status=1; od_g+=("$FIG"); od_gcpu+=("$CPU")
     if [ $have_rtaio = 1 ]; then
         run_one rtaio odirect "$UNCACHED" 32 "$SECS" || status=1; od_r+=("$FIG"); od_rcpu+=("$CPU")
     fi
+    if [ $have_before = 1 ]; then
+        run_one before odirect "$UNCACHED" 32 "$SECS" || status=1; od_b+=("$FIG")
+    fi
     run_one libaio fio "${FIO_LIBAIO[@]}" || status=1; od_l+=("$FIG")
 done
+if [ $have_before = 1 ]; then
+    od_bb=$(best "${od_b[@]}")
+    before_rows+=("randread 4K O_DIRECT QD32|${od_bb:-ERR}|$(best "${od_r[@]:-}")|$(awk -v a="$(best "${od_r[@]:-}")" -v b="$od_bb" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }')")
+fi
 od_bg=$(best "${od_g[@]}") od_bl=$(best "${od_l[@]}")
 od_br=$([ $have_rtaio = 1 ] && best "${od_r[@]}")
 ratio_of() { if [ -n "$1" ] && [ -n "$2" ]; then
@@ -413,6 +439,16 @@ printf '%s\n' "${residency[@]}" | awk '
 echo "  before the fio uncached rows (after evict): $(kv resident " $ev") (fio --invalidate=1 evicts again)"
 
 evloop_report
+
+if [ $have_before = 1 ]; then
+    echo
+    echo "rtaio against the baseline library (BENCH_BASELINE=$BENCH_BASELINE), same run:"
+    printf '%-28s | %12s | %12s | %6s\n' "test" "before" "rtaio" "ratio"
+    for row in "${before_rows[@]}"; do
+        IFS='|' read -r n b r q <<<"$row"
+        printf '%-28s | %12s | %12s | %6s\n' "$n" "$b" "$r" "$q"
+    done
+fi
 
 if [ $have_rtaio = 0 ]; then
     note "$LIB does not exist (run 'make build'): only glibc was measured"

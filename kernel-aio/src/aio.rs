@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use libc::{c_long, c_ulong, timespec};
 
-use crate::IoBuf;
+use crate::{Cmd, Event, Op, Refused};
 
 const IOCB_CMD_PREAD: u16 = 0;
 const IOCB_CMD_PWRITE: u16 = 1;
@@ -58,29 +58,6 @@ struct RawEvent {
 }
 const _: () = assert!(std::mem::size_of::<RawEvent>() == 32);
 
-/// What the kernel is asked to do.
-#[derive(Clone, Copy, Debug)]
-pub enum Cmd<'a> {
-    Read(IoBuf),
-    Write(IoBuf),
-    /// Vectored: the kernel copies the array during `io_submit`.
-    ReadV(&'a [IoBuf]),
-    WriteV(&'a [IoBuf]),
-    Fsync,
-    Fdsync,
-}
-
-/// One request for [`Context::submit`].
-#[derive(Clone, Copy, Debug)]
-pub struct Op<'a> {
-    pub fd: i32,
-    pub offset: i64,
-    pub cmd: Cmd<'a>,
-    /// RWF_NOWAIT (reads and writes): where the kernel would block inside `io_submit` it
-    /// completes the block with EAGAIN instead. Available since Linux 4.14 for AIO.
-    pub nowait: bool,
-}
-
 /// A control block, kept inside the object it belongs to.
 pub struct Iocb {
     raw: UnsafeCell<RawIocb>,
@@ -102,21 +79,6 @@ unsafe impl Sync for Iocb {}
 /// An object that carries its own control block.
 pub trait Owner: Send + Sync + 'static {
     fn iocb(&self) -> &Iocb;
-}
-
-/// A completed request.
-pub struct Event<T> {
-    pub owner: Arc<T>,
-    /// The result: bytes transferred, or -errno.
-    pub res: i64,
-    /// It was submitted with RWF_NOWAIT (an EAGAIN means "would block").
-    pub nowait: bool,
-}
-
-/// A request the kernel did not take, with its error; its owner is the caller's again.
-pub struct Refused<T> {
-    pub owner: Arc<T>,
-    pub errno: i32,
 }
 
 /// A native AIO context. Not inherited by a child after fork (the kernel does not copy it).
@@ -275,6 +237,7 @@ fn raw_iocb(op: &Op<'_>, data: u64) -> RawIocb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::IoBuf;
 
     struct Req {
         cb: Iocb,

@@ -41,6 +41,13 @@ impl IoBuf {
         self.len == 0
     }
 
+    /// The part of this buffer after its first `n` bytes (a stream's write that the kernel
+    /// took only in part continues with the rest).
+    pub fn advance(&self, n: usize) -> IoBuf {
+        let n = n.min(self.len);
+        IoBuf { base: self.base + n, len: self.len - n }
+    }
+
     /// Total length of an iovec array, if it fits in `ssize_t`.
     pub fn total(bufs: &[IoBuf]) -> Option<usize> {
         bufs.iter().try_fold(0usize, |acc, b| acc.checked_add(b.len)).filter(|&t| t <= isize::MAX as usize)

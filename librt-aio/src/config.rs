@@ -13,14 +13,20 @@ static INIT_THREADS: AtomicUsize = AtomicUsize::new(0);
 static INIT_IDLE_MS: AtomicUsize = AtomicUsize::new(0);
 static INIT_NUM: AtomicUsize = AtomicUsize::new(0);
 
-/// Which executor takes requests (`RTAIO_BACKEND`).
+/// Which executors take requests (`RTAIO_BACKEND`). Whatever is chosen, a kernel interface
+/// the kernel refuses falls back to the next, so the application sees no difference but speed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// Kernel AIO where it is truly asynchronous (O_DIRECT reads/writes, fsync), else the pool.
+    /// io_uring where the kernel allows it; else what `Kaio` does (the default).
     Auto,
-    /// The thread pool only.
+    /// io_uring for every request it takes (the inline path, then the pool, if refused).
+    Uring,
+    /// Native AIO where it is truly asynchronous (O_DIRECT reads/writes, their fsyncs), the
+    /// inline path and the pool for the rest: rtaio without io_uring.
+    Kaio,
+    /// The inline path and the thread pool only.
     Threads,
-    /// Kernel AIO for every read, write and fsync on files and block devices (for comparison:
+    /// Native AIO for every read, write and fsync on files and block devices (for comparison:
     /// without O_DIRECT the kernel performs them synchronously inside io_submit).
     Kernel,
 }
@@ -36,12 +42,13 @@ pub struct Settings {
     pub faults: Faults,
 }
 
-/// Test-only fault injection for the native AIO executor
-/// (`RTAIO_FAULTS=io_submit=EAGAIN,io_setup=ENOSYS`).
+/// Test-only fault injection for the kernel executors
+/// (`RTAIO_FAULTS=io_submit=EAGAIN,io_setup=ENOSYS,io_uring_setup=EPERM`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
     pub io_setup: Option<i32>,
     pub io_submit: Option<i32>,
+    pub io_uring_setup: Option<i32>,
 }
 
 impl Faults {
@@ -55,11 +62,13 @@ impl Faults {
                 "ENOSYS" => libc::ENOSYS,
                 "EPERM" => libc::EPERM,
                 "EBADF" => libc::EBADF,
+                "ENOMEM" => libc::ENOMEM,
                 _ => continue,
             };
             match call.trim() {
                 "io_setup" => f.io_setup = Some(e),
                 "io_submit" => f.io_submit = Some(e),
+                "io_uring_setup" => f.io_uring_setup = Some(e),
                 _ => {}
             }
         }
@@ -93,6 +102,8 @@ pub fn current() -> Settings {
         capacity_hint: INIT_NUM.load(Relaxed),
         inline: !(env_ok && std::env::var_os("RTAIO_INLINE").is_some_and(|v| v == "0")),
         backend: match env_str(env_ok, "RTAIO_BACKEND").as_deref() {
+            Some("uring") => Backend::Uring,
+            Some("kaio") => Backend::Kaio,
             Some("threads") => Backend::Threads,
             Some("kernel") => Backend::Kernel,
             _ => Backend::Auto,
@@ -121,10 +132,10 @@ mod tests {
     #[test]
     fn fault_spec() {
         assert_eq!(Faults::parse(""), Faults::default());
-        assert_eq!(Faults::parse("io_submit=EAGAIN"), Faults { io_setup: None, io_submit: Some(libc::EAGAIN) });
+        assert_eq!(Faults::parse("io_submit=EAGAIN"), Faults { io_submit: Some(libc::EAGAIN), ..Faults::default() });
         assert_eq!(
-            Faults::parse("io_setup=ENOSYS, io_submit=EINVAL"),
-            Faults { io_setup: Some(libc::ENOSYS), io_submit: Some(libc::EINVAL) }
+            Faults::parse("io_setup=ENOSYS, io_submit=EINVAL,io_uring_setup=EPERM"),
+            Faults { io_setup: Some(libc::ENOSYS), io_submit: Some(libc::EINVAL), io_uring_setup: Some(libc::EPERM) }
         );
         assert_eq!(Faults::parse("bogus=EAGAIN,io_submit=WHAT"), Faults::default());
     }

@@ -104,6 +104,14 @@ impl Drop for FileRef {
     }
 }
 
+/// Records a descriptor rtaio made by other means (an io_uring instance), so that a child after
+/// fork() closes it; `false` when it is closed.
+pub fn track_owned(fd: i32, owned: bool) {
+    if fd >= 0 && (fd as usize) < TRACKED_FDS {
+        mark(fd, owned);
+    }
+}
+
 /// Is `fd` an eventfd? (`/proc/self/fd/N` names it `anon_inode:[eventfd]`; most wrong
 /// descriptors — files, pipes, sockets — are told apart by the one fstat first.)
 pub fn is_eventfd(fd: i32) -> bool {

@@ -19,7 +19,7 @@
 //! does not take it gives it back (RUNNING → QUEUED, [`Request::unclaim`]) before another
 //! executor sees it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 
 use kernel_aio::aio::{Iocb, Owner};
@@ -66,6 +66,20 @@ pub enum Chain {
     Writes = 1,
 }
 
+/// Which executor a request goes to (decided by the executor layer at submission, see
+/// `exec/mod.rs`; an executor that gives a request back sends it to the pool).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Route {
+    /// The thread pool: the blocking system call on a worker.
+    #[default]
+    Pool = 0,
+    /// Linux native AIO.
+    Kaio = 1,
+    /// io_uring.
+    Uring = 2,
+}
+
 const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
 const CANCELED: u8 = 2;
@@ -105,8 +119,11 @@ pub struct Spec {
     pub track: Option<SlotRef>,
     /// The submission-order chain it waits in on its descriptor, if any.
     pub chain: Option<Chain>,
-    /// Native AIO may take it (decided at submission by the executor layer).
-    pub kernel: bool,
+    /// Where it runs (decided at submission by the executor layer).
+    pub route: Route,
+    /// At `offset`; false for a descriptor that cannot seek and for O_APPEND writes, which
+    /// go at the file position (the end of the file).
+    pub positional: bool,
 }
 
 pub struct Request {
@@ -114,14 +131,17 @@ pub struct Request {
     /// rtaio's own reference to the file (see `fileref.rs`), shared by the live requests of a
     /// descriptor that is not a regular file; taken away at completion.
     file: Mutex<Option<Arc<FileRef>>>,
-    /// Cleared if native AIO refused this request's descriptor.
-    kernel: AtomicBool,
+    /// Its route (a `Route`), set back to the pool if its executor gives it back.
+    route: AtomicU8,
     phase: AtomicU8,
     /// Registration order on its descriptor (set by the descriptor table): tells a resubmitted
     /// aiocb's new request from the old one that is still leaving the table.
     pub seq: AtomicU64,
     /// The executor accepted to stop it while running: its completion reports ECANCELED.
     cancel_requested: AtomicBool,
+    /// Bytes already transferred by earlier rounds (a write to a stream that the kernel took
+    /// in part is continued until it is whole, as one blocking write() would be).
+    pub progress: AtomicUsize,
     /// Its native AIO control block (`kernel_aio::aio`).
     iocb: Iocb,
 }
@@ -147,12 +167,13 @@ impl Request {
 
     pub fn new(spec: Spec) -> Request {
         Request {
-            kernel: AtomicBool::new(spec.kernel),
+            route: AtomicU8::new(spec.route as u8),
             spec,
             file: Mutex::new(None),
             phase: AtomicU8::new(QUEUED),
             seq: AtomicU64::new(0),
             cancel_requested: AtomicBool::new(false),
+            progress: AtomicUsize::new(0),
             iocb: Iocb::default(),
         }
     }
@@ -173,13 +194,17 @@ impl Request {
         self.file.lock().take()
     }
 
-    pub fn wants_kernel(&self) -> bool {
-        self.kernel.load(Relaxed)
+    pub fn route(&self) -> Route {
+        match self.route.load(Relaxed) {
+            1 => Route::Kaio,
+            2 => Route::Uring,
+            _ => Route::Pool,
+        }
     }
 
-    /// Native AIO refused this request: other executors from now on.
-    pub fn avoid_kernel(&self) {
-        self.kernel.store(false, Relaxed);
+    /// Its executor gave it back for good: the pool runs it.
+    pub fn to_pool(&self) {
+        self.route.store(Route::Pool as u8, Relaxed);
     }
 
     pub fn request_cancel(&self, on: bool) {

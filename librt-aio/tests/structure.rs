@@ -17,6 +17,7 @@ const UNSAFE_FILES: &[&str] = &[
     "librt-aio/src/sys/global.rs",
     "kernel-aio/src/aio.rs",
     "kernel-aio/src/buf.rs",
+    "kernel-aio/src/uring.rs",
     "thread-pool/src/sys.rs",
 ];
 

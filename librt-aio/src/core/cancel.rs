@@ -40,8 +40,13 @@ impl Core {
                     self.finish(&r, Err(libc::ECANCELED));
                     canceled += 1;
                 }
-                // Ask its executor (file systems refuse io_cancel; then it completes normally).
-                CancelOutcome::Running if self.exec.cancel(&r) => canceled += 1,
+                // Ask its executor (file systems refuse io_cancel; then it completes normally). A
+                // request its executor stopped reports ECANCELED when reaped, moments later:
+                // answer once its status is final, as POSIX wants AIO_CANCELED to mean.
+                CancelOutcome::Running if self.exec.cancel(&r) => {
+                    r.wait_done();
+                    canceled += 1;
+                }
                 CancelOutcome::Running => running += 1,
                 CancelOutcome::AlreadyCanceled => {
                     // Another aio_cancel is finishing it: it is cancelled, and its status is

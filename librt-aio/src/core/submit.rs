@@ -9,7 +9,7 @@ use crate::core::runtime::Core;
 use crate::exec::Now;
 use crate::list::ListCtl;
 use crate::notify::Notify;
-use crate::request::{CancelOutcome, Chain, Data, Op, Request, Spec};
+use crate::request::{CancelOutcome, Chain, Data, Op, Request, Route, Spec};
 use crate::sys::{self, Errno, FileKind};
 use crate::track;
 
@@ -27,8 +27,9 @@ impl Core {
     /// Validates and queues one request. On error nothing is queued and the aiocb is untouched,
     /// except for EAGAIN after it was marked in progress (then its status is EAGAIN).
     ///
-    /// With `batch`, a request for native AIO that may start now is appended to it instead of
-    /// being started: lio_listio hands a whole list to the kernel at once (`start_batch`).
+    /// With `batch`, a request for a kernel executor that may start now is appended to it
+    /// instead of being started: lio_listio hands a whole list to the kernel at once
+    /// (`start_batch`).
     pub fn submit(
         &self,
         cb: AiocbRef<'static>,
@@ -115,7 +116,8 @@ impl Core {
             list: list.cloned(),
             track: slot,
             chain: None,
-            kernel: false,
+            route: Route::Pool,
+            positional: true,
         };
         let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
         // Accepted, and failed at once (status, then notification), as if performed.
@@ -143,6 +145,7 @@ impl Core {
             (_, Op::Write) if spec.append => Some(Chain::Writes),
             _ => None,
         };
+        spec.positional = kind != FileKind::Stream && !spec.append;
         self.exec.plan(&mut spec, flags, kind);
         let req = Arc::new(Request::new(spec));
         cb.begin(track_word);
@@ -150,7 +153,7 @@ impl Core {
         if !self.fds.register(&req, kind == FileKind::Stream) {
             return Ok(()); // held back: a release starts it
         }
-        if let (true, Some(batch)) = (req.wants_kernel(), batch) {
+        if let (true, Some(batch)) = (req.route() != Route::Pool, batch) {
             batch.push(req);
             return Ok(());
         }

@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use kernel_aio::aio::{Cmd, Context, Op as KOp};
+use kernel_aio::aio::Context;
+use kernel_aio::{Cmd, Event, Op as KOp, Refused};
 use parking_lot::Mutex;
 
 use crate::config::{Backend, Faults, Settings};
@@ -69,7 +70,7 @@ impl Kaio {
                 reaper: AtomicU8::new(REAPER_NONE),
                 // The forced kernel backend shows the kernel's own behaviour, blocking inside
                 // io_submit where it does.
-                nowait: AtomicBool::new(s.backend == Backend::Auto),
+                nowait: AtomicBool::new(s.backend != Backend::Kernel),
                 broken: AtomicBool::new(s.backend == Backend::Threads),
                 refused_fds: Mutex::new(Vec::new()),
                 faults: s.faults,
@@ -151,7 +152,7 @@ impl Executor for Kaio {
             let fds: Vec<i32> = mine.iter().map(|r| r.exec_fd()).collect();
             let ops: Vec<KOp<'_>> = mine.iter().zip(&fds).map(|(r, &fd)| kernel_op(r, fd, nowait)).collect();
             let back = match sh.faults.io_submit {
-                Some(e) => mine.iter().map(|r| kernel_aio::aio::Refused { owner: r.clone(), errno: e }).collect(),
+                Some(e) => mine.iter().map(|r| Refused { owner: r.clone(), errno: e }).collect(),
                 None => ctx.submit(mine.iter().cloned().zip(ops).collect()),
             };
             let mut retry = Vec::new();
@@ -167,7 +168,7 @@ impl Executor for Kaio {
                     libc::ENOSYS | libc::EPERM => sh.broken.store(true, Relaxed),
                     // No async I/O on this file system: remember it for the descriptor.
                     libc::EINVAL => {
-                        b.owner.avoid_kernel();
+                        b.owner.to_pool();
                         let mut f = sh.refused_fds.lock();
                         if !f.contains(&b.owner.fd) {
                             f.push(b.owner.fd);
@@ -265,14 +266,14 @@ impl Shared {
         }
     }
 
-    fn reaped(&self, ev: kernel_aio::aio::Event<Request>) {
+    fn reaped(&self, ev: Event<Request>) {
         let req = ev.owner;
         let would_block = ev.res == -(libc::EAGAIN as i64) || ev.res == -(libc::EOPNOTSUPP as i64);
         if ev.nowait && would_block && !req.cancel_requested() {
             // The kernel would have blocked (EAGAIN), or cannot do this without blocking at all
             // (EOPNOTSUPP: e.g. buffered writes on ext4): the fallback does it with the
             // ordinary blocking call.
-            req.avoid_kernel();
+            req.to_pool();
             req.unclaim();
             start_or_fail(&*self.fallback, vec![req], &self.finish);
             return;

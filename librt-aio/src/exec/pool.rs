@@ -70,8 +70,9 @@ fn execute(req: &Request) -> Result<usize, Errno> {
         Op::Write => true,
         Op::Sync { data_only } => return sys::sync(fd, data_only).map(|_| 0),
     };
-    // O_APPEND: at end of file, offset ignored.
-    let positional = !(write && req.append);
+    // Streams and O_APPEND writes go at the file position; a descriptor found unseekable only
+    // now (ESPIPE) too.
+    let positional = req.positional;
     let transfer = |offset: Option<i64>| match (&req.data, write) {
         (Data::Vec(v), false) => sys::readv_at(fd, v, offset),
         (Data::Vec(v), true) => sys::writev_at(fd, v, offset),
