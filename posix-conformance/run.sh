@@ -19,9 +19,8 @@
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(git -C "$here" rev-parse --show-toplevel 2>/dev/null || (cd "$here/.." && pwd))
-: "${RTAIO_LIBDIR:=$root/target/release}"
-CC=${CC:-gcc}
+# shellcheck source=tests/lib.sh
+. "$here/../tests/lib.sh" # root, LIBDIR, CC, t_tally_line, t_tmpdir
 per_test_timeout=${CONFORMANCE_TIMEOUT:-10}
 build="$root/build/conformance"
 mkdir -p "$build"
@@ -30,19 +29,18 @@ cflags=(-std=c11 -O1 -g -Wall -Wextra -pthread)
 srcs=("$here/conformance.c" "$here/aioh.c")
 
 # Private temp dir for the tests' files; removed on exit.
-work=$(mktemp -d "${TMPDIR:-/tmp}/rtaio-conformance.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+t_tmpdir work rtaio-conformance
 export TMPDIR="$work"
 
 have_rtaio=0
-[ -f "$RTAIO_LIBDIR/librtaio.so" ] && have_rtaio=1
+[ -f "$LIBDIR/librtaio.so" ] && have_rtaio=1
 
 # ---- build (both links in parallel) -------------------------------------------------------
 "$CC" "${cflags[@]}" "${srcs[@]}" -o "$build/conf-glibc" -lrt >"$build/build-glibc.log" 2>&1 &
 pid_glibc=$!
 if [ $have_rtaio = 1 ]; then
     "$CC" "${cflags[@]}" "${srcs[@]}" -o "$build/conf-link" \
-        -L"$RTAIO_LIBDIR" -lrtaio -Wl,-rpath,"$RTAIO_LIBDIR" >"$build/build-link.log" 2>&1 &
+        -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" >"$build/build-link.log" 2>&1 &
     pid_link=$!
 fi
 build_glibc_ok=1
@@ -53,7 +51,7 @@ if [ $have_rtaio = 1 ]; then wait $pid_link || build_link_ok=0; fi
 if [ $build_glibc_ok = 0 ]; then
     echo "conformance: build with glibc failed:" >&2
     cat "$build/build-glibc.log" >&2
-    echo "glibc: 0 passed, 1 failed"
+    t_tally_line glibc 0 1
     exit 1
 fi
 if [ $have_rtaio = 1 ] && [ $build_link_ok = 1 ]; then
@@ -116,9 +114,9 @@ run_mode() { # mode, then the command prefix
         fi
         printf '%-28s %-9s %-8s %s\n' "$id" "$class" "$result" "$reason"
     done
-    summary[$mode]="$mode: $mp passed, $mf failed"
+    summary[$mode]=$(t_tally_line "$mode" $mp $mf)
     summary[$mode.opt]="optional: $op passed, $oni not implemented"
-    summary[$mode.glibc]="choices-$mode: $gp passed, $gf failed"
+    summary[$mode.glibc]=$(t_tally_line "choices-$mode" $gp $gf)
     if [ "$mode" != glibc ] && [ $mf -gt 0 ]; then overall_ok=0; fi
     if [ $gf -gt 0 ]; then overall_ok=0; fi
 }
@@ -126,12 +124,12 @@ run_mode() { # mode, then the command prefix
 run_mode glibc "$build/conf-glibc"
 if [ $have_rtaio = 1 ]; then
     run_mode link "$build/conf-link"
-    run_mode preload env LD_PRELOAD="$RTAIO_LIBDIR/librtaio.so" "$build/conf-glibc"
+    run_mode preload env LD_PRELOAD="$LIBDIR/librtaio.so" "$build/conf-glibc"
 fi
 
 echo
 if [ $have_rtaio = 0 ]; then
-    echo "conformance: $RTAIO_LIBDIR/librtaio.so not found (run 'make build'); only glibc mode was run"
+    echo "conformance: $LIBDIR/librtaio.so not found (run 'make build'); only glibc mode was run"
     echo "${summary[glibc]}"
     echo "${summary[glibc.opt]}"
     exit 1

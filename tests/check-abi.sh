@@ -14,21 +14,12 @@
 #  - rtaio.h compiles on its own as C and C++, and its constants equal the library's.
 # Last line: `check-abi: N passed, N failed`; exit 1 if anything failed.
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, the tally
 
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
-    root=$(cd "$(dirname "$0")/.." && pwd)
-LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
 LIB=$LIBDIR/librtaio.so
 OUT=$root/build/tests/abi
 mkdir -p "$OUT"
-
-pass=0 fail=0
-ok() { printf 'PASS  %s\n' "$1"; pass=$((pass + 1)); }
-ko() {
-    printf 'FAIL  %s\n' "$1"
-    fail=$((fail + 1))
-    if [ $# -gt 1 ] && [ -n "$2" ]; then printf '%s\n' "$2" | sed 's/^/      | /'; fi
-}
 
 EXPECTED="aio_cancel aio_cancel64 aio_error aio_error64 aio_fsync aio_fsync64 aio_init
 aio_read aio_read64 aio_return aio_return64 aio_suspend aio_suspend64 aio_write aio_write64
@@ -36,32 +27,32 @@ lio_listio lio_listio64 aio_readv aio_writev aio_reap aio_waitcomplete"
 expected_sorted=$(printf '%s\n' $EXPECTED | sort)
 
 if [ ! -f "$LIB" ]; then
-    ko "library exists: $LIB" "not found (run 'make build')"
-    echo "check-abi: $pass passed, $((fail)) failed"
+    t_fail "library exists: $LIB" "not found (run 'make build')"
+    t_closing check-abi
     exit 1
 fi
 
 # 1. ELF type
 hdr=$(readelf -h "$LIB" 2>&1)
 if grep -q 'Type:.*DYN' <<<"$hdr" && grep -q 'Machine:.*X86-64' <<<"$hdr"; then
-    ok "ELF x86-64 shared object"
+    t_pass "ELF x86-64 shared object"
 else
-    ko "ELF x86-64 shared object" "$(grep -E 'Type|Machine' <<<"$hdr")"
+    t_fail "ELF x86-64 shared object" "$(grep -E 'Type|Machine' <<<"$hdr")"
 fi
 
 # 2. SONAME
 soname=$(readelf -d "$LIB" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
 if [ "$soname" = "librtaio.so.1" ]; then
-    ok "SONAME librtaio.so.1"
+    t_pass "SONAME librtaio.so.1"
 else
-    ko "SONAME librtaio.so.1" "SONAME is '${soname:-<none>}'"
+    t_fail "SONAME librtaio.so.1" "SONAME is '${soname:-<none>}'"
 fi
 
 # 3. soname link
 if [ -e "$LIBDIR/librtaio.so.1" ] && [ "$(readlink -f "$LIBDIR/librtaio.so.1")" = "$(readlink -f "$LIB")" ]; then
-    ok "librtaio.so.1 -> librtaio.so"
+    t_pass "librtaio.so.1 -> librtaio.so"
 else
-    ko "librtaio.so.1 -> librtaio.so" "$(ls -l "$LIBDIR"/librtaio.so* 2>&1)"
+    t_fail "librtaio.so.1 -> librtaio.so" "$(ls -l "$LIBDIR"/librtaio.so* 2>&1)"
 fi
 
 # 4. exactly the 17 functions
@@ -73,12 +64,12 @@ actual_sorted=$(awk 'NF >= 3 && $2 != "A" { sub(/@.*/, "", $3); print $3 }' <<<"
 missing=$(comm -23 <(echo "$expected_sorted") <(echo "$actual_sorted"))
 extra=$(comm -13 <(echo "$expected_sorted") <(echo "$actual_sorted"))
 if [ -z "$missing" ] && [ -z "$extra" ]; then
-    ok "exports exactly the 21 documented functions"
+    t_pass "exports exactly the 21 documented functions"
 else
     msg=""
     [ -n "$missing" ] && msg+="missing: $(echo $missing)"$'\n'
     [ -n "$extra" ] && msg+="extra ($(echo "$extra" | wc -l)): $(echo "$extra" | head -n 40 | tr '\n' ' ')"
-    ko "exports exactly the 21 documented functions" "$msg"
+    t_fail "exports exactly the 21 documented functions" "$msg"
 fi
 
 # 5. each is a global/weak default-visibility function
@@ -95,16 +86,16 @@ for s in $EXPECTED; do
         bad+="$s: $type $bind $vis"$'\n'
     fi
 done
-if [ -z "$bad" ]; then ok "all 21 are global default-visibility functions"; else ko "all 21 are global default-visibility functions" "$bad"; fi
+if [ -z "$bad" ]; then t_pass "all 21 are global default-visibility functions"; else t_fail "all 21 are global default-visibility functions" "$bad"; fi
 
 # 6. no text relocations, non-executable stack
 dyn=$(readelf -d "$LIB")
-if grep -q TEXTREL <<<"$dyn"; then ko "no text relocations" "$(grep TEXTREL <<<"$dyn")"; else ok "no text relocations"; fi
+if grep -q TEXTREL <<<"$dyn"; then t_fail "no text relocations" "$(grep TEXTREL <<<"$dyn")"; else t_pass "no text relocations"; fi
 stack=$(readelf -W -l "$LIB" | grep GNU_STACK)
 if [ -n "$stack" ] && ! grep -q 'RWE' <<<"$stack"; then
-    ok "non-executable stack"
+    t_pass "non-executable stack"
 else
-    ko "non-executable stack" "${stack:-no GNU_STACK header}"
+    t_fail "non-executable stack" "${stack:-no GNU_STACK header}"
 fi
 
 # 7. a program linked with -lrtaio
@@ -126,13 +117,13 @@ if gcc -O2 -Wall -Werror "$OUT/linked.c" -o "$OUT/linked" -L"$LIBDIR" -lrtaio -W
     if [[ " $needed " == *" librtaio.so.1 "* ]] &&
         [ "$(readlink -f "$resolved" 2>/dev/null)" = "$(readlink -f "$LIB")" ] &&
         "$OUT/linked"; then
-        ok "program linked with -lrtaio: NEEDED librtaio.so.1, loads it, uses it"
+        t_pass "program linked with -lrtaio: NEEDED librtaio.so.1, loads it, uses it"
     else
-        ko "program linked with -lrtaio: NEEDED librtaio.so.1, loads it, uses it" \
+        t_fail "program linked with -lrtaio: NEEDED librtaio.so.1, loads it, uses it" \
             "NEEDED: $needed; librtaio.so.1 => ${resolved:-?}; exit $("$OUT/linked"; echo $?)"
     fi
 else
-    ko "program linked with -lrtaio builds" "$(cat "$OUT/linked.log")"
+    t_fail "program linked with -lrtaio builds" "$(cat "$OUT/linked.log")"
 fi
 
 # 8. the static library defines the same functions
@@ -141,9 +132,9 @@ if [ -f "$LIBDIR/librtaio.a" ]; then
     a_syms=$(readelf -sW "$LIBDIR/librtaio.a" 2>/dev/null |
         awk '$4 == "FUNC" && $5 == "GLOBAL" && $7 != "UND" { print $8 }' | sort -u)
     a_missing=$(comm -23 <(echo "$expected_sorted") <(echo "$a_syms"))
-    if [ -z "$a_missing" ]; then ok "librtaio.a defines all 21"; else ko "librtaio.a defines all 21" "missing: $(echo $a_missing)"; fi
+    if [ -z "$a_missing" ]; then t_pass "librtaio.a defines all 21"; else t_fail "librtaio.a defines all 21" "missing: $(echo $a_missing)"; fi
 else
-    ko "librtaio.a defines all 21" "$LIBDIR/librtaio.a not found"
+    t_fail "librtaio.a defines all 21" "$LIBDIR/librtaio.a not found"
 fi
 
 # 9. rtaio.h: self-contained in C and C++, constants equal to librt-aio/src/abi.rs
@@ -174,19 +165,18 @@ EOF
 hdr_log=$OUT/header.log
 if gcc -std=c11 -Wall -Wextra -Werror -I"$INC" "$OUT/header.c" -o "$OUT/header" -L"$LIBDIR" -lrtaio \
     -Wl,-rpath,"$LIBDIR" >"$hdr_log" 2>&1 && "$OUT/header"; then
-    ok "rtaio.h compiles alone (C11), constants match the library"
+    t_pass "rtaio.h compiles alone (C11), constants match the library"
 else
-    ko "rtaio.h compiles alone (C11), constants match the library" "$(cat "$hdr_log")"
+    t_fail "rtaio.h compiles alone (C11), constants match the library" "$(cat "$hdr_log")"
 fi
 if command -v g++ >/dev/null 2>&1; then
     printf '#include <rtaio.h>\nint main() { struct aiocb *p = nullptr; return aio_reap(-1, &p, 1) == -1 ? 0 : 1; }\n' >"$OUT/header.cc"
     if g++ -Wall -Werror -I"$INC" "$OUT/header.cc" -o "$OUT/headercc" -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" \
         >"$hdr_log" 2>&1 && "$OUT/headercc"; then
-        ok "rtaio.h compiles and links as C++ (extern \"C\")"
+        t_pass "rtaio.h compiles and links as C++ (extern \"C\")"
     else
-        ko "rtaio.h compiles and links as C++ (extern \"C\")" "$(cat "$hdr_log")"
+        t_fail "rtaio.h compiles and links as C++ (extern \"C\")" "$(cat "$hdr_log")"
     fi
 fi
 
-echo "check-abi: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_closing check-abi

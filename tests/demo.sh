@@ -10,10 +10,9 @@
 #   RTAIO_DEMO_DIR      where the test file goes (default build/tests/demo: a real disk,
 #                       not tmpfs, so that "uncached" means something)
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, t_at_exit
 
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
-    root=$(cd "$(dirname "$0")/.." && pwd)
-LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
 LIB=$LIBDIR/librtaio.so
 RUNTIME=${RTAIO_DEMO_RUNTIME:-5}
 DIR=${RTAIO_DEMO_DIR:-$root/build/tests/demo}
@@ -32,7 +31,7 @@ fi
 
 mkdir -p "$DIR"
 FILE=$DIR/demo.dat
-trap 'rm -f "$FILE"' EXIT
+t_at_exit 'rm -f "$FILE"'
 
 # lay the file out (real data, not a sparse file)
 fio --name=prep --filename="$FILE" --rw=write --bs=1m --size=$SIZE --ioengine=psync \

@@ -17,64 +17,51 @@
 #       cmp checks each copy.
 #   (c) error cases: missing source, unwritable destination, same file, directory, /dev/full,
 #       bad usage — each must fail with a message naming the failing call.
-# Every program runs under `timeout`. One line per check: `PASS  name` or `FAIL  name`
-# (`SKIP  name (why)` lines are not counted); the last line is `examples: N passed, N failed`;
-# exit status 1 if anything failed.
+# Every program runs under `timeout`. One line per check: `PASS  name`, `FAIL  name` (with
+# the details under it) or `SKIP  name (why)`; the last line is
+# `examples: N passed, N failed[, N skipped]`; exit status 1 if anything failed.
 # EXAMPLES_SEED=N fixes evclient's random ranges (default: from the clock; printed).
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, CC, the tally, t_tmpdir, t_at_exit
 
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
-    root=$(cd "$(dirname "$0")/.." && pwd)
-LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
 LIBDIR=$(cd "$LIBDIR" 2>/dev/null && pwd || echo "$LIBDIR")
 OUT=$root/build/examples
-CC=${CC:-gcc}
 CFLAGS=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -pthread -I"$root/librt-aio/include")
 LDFLAGS=(-L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR")
 SEED=${EXAMPLES_SEED:-$(date +%s)}
 
-pass=0
-fail=0
 t_start=$(date +%s)
-PASS() { echo "PASS  $1"; pass=$((pass + 1)); }
-FAIL() {
-    echo "FAIL  $1${2:+  -- $2}"
-    fail=$((fail + 1))
-}
-SKIP() { echo "SKIP  $1 ($2)"; }
 finish() {
     echo "time: $(($(date +%s) - t_start)) s, seed $SEED"
-    echo "examples: $pass passed, $fail failed"
-    [ "$fail" -eq 0 ] && exit 0
-    exit 1
+    t_closing examples
+    exit
 }
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/rtaio-examples.XXXXXX") || {
-    FAIL "mktemp"
+t_tmpdir T rtaio-examples || {
+    t_fail "mktemp"
     finish
 }
 SPID= # the `timeout` process running evserve
 EVPID= # evserve itself
-cleanup() {
+# at exit, before $T goes: no server may outlive this script
+stop_servers() {
     [ -n "$EVPID" ] && kill -KILL "$EVPID" 2>/dev/null
     [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
-    rm -rf "$T"
+    return 0
 }
-trap cleanup EXIT
+t_at_exit stop_servers
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- build
-if [ ! -e "$LIBDIR/librtaio.so" ]; then
-    FAIL "librtaio.so in $LIBDIR" "not found (make build)"
-    finish
-fi
+t_have_lib || finish
 mkdir -p "$OUT"
 built=1
 for p in evserve evclient aio-cp; do
     if "$CC" "${CFLAGS[@]}" "$root/examples/$p.c" -o "$OUT/$p" "${LDFLAGS[@]}" 2>"$T/cc-$p.log"; then
-        PASS "build $p"
+        t_pass "build $p"
     else
-        FAIL "build $p" "$(head -5 "$T/cc-$p.log")"
+        t_fail "build $p" "$(head -5 "$T/cc-$p.log")"
         built=0
     fi
 done
@@ -135,9 +122,9 @@ check_threads() {
     done < <(sort -u "$T/threads")
     n=$(sort -u "$T/threads" | awk -v m="$EVPID" '$1 != m && $2 ~ /^rtaio-/' | wc -l)
     if [ -z "$bad" ]; then
-        PASS "$name: threads seen: main + $n rtaio-*"
+        t_pass "$name: threads seen: main + $n rtaio-*"
     else
-        FAIL "$name: threads" "unexpected:$bad"
+        t_fail "$name: threads" "unexpected:$bad"
     fi
 }
 
@@ -153,9 +140,9 @@ check_no_pipes() {
         esac
     done
     if [ -z "$mine" ]; then
-        PASS "$name: no pipes"
+        t_pass "$name: no pipes"
     else
-        FAIL "$name: no pipes" "evserve holds$mine"
+        t_fail "$name: no pipes" "evserve holds$mine"
     fi
 }
 
@@ -169,7 +156,7 @@ stop_server() {
         sleep 0.1
     done
     if kill -0 "$EVPID" 2>/dev/null; then
-        FAIL "$name: clean exit on SIGTERM" "still running 10 s after SIGTERM (a lost completion?)"
+        t_fail "$name: clean exit on SIGTERM" "still running 10 s after SIGTERM (a lost completion?)"
         kill -KILL "$EVPID" 2>/dev/null
         wait "$SPID" 2>/dev/null
         SPID=
@@ -181,11 +168,11 @@ stop_server() {
     SPID=
     EVPID=
     if [ $rc -ne 0 ]; then
-        FAIL "$name: clean exit on SIGTERM" "status $rc; $(tail -3 "$T/srv.err")"
+        t_fail "$name: clean exit on SIGTERM" "status $rc; $(tail -3 "$T/srv.err")"
     elif ! grep -q "Terminated: .* $want requests, " "$T/srv.err"; then # want may be a regex
-        FAIL "$name: clean exit on SIGTERM" "summary: $(tail -1 "$T/srv.err")"
+        t_fail "$name: clean exit on SIGTERM" "summary: $(tail -1 "$T/srv.err")"
     else
-        PASS "$name: clean exit on SIGTERM ($(sed -n 's/^evserve: Terminated: //p' "$T/srv.err"))"
+        t_pass "$name: clean exit on SIGTERM ($(sed -n 's/^evserve: Terminated: //p' "$T/srv.err"))"
     fi
 }
 
@@ -194,7 +181,7 @@ serve() {
     local name=$1 f=$2 nc=$3 nr=$4 seed=$5 rc
     shift 5
     if ! start_server "$f" "$@"; then
-        FAIL "$name: evserve starts" "$(tail -3 "$T/srv.err")"
+        t_fail "$name: evserve starts" "$(tail -3 "$T/srv.err")"
         [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
         SPID=
         EVPID=
@@ -211,9 +198,9 @@ serve() {
     rc=$?
     sample_threads
     if [ $rc -eq 0 ]; then
-        PASS "$name: evclient $nc x $nr, seed $seed ($(sed -n 's/^evclient: [0-9]* clients, //; s/, [0-9]* clients failed$//p' "$T/cli.out"))"
+        t_pass "$name: evclient $nc x $nr, seed $seed ($(sed -n 's/^evclient: [0-9]* clients, //; s/, [0-9]* clients failed$//p' "$T/cli.out"))"
     else
-        FAIL "$name: evclient $nc x $nr, seed $seed" "status $rc; $(cat "$T/cli.out"; head -5 "$T/cli.err")"
+        t_fail "$name: evclient $nc x $nr, seed $seed" "status $rc; $(cat "$T/cli.out"; head -5 "$T/cli.err")"
     fi
     if kill -0 "$EVPID" 2>/dev/null; then
         check_threads "$name"
@@ -226,7 +213,7 @@ serve() {
 protocol_checks() {
     local name=$1
     if ! start_server "$T/odd"; then
-        FAIL "$name: evserve starts" "$(tail -3 "$T/srv.err")"
+        t_fail "$name: evserve starts" "$(tail -3 "$T/srv.err")"
         return
     fi
     # Two pipelined requests: 5 bytes at 1000, and a range past EOF (0 bytes).
@@ -235,26 +222,26 @@ protocol_checks() {
         printf "1000 5\r\n99999999 10\n" >&3; head -c 21 <&3 | od -An -tx1 | tr -d " \n"')
     want="0500000000000000$(dd if="$T/odd" bs=1 skip=1000 count=5 2>/dev/null | od -An -tx1 | tr -d ' \n')0000000000000000"
     if [ "$got" = "$want" ]; then
-        PASS "$name: two pipelined requests by hand"
+        t_pass "$name: two pipelined requests by hand"
     else
-        FAIL "$name: two pipelined requests by hand" "got $got, want $want"
+        t_fail "$name: two pipelined requests by hand" "got $got, want $want"
     fi
     # A malformed line: the server closes the connection without answering, and lives on.
     got=$(timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$PORT"'
         printf "12 potatoes\n0 1\n" >&3; cat <&3 | wc -c')
     if [ "$got" = 0 ] && kill -0 "$EVPID" 2>/dev/null; then
-        PASS "$name: malformed line closes the connection"
+        t_pass "$name: malformed line closes the connection"
     else
-        FAIL "$name: malformed line closes the connection" "answer of $got bytes"
+        t_fail "$name: malformed line closes the connection" "answer of $got bytes"
     fi
     # A client that goes away with reads in flight.
     timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$PORT"'
         printf "0 1000000\n0 1000000\n0 1000000\n" >&3; exec 3>&-' 2>/dev/null
     sleep 0.2
     if kill -0 "$EVPID" 2>/dev/null; then
-        PASS "$name: client leaving early"
+        t_pass "$name: client leaving early"
     else
-        FAIL "$name: client leaving early" "server died"
+        t_fail "$name: client leaving early" "server died"
     fi
     stop_server "$name" '[0-9]*' # the early leaver's requests are parsed as room allows
 }
@@ -273,9 +260,9 @@ serve "evserve empty file" "$T/empty" 4 50 $((SEED + 3))
 timeout 10 "$OUT/evserve" "$T/missing" >/dev/null 2>"$T/err" </dev/null
 rc=$?
 if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q 'open' "$T/err"; then
-    PASS "evserve missing file: status $rc"
+    t_pass "evserve missing file: status $rc"
 else
-    FAIL "evserve missing file" "status $rc: $(cat "$T/err")"
+    t_fail "evserve missing file" "status $rc: $(cat "$T/err")"
 fi
 
 # ---------------------------------------------------------------- (b) aio-cp copies
@@ -287,11 +274,11 @@ copy() {
     timeout 120 "$OUT/aio-cp" "$@" "$src" "$T/dst" 2>"$T/cp.err"
     rc=$?
     if [ $rc -ne 0 ]; then
-        FAIL "$name" "status $rc: $(head -3 "$T/cp.err")"
+        t_fail "$name" "status $rc: $(head -3 "$T/cp.err")"
     elif ! cmp -s "$src" "$T/dst"; then
-        FAIL "$name" "copy differs: $(cmp "$src" "$T/dst" 2>&1 | head -1)"
+        t_fail "$name" "copy differs: $(cmp "$src" "$T/dst" 2>&1 | head -1)"
     else
-        PASS "$name"
+        t_pass "$name"
     fi
 }
 
@@ -305,16 +292,16 @@ done
 # Over an existing, longer file.
 head -c $((30 << 20)) /dev/zero >"$T/dst"
 timeout 60 "$OUT/aio-cp" "$T/odd" "$T/dst" 2>"$T/cp.err" && cmp -s "$T/odd" "$T/dst" &&
-    PASS "aio-cp over a longer existing file" ||
-    FAIL "aio-cp over a longer existing file" "$(head -3 "$T/cp.err")"
+    t_pass "aio-cp over a longer existing file" ||
+    t_fail "aio-cp over a longer existing file" "$(head -3 "$T/cp.err")"
 
 # O_DIRECT: only where this filesystem takes it.
 rm -f "$T/dst"
 timeout 60 "$OUT/aio-cp" -d -v "$T/odd" "$T/dst" 2>"$T/cp.err"
 if grep -q 'O_DIRECT refused' "$T/cp.err"; then
-    SKIP "aio-cp -d" "O_DIRECT refused on $T: $(head -1 "$T/cp.err")"
+    t_skip "aio-cp -d (O_DIRECT refused on $T: $(head -1 "$T/cp.err"))"
     timeout 60 "$OUT/aio-cp" -d "$T/odd" "$T/dst" 2>/dev/null && cmp -s "$T/odd" "$T/dst" &&
-        PASS "aio-cp -d fallback to buffered" || FAIL "aio-cp -d fallback to buffered"
+        t_pass "aio-cp -d fallback to buffered" || t_fail "aio-cp -d fallback to buffered"
 else
     for f in big odd empty; do
         for o in "-d" "-d -q 1 -b 4k" "-d -q 8 -b 12k" "-d -q 64 -b 1m -e" "-d -q 3 -b 256k -e"; do
@@ -332,9 +319,9 @@ fails() {
     timeout 60 "$OUT/aio-cp" "$@" >/dev/null 2>"$T/cp.err"
     rc=$?
     if [ $rc -eq "$want" ] && grep -Eq "$re" "$T/cp.err"; then
-        PASS "$name: status $rc, $(head -1 "$T/cp.err")"
+        t_pass "$name: status $rc, $(head -1 "$T/cp.err")"
     else
-        FAIL "$name" "status $rc (want $want), message: $(head -2 "$T/cp.err") (want /$re/)"
+        t_fail "$name" "status $rc (want $want), message: $(head -2 "$T/cp.err") (want /$re/)"
     fi
 }
 fails "aio-cp missing source" 1 '^aio-cp: open\(.*missing\): No such file' "$T/missing" "$T/dst"
@@ -342,13 +329,13 @@ fails "aio-cp destination in a missing directory" 1 '^aio-cp: open\(.*/nodir/x\)
 fails "aio-cp source is a directory" 1 'not a regular file' "$T" "$T/dst"
 cp "$T/odd" "$T/same"
 fails "aio-cp onto itself" 1 'same file' "$T/same" "$T/same"
-cmp -s "$T/odd" "$T/same" && PASS "aio-cp onto itself leaves the file intact" ||
-    FAIL "aio-cp onto itself leaves the file intact"
+cmp -s "$T/odd" "$T/same" && t_pass "aio-cp onto itself leaves the file intact" ||
+    t_fail "aio-cp onto itself leaves the file intact"
 if [ -w /dev/full ]; then
     fails "aio-cp to /dev/full (aio_suspend)" 1 '^aio-cp: aio_writev\(/dev/full, .*No space left' "$T/odd" /dev/full
     fails "aio-cp to /dev/full (eventfd)" 1 '^aio-cp: aio_writev\(/dev/full, .*No space left' -e "$T/odd" /dev/full
 else
-    SKIP "aio-cp to /dev/full" "/dev/full not writable"
+    t_skip "aio-cp to /dev/full (/dev/full not writable)"
 fi
 fails "aio-cp bad depth" 2 'usage' -q 0 "$T/odd" "$T/dst"
 fails "aio-cp -d with an unaligned block" 2 'multiple of 4096' -d -b 1000 "$T/odd" "$T/dst"

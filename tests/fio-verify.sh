@@ -11,35 +11,27 @@
 # Each job must exit 0, report err=0 and no verification failure.
 # Needs fio (apt-get install fio). Last line: `fio-verify: N passed, N failed`.
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, the tally, t_tmpdir
 
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
-    root=$(cd "$(dirname "$0")/.." && pwd)
-LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
 LIB=$LIBDIR/librtaio.so
 LOGS=$root/build/tests/logs
 mkdir -p "$LOGS"
 
-pass=0 fail=0
-ok() { printf 'PASS  %s\n' "$1"; pass=$((pass + 1)); }
-ko() {
-    printf 'FAIL  %s\n' "$1"
-    fail=$((fail + 1))
-    if [ $# -gt 1 ] && [ -n "$2" ]; then printf '%s\n' "$2" | tail -n 15 | sed 's/^/      | /'; fi
-}
+ko() { t_fail "$1" "$(tail -n 15 <<<"${2:-}")"; } # a failure with the end of its output
 
 if ! command -v fio >/dev/null 2>&1; then
     ko "fio installed" "fio not found (apt-get install fio)"
-    echo "fio-verify: $pass passed, $fail failed"
+    t_closing fio-verify
     exit 1
 fi
 if [ ! -f "$LIB" ]; then
     ko "library exists" "$LIB not found (run 'make build')"
-    echo "fio-verify: $pass passed, $fail failed"
+    t_closing fio-verify
     exit 1
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rtaio-fio.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+t_tmpdir WORK rtaio-fio
 
 common=(--ioengine=posixaio --iodepth=64 --verify=crc32c --verify_fatal=1 --do_verify=1
     --group_reporting --minimal)
@@ -56,7 +48,7 @@ run_job() {
     local errs
     errs=$(awk -F';' '$1 == "3" { print $5 }' "$log" | sort -u | tr '\n' ' ')
     if [ $rc -eq 0 ] && [ "$errs" = "0 " ] && ! grep -qiE 'verify: bad|bad magic|crc32c: verify|verify failed|fio: .*error' "$log"; then
-        ok "$name"
+        t_pass "$name"
     else
         ko "$name (exit $rc, err=${errs:-?})" "$(cat "$log")"
     fi
@@ -68,7 +60,7 @@ run_job randwrite-2jobs-qd64 --directory="$WORK" --rw=randwrite --bs=8k --size=3
 if dd if=/dev/zero of="$WORK/odirect-probe" bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
     run_job randrw-direct-qd64 --filename="$WORK/randrw-direct" --direct=1 --rw=randrw --bs=4k --size=64m
 else
-    echo "SKIP  randrw-direct-qd64: O_DIRECT not supported in $WORK"
+    t_skip "randrw-direct-qd64: O_DIRECT not supported in $WORK"
 fi
 
 # fio bound its aio calls to rtaio
@@ -87,11 +79,10 @@ for s in aio_read aio_write aio_error aio_return aio_suspend; do
     grep -aqE "symbol \`$s(64)?'" <<<"$bindings" || missing+=" $s"
 done
 if [ $rc -eq 0 ] && [ -z "$notrtaio" ] && [ -z "$missing" ]; then
-    ok "fio's aio calls bind to librtaio.so ($(grep -c . <<<"$bindings") bindings)"
+    t_pass "fio's aio calls bind to librtaio.so ($(grep -c . <<<"$bindings") bindings)"
 else
     ko "fio's aio calls bind to librtaio.so" \
         "fio exit $rc; not bound to librtaio: ${notrtaio:-none}; no binding seen for:${missing:- none}"
 fi
 
-echo "fio-verify: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_closing fio-verify

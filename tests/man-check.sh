@@ -15,26 +15,23 @@
 # Output: `PASS  name` or `FAIL  name: reasons` per page, then `man-pages: N passed, N failed`.
 # Exit status: 0 if every page passed, 1 otherwise. Installs nothing.
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, the tally
 
-root=$(cd "$(dirname "$0")/.." && pwd)
 mandir=$root/man
 header=$root/librt-aio/include/rtaio.h
 behaviour=$root/docs/BEHAVIOUR.md
 export LC_ALL=C MANWIDTH=80 MANPAGER=cat PAGER=cat
 unset MAN_KEEP_FORMATTING MANOPT
 
-passed=0
-failed=0
-report() { # report NAME REASON... (no reason: pass)
+report() { # report NAME REASON... (no reason: pass); the reasons go on one line
     local name=$1
     shift
     if [ $# -eq 0 ]; then
-        echo "PASS  $name"
-        passed=$((passed + 1))
+        t_pass "$name"
     else
         local IFS=';'
-        echo "FAIL  $name: $*" | sed 's/;/; /g'
-        failed=$((failed + 1))
+        t_fail "$(echo "$name: $*" | sed 's/;/; /g')"
     fi
 }
 
@@ -211,5 +208,4 @@ done
 if [ ${#pages[@]} -eq 0 ] && [ $failed -eq 0 ]; then
     report "man/" "no manual pages found"
 fi
-echo "man-pages: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+t_closing man-pages

@@ -4,18 +4,20 @@
 # aiocb status protocol, and the thread pool. Tests that need real system calls Miri cannot
 # model (io_setup, kcmp, /proc) are not selected.
 # Needs the nightly toolchain with the miri component (tests/deps.sh tries to add it); without
-# it the suite reports "miri: 0 passed, 0 failed" with the reason, and does not fail.
+# it the suite reports itself skipped ("miri: 0 passed, 0 failed, 1 skipped", with the reason)
+# and does not fail.
 # Last line: `miri: N passed, N failed`.
 set -u
-cd "$(dirname "$0")/.."
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, the tally
+cd "$root"
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
-    echo "SKIP  miri: nightly toolchain with the miri component not installed"
-    echo "miri: 0 passed, 0 failed"
+    t_skip "miri: nightly toolchain with the miri component not installed"
+    t_closing miri
     exit 0
 fi
 export CARGO_TARGET_DIR=${MIRI_TARGET_DIR:-$PWD/target/miri}
 export MIRIFLAGS=${MIRIFLAGS:-"-Zmiri-disable-isolation"}
-pass=0 fail=0
 run() { # name cargo-args...
     local name=$1 out
     shift
@@ -24,12 +26,9 @@ run() { # name cargo-args...
     local n
     n=$(grep -Eo 'test result: ok\. [0-9]+ passed' <<<"$out" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
     if [ $rc -eq 0 ] && [ "$n" -gt 0 ]; then
-        printf 'PASS  %s (%d tests under Miri)\n' "$name" "$n"
-        pass=$((pass + 1))
+        t_pass "$name ($n tests under Miri)"
     else
-        printf 'FAIL  %s\n' "$name"
-        grep -E '^error|Undefined Behavior|panicked|FAILED' <<<"$out" | head -n 20 | sed 's/^/      | /'
-        fail=$((fail + 1))
+        t_fail "$name" "$(grep -E '^error|Undefined Behavior|panicked|FAILED' <<<"$out" | head -n 20)"
     fi
 }
 run librt-aio-core -p librt-aio --lib -- request:: fdtable:: track:: aiocb::
@@ -39,5 +38,4 @@ run librt-aio-core -p librt-aio --lib -- request:: fdtable:: track:: aiocb::
 # until the process ends, which Miri's leak check reports: leaks are not checked here.
 MIRIFLAGS="$MIRIFLAGS -Zmiri-tree-borrows -Zmiri-ignore-leaks" run thread-pool -p thread-pool -- \
     blocking_tasks_run_in_parallel_up_to_the_limit follow_up_tasks_from_workers_all_run idle_workers_exit
-echo "miri: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_closing miri

@@ -2,10 +2,11 @@
 # `make test`: every suite, then one overall tally line. Each suite prints its own closing line
 # "<name>: N passed, N failed"; this script sums them and fails if any suite failed.
 set -u
-cd "$(dirname "$0")/.."
-export RTAIO_LIBDIR="${RTAIO_LIBDIR:-$PWD/target/release}"
-log=$(mktemp -d)
-trap 'rm -rf "$log"' EXIT
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, t_tally_line, t_tmpdir
+cd "$root"
+export RTAIO_LIBDIR=$LIBDIR
+t_tmpdir log rtaio-run-all
 total_pass=0 total_fail=0 failed_suites=()
 
 run_suite() { # name command...
@@ -45,5 +46,5 @@ run_suite miri bash tests/miri.sh
 
 echo
 if [ ${#failed_suites[@]} -gt 0 ]; then echo "failed suites: ${failed_suites[*]}"; fi
-echo "make-test: $total_pass passed, $total_fail failed"
+t_tally_line make-test "$total_pass" "$total_fail"
 [ ${#failed_suites[@]} -eq 0 ]

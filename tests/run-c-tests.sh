@@ -20,13 +20,11 @@
 # The last line is `c-tests: N passed, N failed[, N skipped]`; exit 1 if anything failed.
 # Build outputs and logs: build/tests/.
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, CC, the tally, t_tmpdir
 
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
-    root=$(cd "$(dirname "$0")/.." && pwd)
-LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
 SRC=$root/tests/c
 OUT=$root/build/tests
-CC=${CC:-gcc}
 CFLAGS=(-D_GNU_SOURCE -pthread -O2 -g -Wall -Werror -I"$SRC" -I"$root/librt-aio/include")
 TIMEOUT=${RTAIO_TEST_TIMEOUT:-60}
 
@@ -51,17 +49,12 @@ if [ $glibc -eq 1 ]; then
     modes=(glibc)
 else
     modes=(link preload)
-    if [ ! -e "$LIBDIR/librtaio.so" ]; then
-        echo "run-c-tests.sh: $LIBDIR/librtaio.so not found (run 'make build')" >&2
-        echo "c-tests: 0 passed, 1 failed"
-        exit 1
-    fi
+    t_have_lib || { t_closing c-tests; exit 1; }
 fi
 
 mkdir -p "$OUT/logs"
 for m in "${modes[@]}"; do mkdir -p "$OUT/$m"; done
-TMPROOT=$(mktemp -d "${TMPDIR:-/tmp}/rtaio-c-tests.XXXXXX")
-trap 'rm -rf "$TMPROOT"' EXIT
+t_tmpdir TMPROOT rtaio-c-tests
 
 tests=()
 if [ ${#only[@]} -gt 0 ]; then
@@ -70,20 +63,17 @@ else
     for f in "$SRC"/*.c; do tests+=("$(basename "$f" .c)"); done
 fi
 
-pass=0 fail=0 skip=0
 failed_names=()
 
 report() { # STATUS MODE NAME [LOG]
-    printf '%-4s  %-8s %s\n' "$1" "$2" "$3"
+    local what
+    what=$(printf '%-8s %s' "$2" "$3")
     case $1 in
-    PASS) pass=$((pass + 1)) ;;
-    SKIP) skip=$((skip + 1)) ;;
+    PASS) t_pass "$what" ;;
+    SKIP) t_skip "$what" ;;
     *)
-        fail=$((fail + 1))
+        t_fail "$what" "$(t_log_tail "${4:-}" 15)"
         failed_names+=("$2/$3")
-        if [ -n "${4:-}" ] && [ -s "$4" ]; then
-            grep -v ': seed [0-9]* (set RTAIO_TEST_SEED' "$4" | tail -n 15 | sed 's/^/      | /'
-        fi
         ;;
     esac
 }
@@ -189,10 +179,8 @@ if [ ${#failed_names[@]} -gt 0 ]; then
     echo "failed: ${failed_names[*]}"
     echo "logs: $OUT/logs/"
 fi
-label="c-tests"
-[ $glibc -eq 1 ] && label="c-tests (plain glibc, comparison only)"
-line="$label: $pass passed, $fail failed"
-[ $skip -gt 0 ] && line="$line, $skip skipped"
-echo "$line"
-[ $glibc -eq 1 ] && exit 0
-[ $fail -eq 0 ]
+if [ $glibc -eq 1 ]; then
+    t_closing "c-tests (plain glibc, comparison only)"
+    exit 0
+fi
+t_closing c-tests

@@ -18,13 +18,11 @@
 # The last line is `stress: N passed, N failed`; exit 1 if anything failed.
 # Build outputs and logs: build/stress/.
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, CC, the tally
 
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
-    root=$(cd "$(dirname "$0")/.." && pwd)
-LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
 SRC=$root/tests/stress
 OUT=$root/build/stress
-CC=${CC:-gcc}
 CFLAGS=(-D_GNU_SOURCE -pthread -O2 -g -Wall -Werror -I"$root/tests/c")
 SECS=${STRESS_SECS:-15}
 TIMEOUT=$((${SECS%.*} + 120))
@@ -44,24 +42,17 @@ for a in "$@"; do
     esac
 done
 
-pass=0 fail=0
-if [ ! -e "$LIBDIR/librtaio.so" ]; then
-    echo "run-stress.sh: $LIBDIR/librtaio.so not found (run 'make build')" >&2
-    echo "stress: 0 passed, 1 failed"
-    exit 1
-fi
+t_have_lib || { t_closing stress; exit 1; }
 
 mkdir -p "$OUT/logs" "$OUT/link" "$OUT/preload"
 DATADIR=${RTAIO_TEST_DIR:-$OUT/tmp}
 mkdir -p "$DATADIR"
 
 report() { # STATUS WHAT [LOG]
-    printf '%-4s  %s\n' "$1" "$2"
     if [ "$1" = PASS ]; then
-        pass=$((pass + 1))
+        t_pass "$2"
     else
-        fail=$((fail + 1))
-        if [ -n "${3:-}" ] && [ -s "$3" ]; then tail -n 25 "$3" | sed 's/^/      | /'; fi
+        t_fail "$2" "$(t_log_tail "${3:-}" 25)"
     fi
 }
 
@@ -114,5 +105,4 @@ if [ $repro -eq 1 ]; then
 fi
 
 echo "logs: $OUT/logs/"
-echo "stress: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+t_closing stress

@@ -38,13 +38,11 @@
 # The last line is `sanitize: N passed, N failed[, N skipped]`; exit 1 if anything failed.
 # Build outputs and logs: build/sanitize/.
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, CC, the tally, t_tmpdir
 
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
-    root=$(cd "$(dirname "$0")/.." && pwd)
-LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
 SRC=$root/tests/c
 OUT=$root/build/sanitize
-CC=${CC:-gcc}
 CFLAGS=(-D_GNU_SOURCE -pthread -O2 -g -Wall -Werror -I"$SRC" -I"$root/librt-aio/include")
 TIMEOUT=${RTAIO_TEST_TIMEOUT:-120}
 STRESS_SECS=${SANITIZE_STRESS_SECS:-8}
@@ -99,35 +97,27 @@ for a in "$@"; do
 done
 [ ${#sans[@]} -eq 0 ] && sans=(asan tsan)
 
-if [ ! -e "$LIBDIR/librtaio.so" ]; then
-    echo "sanitize.sh: $LIBDIR/librtaio.so not found (run 'make build')" >&2
-    echo "sanitize: 0 passed, 1 failed"
-    exit 1
-fi
+t_have_lib || { t_closing sanitize; exit 1; }
 
 mkdir -p "$OUT/logs"
-TMPROOT=$(mktemp -d "$OUT/tmp.XXXXXX") # on disk: the O_DIRECT tests need a real file system
-trap 'rm -rf "$TMPROOT"' EXIT
+t_tmpdir TMPROOT tmp "$OUT" # on disk: the O_DIRECT tests need a real file system
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=66:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitize.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$root/tests/stress/tsan.supp:print_suppressions=0"
 
-pass=0 fail=0 skip=0
 failed_names=()
 
 report() { # STATUS SAN NAME [LOG]
-    printf '%-4s  %-5s %s\n' "$1" "$2" "$3"
+    local what
+    what=$(printf '%-5s %s' "$2" "$3")
     case $1 in
-    PASS) pass=$((pass + 1)) ;;
-    SKIP) skip=$((skip + 1)) ;;
+    PASS) t_pass "$what" ;;
+    SKIP) t_skip "$what" ;;
     *)
-        fail=$((fail + 1))
+        t_fail "$what" "$(t_log_tail "${4:-}" 40)"
         failed_names+=("$2/$3")
-        if [ -n "${4:-}" ] && [ -s "$4" ]; then
-            grep -v ': seed [0-9]* (set RTAIO_TEST_SEED' "$4" | tail -n 40 | sed 's/^/      | /'
-        fi
         ;;
     esac
 }
@@ -163,8 +153,7 @@ fi
 any=0
 for san in "${sans[@]}"; do
     if ! have_san "$san"; then
-        echo "SKIP  $san: the $san runtime is not available to $CC (see $OUT/probe-$san/log)"
-        skip=$((skip + 1))
+        t_skip "$san: the $san runtime is not available to $CC (see $OUT/probe-$san/log)"
         continue
     fi
     any=1
@@ -212,14 +201,11 @@ done
 
 if [ $any -eq 0 ]; then
     echo "SKIP: no sanitizer runtime available"
-    echo "sanitize: 0 passed, 0 failed, $skip skipped"
+    t_closing sanitize
     exit 0
 fi
 if [ ${#failed_names[@]} -gt 0 ]; then
     echo "failed: ${failed_names[*]}"
     echo "logs: $OUT/logs/"
 fi
-line="sanitize: $pass passed, $fail failed"
-[ $skip -gt 0 ] && line="$line, $skip skipped"
-echo "$line"
-[ $fail -eq 0 ]
+t_closing sanitize

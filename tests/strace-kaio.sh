@@ -22,37 +22,30 @@
 #                          each submit their list of 8 successfully; no io_submit fails
 #   setgid (link mode only, when the kernel grants AT_SECURE): RTAIO_FAULTS and
 #                          RTAIO_BACKEND are ignored, the list still goes in one io_submit
-# The last line is `strace-kaio: N passed, N failed`; exit 1 if anything failed. When strace
-# is missing or ptrace is not permitted: a SKIP line, `strace-kaio: 0 passed, 0 failed`, exit 0.
+# The last line is `strace-kaio: N passed, N failed[, N skipped]`; exit 1 if anything failed.
+# When strace is missing, ptrace is not permitted or DIR takes no O_DIRECT: one SKIP line,
+# `strace-kaio: 0 passed, 0 failed, 1 skipped`, exit 0.
 set -u
-root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
-    root=$(cd "$(dirname "$0")/.." && pwd)
-LIBDIR=${RTAIO_LIBDIR:-$root/target/release}
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, CC, the tally
+
 OUT=$root/build/tests/strace-kaio
-CC=${CC:-gcc}
 TIMEOUT=${RTAIO_TEST_TIMEOUT:-60}
 mkdir -p "$OUT"
 DIR=${RTAIO_TEST_DIR:-$OUT}
 
-pass=0 fail=0
-ok() { printf 'PASS  %s\n' "$*"; pass=$((pass + 1)); }
-bad() { printf 'FAIL  %s\n' "$1"; shift; for l in "$@"; do printf '      | %s\n' "$l"; done; fail=$((fail + 1)); }
-finish() { echo "strace-kaio: $pass passed, $fail failed"; [ $fail -eq 0 ]; exit $?; }
+finish() { t_closing strace-kaio; exit; }
 
+# Nothing to check where strace cannot run: the suite skips itself (exit 0).
 if ! command -v strace >/dev/null 2>&1; then
-    echo "strace-kaio: SKIP: strace is not installed (tests/deps.sh installs it)"
-    echo "strace-kaio: 0 passed, 0 failed"
-    exit 0
-fi
-if ! perr=$(strace -qq -e trace=none true 2>&1); then
-    echo "strace-kaio: SKIP: strace cannot trace here (ptrace refused?): $(head -n1 <<<"$perr")"
-    echo "strace-kaio: 0 passed, 0 failed"
-    exit 0
-fi
-if [ ! -e "$LIBDIR/librtaio.so" ]; then
-    bad "librtaio.so not found in $LIBDIR (run 'make build')"
+    t_skip "strace-kaio: strace is not installed (tests/deps.sh installs it)"
     finish
 fi
+if ! perr=$(strace -qq -e trace=none true 2>&1); then
+    t_skip "strace-kaio: strace cannot trace here (ptrace refused?): $(head -n1 <<<"$perr")"
+    finish
+fi
+t_have_lib || finish
 # the library may be rebuilt while we run: use a snapshot
 cp "$LIBDIR/librtaio.so" "$OUT/librtaio.so"
 ln -sf librtaio.so "$OUT/librtaio.so.1"
@@ -185,23 +178,21 @@ EOF
 
 CFLAGS=(-D_GNU_SOURCE -pthread -O2 -Wall -Werror)
 "$CC" "${CFLAGS[@]}" "$OUT/prog.c" -o "$OUT/prog-link" -L"$OUT" -lrtaio -Wl,-rpath,"$OUT" \
-    >"$OUT/build.log" 2>&1 || { bad "cannot build the link-mode program" "$(tail -n5 "$OUT/build.log")"; finish; }
+    >"$OUT/build.log" 2>&1 || { t_fail "cannot build the link-mode program" "$(tail -n5 "$OUT/build.log")"; finish; }
 "$CC" "${CFLAGS[@]}" "$OUT/prog.c" -o "$OUT/prog-preload" -lrt >>"$OUT/build.log" 2>&1 ||
-    { bad "cannot build the preload-mode program" "$(tail -n5 "$OUT/build.log")"; finish; }
+    { t_fail "cannot build the preload-mode program" "$(tail -n5 "$OUT/build.log")"; finish; }
 
 # a disk file system (tmpfs/ramfs have no real O_DIRECT), and O_DIRECT usable in DIR?
 case $(stat -f -c %T "$DIR" 2>/dev/null) in
 tmpfs | ramfs)
-    echo "strace-kaio: SKIP: $DIR is on $(stat -f -c %T "$DIR"), not a disk (set RTAIO_TEST_DIR)"
-    echo "strace-kaio: 0 passed, 0 failed"
-    exit 0
+    t_skip "strace-kaio: $DIR is on $(stat -f -c %T "$DIR"), not a disk (set RTAIO_TEST_DIR)"
+    finish
     ;;
 esac
 if ! "$OUT/prog-link" "$DIR" direct >/dev/null 2>"$OUT/probe.err"; then
     if grep -q 'open: Invalid argument' "$OUT/probe.err"; then
-        echo "strace-kaio: SKIP: O_DIRECT refused in $DIR (set RTAIO_TEST_DIR)"
-        echo "strace-kaio: 0 passed, 0 failed"
-        exit 0
+        t_skip "strace-kaio: O_DIRECT refused in $DIR (set RTAIO_TEST_DIR)"
+        finish
     fi
 fi
 
@@ -233,7 +224,7 @@ for mode in link preload; do
     trace direct $mode direct
     c=$(ctx $mode direct)
     if ! prog_ok; then
-        bad "$mode direct: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-direct.err")"
+        t_fail "$mode direct: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-direct.err")"
     else
         errs=()
         [ "$(cnt '^io_submit\(.*\) += [1-9][0-9]*$')" -ge 1 ] || errs+=("no successful io_submit")
@@ -252,9 +243,9 @@ for mode in link preload; do
         [ "$(cnt 'IOCB_CMD_FSYNC.*\) += 1$')" -ge 1 ] || errs+=("aio_fsync(O_SYNC) was not submitted as IOCB_CMD_FSYNC")
         [ "$(cnt 'IOCB_CMD_FDSYNC.*\) += 1$')" -ge 1 ] || errs+=("aio_fsync(O_DSYNC) was not submitted as IOCB_CMD_FDSYNC")
         if [ ${#errs[@]} -eq 0 ]; then
-            ok "$mode direct: 8 O_DIRECT reads in one io_submit of 8, no pread64, fsyncs as IOCB_CMD_FSYNC/FDSYNC"
+            t_pass "$mode direct: 8 O_DIRECT reads in one io_submit of 8, no pread64, fsyncs as IOCB_CMD_FSYNC/FDSYNC"
         else
-            bad "$mode direct (default mode): kernel path not taken as specified $c" "${errs[@]}"
+            t_fail "$mode direct (default mode): kernel path not taken as specified $c" "${errs[@]}"
         fi
     fi
 
@@ -262,13 +253,13 @@ for mode in link preload; do
     trace threads $mode direct RTAIO_BACKEND=threads
     c=$(ctx $mode threads)
     if ! prog_ok; then
-        bad "$mode threads: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-threads.err")"
+        t_fail "$mode threads: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-threads.err")"
     else
         ns=$(cnt '^io_submit\(') np=$(cnt "$(ONFD)")
         if [ "$ns" -eq 0 ] && [ "$np" -ge 8 ]; then
-            ok "$mode RTAIO_BACKEND=threads: no io_submit, $np pread64 on the O_DIRECT fd"
+            t_pass "$mode RTAIO_BACKEND=threads: no io_submit, $np pread64 on the O_DIRECT fd"
         else
-            bad "$mode RTAIO_BACKEND=threads: $ns io_submit calls (expected none), $np preads on fd $FD (expected >= 8) $c" \
+            t_fail "$mode RTAIO_BACKEND=threads: $ns io_submit calls (expected none), $np preads on fd $FD (expected >= 8) $c" \
                 "$(grep -E '^io_submit\(' <<<"$T" | head -n2 | cut -c1-200)"
         fi
     fi
@@ -277,15 +268,15 @@ for mode in link preload; do
     trace buffered $mode buffered
     c=$(ctx $mode buffered)
     if ! prog_ok; then
-        bad "$mode buffered: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-buffered.err")"
+        t_fail "$mode buffered: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-buffered.err")"
     else
         # Buffered descriptors stay on the pool entirely, fsync included (docs/BEHAVIOUR.md: a
         # context holds a share of fs.aio-max-nr, and the kernel would fsync on a worker too).
         nr=$(cnt '^io_submit\(.*IOCB_CMD_PREAD') nf=$(cnt 'IOCB_CMD_FSYNC') nd=$(cnt 'IOCB_CMD_FDSYNC') nsetup=$(cnt '^io_setup\(')
         if [ "$nr" -eq 0 ] && [ "$nf" -eq 0 ] && [ "$nd" -eq 0 ] && [ "$nsetup" -eq 0 ]; then
-            ok "$mode buffered fd, default mode: nothing submitted to the kernel, no context created"
+            t_pass "$mode buffered fd, default mode: nothing submitted to the kernel, no context created"
         else
-            bad "$mode buffered fd, default mode: $nr io_submit with IOCB_CMD_PREAD, $nf IOCB_CMD_FSYNC, $nd IOCB_CMD_FDSYNC, $nsetup io_setup (expected 0 each) $c"
+            t_fail "$mode buffered fd, default mode: $nr io_submit with IOCB_CMD_PREAD, $nf IOCB_CMD_FSYNC, $nd IOCB_CMD_FDSYNC, $nsetup io_setup (expected 0 each) $c"
         fi
     fi
 
@@ -293,13 +284,13 @@ for mode in link preload; do
     trace bufkernel $mode buffered RTAIO_BACKEND=kernel
     c=$(ctx $mode bufkernel)
     if ! prog_ok; then
-        bad "$mode buffered kernel: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-bufkernel.err")"
+        t_fail "$mode buffered kernel: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-bufkernel.err")"
     else
         n8=$(cnt "$SUB8") np=$(cnt "$(ONFD)")
         if [ "$n8" -eq 1 ] && [ "$np" -eq 0 ]; then
-            ok "$mode RTAIO_BACKEND=kernel, buffered fd: the 8 reads in one io_submit of 8, no pread64"
+            t_pass "$mode RTAIO_BACKEND=kernel, buffered fd: the 8 reads in one io_submit of 8, no pread64"
         else
-            bad "$mode RTAIO_BACKEND=kernel, buffered fd: $n8 'io_submit(ctx, 8, ...) = 8' (expected 1), $np preads on fd $FD (expected 0) $c"
+            t_fail "$mode RTAIO_BACKEND=kernel, buffered fd: $n8 'io_submit(ctx, 8, ...) = 8' (expected 1), $np preads on fd $FD (expected 0) $c"
         fi
     fi
 
@@ -307,13 +298,13 @@ for mode in link preload; do
     trace nosetup $mode direct RTAIO_FAULTS=io_setup=ENOSYS
     c=$(ctx $mode nosetup)
     if ! prog_ok; then
-        bad "$mode RTAIO_FAULTS=io_setup=ENOSYS: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-nosetup.err")"
+        t_fail "$mode RTAIO_FAULTS=io_setup=ENOSYS: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-nosetup.err")"
     else
         ns=$(cnt '^io_submit\(.*\) += [0-9]+$') np=$(cnt "$(ONFD)")
         if [ "$ns" -eq 0 ] && [ "$np" -ge 8 ]; then
-            ok "$mode RTAIO_FAULTS=io_setup=ENOSYS: no io_submit, the reads fell back to the pool ($np pread64)"
+            t_pass "$mode RTAIO_FAULTS=io_setup=ENOSYS: no io_submit, the reads fell back to the pool ($np pread64)"
         else
-            bad "$mode RTAIO_FAULTS=io_setup=ENOSYS: $ns successful io_submit (expected 0), $np preads on fd $FD (expected >= 8) $c"
+            t_fail "$mode RTAIO_FAULTS=io_setup=ENOSYS: $ns successful io_submit (expected 0), $np preads on fd $FD (expected >= 8) $c"
         fi
     fi
 
@@ -321,13 +312,13 @@ for mode in link preload; do
     trace eagain $mode direct RTAIO_FAULTS=io_submit=EAGAIN
     c=$(ctx $mode eagain)
     if ! prog_ok; then
-        bad "$mode RTAIO_FAULTS=io_submit=EAGAIN: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-eagain.err")"
+        t_fail "$mode RTAIO_FAULTS=io_submit=EAGAIN: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-eagain.err")"
     else
         np=$(cnt "$(ONFD)") n8=$(cnt "$SUB8")
         if [ "$np" -ge 8 ] && [ "$n8" -eq 0 ]; then
-            ok "$mode RTAIO_FAULTS=io_submit=EAGAIN: the reads fell back to the pool ($np pread64), data right"
+            t_pass "$mode RTAIO_FAULTS=io_submit=EAGAIN: the reads fell back to the pool ($np pread64), data right"
         else
-            bad "$mode RTAIO_FAULTS=io_submit=EAGAIN: $np preads on fd $FD (expected >= 8), $n8 successful io_submit of 8 (expected 0) $c"
+            t_fail "$mode RTAIO_FAULTS=io_submit=EAGAIN: $np preads on fd $FD (expected >= 8), $n8 successful io_submit of 8 (expected 0) $c"
         fi
     fi
 
@@ -335,13 +326,13 @@ for mode in link preload; do
     trace fork $mode fork
     c=$(ctx $mode fork)
     if ! prog_ok; then
-        bad "$mode fork: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-fork.err")"
+        t_fail "$mode fork: the program failed (exit $PRC) $c" "$(tail -n3 "$OUT/$mode-fork.err")"
     else
         nset=$(cnt '^io_setup\(.*\) += 0$') n8=$(cnt "$SUB8") nerr=$(cnt '^io_submit\(.*\) += -1')
         if [ "$nset" -ge 2 ] && [ "$n8" -ge 3 ] && [ "$nerr" -eq 0 ]; then
-            ok "$mode fork: parent and child each io_setup their own context; 3 lists of 8 submitted, no io_submit failed"
+            t_pass "$mode fork: parent and child each io_setup their own context; 3 lists of 8 submitted, no io_submit failed"
         else
-            bad "$mode fork: $nset successful io_setup (expected >= 2: parent and child), $n8 'io_submit(ctx, 8, ...) = 8' (expected 3), $nerr failed io_submit (expected 0) $c" \
+            t_fail "$mode fork: $nset successful io_setup (expected >= 2: parent and child), $n8 'io_submit(ctx, 8, ...) = 8' (expected 3), $nerr failed io_submit (expected 0) $c" \
                 "$(grep -E '^io_submit\(.*\) += -1' <<<"$T" | head -n2 | cut -c1-200)"
         fi
     fi
@@ -362,16 +353,16 @@ if [ "$(id -g)" != "$grp" ] && chgrp "$grp" "$sg" 2>/dev/null && chmod g+s "$sg"
     cat "$pfx".tr.* >"$pfx.all" 2>/dev/null
     T=$(cat "$pfx.all")
     if grep -q 'SECURE=0' <<<"$POUT" || [ -z "$POUT" ]; then
-        echo "SKIP  setgid: the kernel did not grant AT_SECURE here (nosuid mount or tracing rules): not checked"
+        t_skip "setgid: the kernel did not grant AT_SECURE here (nosuid mount or tracing rules): not checked"
     elif ! prog_ok; then
-        bad "link setgid: the program failed (exit $PRC) $(ctx link setgid)" "$(tail -n3 "$pfx.err")"
+        t_fail "link setgid: the program failed (exit $PRC) $(ctx link setgid)" "$(tail -n3 "$pfx.err")"
     elif [ "$(cnt "$SUB8")" -eq 1 ]; then
-        ok "link setgid (AT_SECURE): RTAIO_FAULTS=io_setup=ENOSYS and RTAIO_BACKEND=threads ignored, one io_submit of 8"
+        t_pass "link setgid (AT_SECURE): RTAIO_FAULTS=io_setup=ENOSYS and RTAIO_BACKEND=threads ignored, one io_submit of 8"
     else
-        bad "link setgid (AT_SECURE): with RTAIO_FAULTS=io_setup=ENOSYS RTAIO_BACKEND=threads in the environment, $(cnt "$SUB8") 'io_submit(ctx, 8, ...) = 8' (expected 1: the variables must be ignored) $(ctx link setgid)"
+        t_fail "link setgid (AT_SECURE): with RTAIO_FAULTS=io_setup=ENOSYS RTAIO_BACKEND=threads in the environment, $(cnt "$SUB8") 'io_submit(ctx, 8, ...) = 8' (expected 1: the variables must be ignored) $(ctx link setgid)"
     fi
 else
-    echo "SKIP  setgid: cannot make a setgid copy of the program here: not checked"
+    t_skip "setgid: cannot make a setgid copy of the program here: not checked"
 fi
 rm -f "$sg"
 finish
