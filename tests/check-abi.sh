@@ -18,6 +18,7 @@ set -u
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, the tally
 
 LIB=$LIBDIR/librtaio.so
+HELPERS=$root/tests/helpers # the programs compiled below: abi_*.c, abi_header.cc
 OUT=$root/build/tests/abi
 mkdir -p "$OUT"
 
@@ -99,19 +100,7 @@ else
 fi
 
 # 7. a program linked with -lrtaio
-cat >"$OUT/linked.c" <<'EOF'
-#include <aio.h>
-#include <errno.h>
-#include <string.h>
-int main(void)
-{
-    struct aiocb cb;
-    memset(&cb, 0, sizeof cb);
-    /* never submitted: rtaio says EINVAL (glibc would say 0) */
-    return (aio_error(&cb) == -1 && errno == EINVAL) ? 0 : 3;
-}
-EOF
-if gcc -O2 -Wall -Werror "$OUT/linked.c" -o "$OUT/linked" -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" >"$OUT/linked.log" 2>&1; then
+if gcc -O2 -Wall -Werror "$HELPERS/abi_linked.c" -o "$OUT/linked" -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" >"$OUT/linked.log" 2>&1; then
     needed=$(readelf -d "$OUT/linked" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' | tr '\n' ' ')
     resolved=$(ldd "$OUT/linked" 2>&1 | awk '$1 == "librtaio.so.1" { print $3 }')
     if [[ " $needed " == *" librtaio.so.1 "* ]] &&
@@ -140,38 +129,17 @@ fi
 # 9. rtaio.h: self-contained in C and C++, constants equal to librt-aio/src/abi.rs
 INC=$root/librt-aio/include
 abi_const() { sed -n "s/^pub const $1: c_int = \(.*\);/\1/p" "$root/librt-aio/src/abi.rs"; }
-cat >"$OUT/header.c" <<EOF
-#include <rtaio.h>
-_Static_assert(SIGEV_EVENTFD == $(abi_const SIGEV_EVENTFD), "SIGEV_EVENTFD");
-_Static_assert(LIO_READV == $(abi_const LIO_READV), "LIO_READV");
-_Static_assert(LIO_WRITEV == $(abi_const LIO_WRITEV), "LIO_WRITEV");
-_Static_assert(SIGEV_EVENTFD != SIGEV_SIGNAL && SIGEV_EVENTFD != SIGEV_NONE &&
-               SIGEV_EVENTFD != SIGEV_THREAD && SIGEV_EVENTFD != SIGEV_THREAD_ID, "distinct");
-_Static_assert(LIO_READV != LIO_READ && LIO_READV != LIO_WRITE && LIO_READV != LIO_NOP &&
-               LIO_WRITEV != LIO_READ && LIO_WRITEV != LIO_WRITE && LIO_WRITEV != LIO_NOP, "distinct");
-int main(void)
-{
-    struct aiocb cb = {0};
-    struct iovec v[1];
-    cb.aio_iov = v;
-    cb.aio_iovcnt = 1;
-    int (*r)(struct aiocb *) = aio_readv;
-    int (*w)(struct aiocb *) = aio_writev;
-    int (*reap)(int, struct aiocb **, int) = aio_reap;
-    ssize_t (*wc)(struct aiocb **, struct timespec *) = aio_waitcomplete;
-    return !(r && w && reap && wc && cb.aio_nbytes == 1);
-}
-EOF
 hdr_log=$OUT/header.log
-if gcc -std=c11 -Wall -Wextra -Werror -I"$INC" "$OUT/header.c" -o "$OUT/header" -L"$LIBDIR" -lrtaio \
+if gcc -std=c11 -Wall -Wextra -Werror -I"$INC" -DABI_SIGEV_EVENTFD="$(abi_const SIGEV_EVENTFD)" \
+    -DABI_LIO_READV="$(abi_const LIO_READV)" -DABI_LIO_WRITEV="$(abi_const LIO_WRITEV)" \
+    "$HELPERS/abi_header.c" -o "$OUT/header" -L"$LIBDIR" -lrtaio \
     -Wl,-rpath,"$LIBDIR" >"$hdr_log" 2>&1 && "$OUT/header"; then
     t_pass "rtaio.h compiles alone (C11), constants match the library"
 else
     t_fail "rtaio.h compiles alone (C11), constants match the library" "$(cat "$hdr_log")"
 fi
 if command -v g++ >/dev/null 2>&1; then
-    printf '#include <rtaio.h>\nint main() { struct aiocb *p = nullptr; return aio_reap(-1, &p, 1) == -1 ? 0 : 1; }\n' >"$OUT/header.cc"
-    if g++ -Wall -Werror -I"$INC" "$OUT/header.cc" -o "$OUT/headercc" -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" \
+    if g++ -Wall -Werror -I"$INC" "$HELPERS/abi_header.cc" -o "$OUT/headercc" -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" \
         >"$hdr_log" 2>&1 && "$OUT/headercc"; then
         t_pass "rtaio.h compiles and links as C++ (extern \"C\")"
     else

@@ -126,9 +126,8 @@ report() { # STATUS SAN NAME [LOG]
 have_san() { # SAN
     local d=$OUT/probe-$1
     mkdir -p "$d"
-    printf '#include <pthread.h>\nstatic void *f(void *a) { return a; }\nint main(void) { pthread_t t; pthread_create(&t, 0, f, 0); return pthread_join(t, 0); }\n' >"$d/p.c"
     # shellcheck disable=SC2086
-    "$CC" ${SANFLAGS[$1]} -pthread "$d/p.c" -o "$d/p" >"$d/log" 2>&1 && "$d/p" >>"$d/log" 2>&1
+    "$CC" ${SANFLAGS[$1]} -pthread "$root/tests/helpers/san_probe.c" -o "$d/p" >"$d/log" 2>&1 && "$d/p" >>"$d/log" 2>&1
 }
 
 build_one() { # SAN NAME
