@@ -20,32 +20,6 @@
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 
-/* ---- watchdog: a phase that takes more than 20 s fails the test with its name ---- */
-static const char *volatile phase = "start";
-static volatile long phase_seq;
-static void set_phase(const char *p)
-{
-    phase = p;
-    __atomic_add_fetch(&phase_seq, 1, __ATOMIC_SEQ_CST);
-}
-static void *watchdog(void *arg)
-{
-    (void)arg;
-    long seen = -1;
-    double since = t_now();
-    for (;;) {
-        t_sleep_ms(100);
-        long s = __atomic_load_n(&phase_seq, __ATOMIC_SEQ_CST);
-        if (s != seen) {
-            seen = s;
-            since = t_now();
-        } else if (t_now() - since > 20.0) {
-            FAILF("stuck for 20 s in phase: %s", phase);
-        }
-    }
-    return NULL;
-}
-
 enum { OP_READ, OP_WRITE, OP_FSYNC, OP_READV, OP_WRITEV, NOPS };
 static const char *op_name[NOPS] = { "aio_read", "aio_write", "aio_fsync", "aio_readv",
                                      "aio_writev" };
@@ -171,9 +145,8 @@ static int closed_fd_number(void)
 int main(void)
 {
     t_init("ext_eventfd");
-    pthread_t wd;
-    CHECK_OK(pthread_create(&wd, NULL, watchdog, NULL));
-    pthread_detach(wd);
+    /* a phase that takes more than 20 s fails the test with its name */
+    t_watchdog_start(&(struct t_watchdog){ .secs = 20, .poll_ms = 100 });
 
     enum { FSZ = 65536 };
     static unsigned char filedata[FSZ], chk[FSZ];
@@ -182,7 +155,7 @@ int main(void)
     t_pwrite_all(fd, filedata, FSZ, 0);
 
     /* ---------- A: each operation, exact counts, reap each once ---------- */
-    set_phase("A: five operations with SIGEV_EVENTFD");
+    t_phase("A: five operations with SIGEV_EVENTFD");
     int efd = eventfd(0, EFD_CLOEXEC);
     CHECK(efd >= 0);
     CHECK_EQ(aio_reap(efd, (struct aiocb *[1]){ NULL }, 1), 0); /* never used: empty */
@@ -267,7 +240,7 @@ int main(void)
     CHECK_EQ(aio_reap(efd, (struct aiocb *[1]){ NULL }, 1), 0);
 
     /* a request that fails at completion is counted and reaped like any other */
-    set_phase("A2: failing request (EFAULT) with SIGEV_EVENTFD");
+    t_phase("A2: failing request (EFAULT) with SIGEV_EVENTFD");
     t_cb(&cb[0], fd, (void *)1, 100, 0);
     set_efd(&cb[0], efd);
     CHECK_OK(aio_read(&cb[0]));
@@ -278,7 +251,7 @@ int main(void)
     CHECK_EQ(aio_return(&cb[0]), -1);
 
     /* ---------- B: submission errors ---------- */
-    set_phase("B: submission errors");
+    t_phase("B: submission errors");
     int regfd = t_tmpfile();
     int pp[2];
     CHECK_OK(pipe(pp));
@@ -352,7 +325,7 @@ int main(void)
     CHECK_EQ(aio_reap(efd, (struct aiocb *[1]){ NULL }, 1), 0);
 
     /* ---------- C: aio_reap argument errors ---------- */
-    set_phase("C: aio_reap errors");
+    t_phase("C: aio_reap errors");
     {
         struct aiocb *out[4];
         CHECK_ERR(aio_reap(highclosed, out, 4), EBADF);
@@ -382,7 +355,7 @@ int main(void)
     }
 
     /* ---------- D: two eventfds ---------- */
-    set_phase("D: two eventfds");
+    t_phase("D: two eventfds");
     {
         enum { N1 = 13, N2 = 7 };
         int e1 = eventfd(0, 0), e2 = eventfd(0, 0);
@@ -419,7 +392,7 @@ int main(void)
     t_pwrite_all(fd, filedata, FSZ, 0); /* restore */
 
     /* ---------- E: EFD_NONBLOCK and EFD_SEMAPHORE ---------- */
-    set_phase("E: EFD_NONBLOCK and EFD_SEMAPHORE");
+    t_phase("E: EFD_NONBLOCK and EFD_SEMAPHORE");
     {
         enum { K = 6 };
         int en = eventfd(0, EFD_NONBLOCK), es = eventfd(0, EFD_SEMAPHORE);
@@ -465,7 +438,7 @@ int main(void)
 
     /* ---------- F: eventfd closed while requests are in flight ---------- */
     int f_num;
-    set_phase("F: eventfd closed with requests in flight, number reused by a file");
+    t_phase("F: eventfd closed with requests in flight, number reused by a file");
     {
         enum { K = 3 };
         int p2[2];
@@ -519,7 +492,7 @@ int main(void)
     }
 
     /* ---------- F2: the number is taken by a new eventfd while requests are in flight ---- */
-    set_phase("F2: eventfd closed with requests in flight, number reused by a new eventfd");
+    t_phase("F2: eventfd closed with requests in flight, number reused by a new eventfd");
     {
         enum { K = 2 };
         int p3[2];
@@ -564,7 +537,7 @@ int main(void)
     }
 
     /* ---------- F3: a new eventfd on the number of one closed with unreaped completions ---- */
-    set_phase("F3: new eventfd on the number of a closed one");
+    t_phase("F3: new eventfd on the number of a closed one");
     {
         int ex = f_num;
         CHECK_OK(close(ex)); /* the regular file of F */
@@ -598,6 +571,6 @@ int main(void)
     close(tfd);
     close(efd);
     close(fd);
-    set_phase("done");
+    t_phase("done");
     return T_PASS;
 }

@@ -15,31 +15,6 @@
 #include <rtaio.h>
 #include <sys/eventfd.h>
 
-static const char *volatile phase = "start";
-static volatile long phase_seq;
-static void set_phase(const char *p)
-{
-    phase = p;
-    __atomic_add_fetch(&phase_seq, 1, __ATOMIC_SEQ_CST);
-}
-static void *watchdog(void *arg)
-{
-    (void)arg;
-    long seen = -1;
-    double since = t_now();
-    for (;;) {
-        t_sleep_ms(100);
-        long s = __atomic_load_n(&phase_seq, __ATOMIC_SEQ_CST);
-        if (s != seen) {
-            seen = s;
-            since = t_now();
-        } else if (t_now() - since > 20.0) {
-            FAILF("stuck for 20 s in phase: %s", phase);
-        }
-    }
-    return NULL;
-}
-
 static uint64_t efd_collect(int efd, uint64_t want, const char *what)
 {
     uint64_t sum = 0;
@@ -145,15 +120,9 @@ static void vcb(struct aiocb *cb, int fd, const struct iovec *iov, size_t cnt, o
 int main(void)
 {
     t_init("ext_mixed_list");
-    {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        pthread_t wd;
-        CHECK_OK(pthread_create(&wd, NULL, watchdog, NULL));
-        pthread_detach(wd);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    }
+    /* a phase that takes more than 20 s fails the test with its name; the watchdog thread
+     * blocks every signal, so that none the test sends is delivered to it */
+    t_watchdog_start(&(struct t_watchdog){ .secs = 20, .poll_ms = 100, .block_signals = 1 });
     int sig = SIGRTMIN;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -176,7 +145,7 @@ int main(void)
     CHECK_OK(pipe(pp));
 
     /* ---------- LIO_NOWAIT, mixed notifications ---------- */
-    set_phase("LIO_NOWAIT mixed list");
+    t_phase("LIO_NOWAIT mixed list");
     static unsigned char w0[100], r1[100], wv0[30], wv1[70], rv0[11], rv1[22], rv2[33],
         w4[64], r5[80], rv8a[40], rv8b[1], wv9[3][17], pipebuf[12];
     t_fill_random(w0, sizeof w0);
@@ -286,7 +255,7 @@ int main(void)
         FAILF("mixed list: file content wrong after the write entries");
 
     /* ---------- an entry with a bad SIGEV_EVENTFD fails alone ---------- */
-    set_phase("LIO_NOWAIT with a bad SIGEV_EVENTFD entry");
+    t_phase("LIO_NOWAIT with a bad SIGEV_EVENTFD entry");
     {
         int regfd = t_tmpfile();
         int closed = dup(regfd);
@@ -329,7 +298,7 @@ int main(void)
     }
 
     /* ---------- LIO_WAIT with SIGEV_EVENTFD entries ---------- */
-    set_phase("LIO_WAIT with SIGEV_EVENTFD entries");
+    t_phase("LIO_WAIT with SIGEV_EVENTFD entries");
     for (int round = 0; round < 2; round++) {
         enum { NW = 8 };
         static struct aiocb wc[NW];
@@ -389,7 +358,7 @@ int main(void)
     }
 
     /* ---------- list sigevent SIGEV_EVENTFD on something else ---------- */
-    set_phase("list sigevent SIGEV_EVENTFD on a non-eventfd");
+    t_phase("list sigevent SIGEV_EVENTFD on a non-eventfd");
     {
         int regfd = t_tmpfile();
         int closed = dup(regfd);
@@ -458,6 +427,6 @@ int main(void)
     close(efdB);
     close(efdL);
     close(fd);
-    set_phase("done");
+    t_phase("done");
     return T_PASS;
 }

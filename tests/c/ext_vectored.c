@@ -22,31 +22,6 @@
 #include <rtaio.h>
 #include <sys/uio.h>
 
-static const char *volatile phase = "start";
-static volatile long phase_seq;
-static void set_phase(const char *p)
-{
-    phase = p;
-    __atomic_add_fetch(&phase_seq, 1, __ATOMIC_SEQ_CST);
-}
-static void *watchdog(void *arg)
-{
-    (void)arg;
-    long seen = -1;
-    double since = t_now();
-    for (;;) {
-        t_sleep_ms(100);
-        long s = __atomic_load_n(&phase_seq, __ATOMIC_SEQ_CST);
-        if (s != seen) {
-            seen = s;
-            since = t_now();
-        } else if (t_now() - since > 20.0) {
-            FAILF("stuck for 20 s in phase: %s", phase);
-        }
-    }
-    return NULL;
-}
-
 static void vcb(struct aiocb *cb, int fd, const struct iovec *iov, size_t cnt, off_t off)
 {
     t_cb(cb, fd, NULL, 0, off);
@@ -173,12 +148,11 @@ static void scatter_gather(int fd, int n, const size_t *wlen, int rn, const size
 int main(void)
 {
     t_init("ext_vectored");
-    pthread_t wd;
-    CHECK_OK(pthread_create(&wd, NULL, watchdog, NULL));
-    pthread_detach(wd);
+    /* a phase that takes more than 20 s fails the test with its name */
+    t_watchdog_start(&(struct t_watchdog){ .secs = 20, .poll_ms = 100 });
 
     /* ---------- cancel first, with 2 workers, so that requests are surely queued ---------- */
-    set_phase("aio_cancel of queued vectored requests");
+    t_phase("aio_cancel of queued vectored requests");
     {
         struct aioinit ai;
         memset(&ai, 0, sizeof ai);
@@ -300,7 +274,7 @@ int main(void)
     int fd = t_tmpfile();
 
     /* ---------- scatter/gather ---------- */
-    set_phase("scatter/gather");
+    t_phase("scatter/gather");
     {
         size_t one[1] = { 4097 };
         scatter_gather(fd, 1, one, 1, one, 12345, "1 segment");
@@ -327,7 +301,7 @@ int main(void)
     }
 
     /* ---------- iovcnt 0 ---------- */
-    set_phase("iovcnt 0");
+    t_phase("iovcnt 0");
     {
         struct stat st0, st1;
         CHECK_OK(fstat(fd, &st0));
@@ -354,7 +328,7 @@ int main(void)
     }
 
     /* ---------- argument errors ---------- */
-    set_phase("argument errors");
+    t_phase("argument errors");
     {
         static unsigned char b[64];
         static struct iovec big[IOV_MAX + 1];
@@ -430,7 +404,7 @@ int main(void)
     }
 
     /* ---------- end of file ---------- */
-    set_phase("end of file");
+    t_phase("end of file");
     {
         int efd = t_tmpfile();
         static unsigned char fdata[1000];
@@ -461,7 +435,7 @@ int main(void)
     }
 
     /* ---------- the iovec array is copied at submission ---------- */
-    set_phase("iovec array copied at submission");
+    t_phase("iovec array copied at submission");
     {
         /* readv blocked on an empty pipe */
         int pp[2];
@@ -580,7 +554,7 @@ int main(void)
     }
 
     /* ---------- O_DIRECT ---------- */
-    set_phase("O_DIRECT");
+    t_phase("O_DIRECT");
     {
         char path[4096];
         tmppath(path, sizeof path);
@@ -639,7 +613,7 @@ int main(void)
     }
 
     /* ---------- O_APPEND order ---------- */
-    set_phase("O_APPEND order");
+    t_phase("O_APPEND order");
     for (int round = 0; round < 2; round++) {
         char path[4096];
         tmppath(path, sizeof path);
@@ -697,7 +671,7 @@ int main(void)
     }
 
     /* ---------- pipes and sockets: offset ignored ---------- */
-    set_phase("pipes and sockets");
+    t_phase("pipes and sockets");
     {
         int sv[2];
         CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
@@ -744,7 +718,7 @@ int main(void)
     }
 
     /* ---------- lio_listio with LIO_READV / LIO_WRITEV ---------- */
-    set_phase("lio_listio vectored entries");
+    t_phase("lio_listio vectored entries");
     {
         static unsigned char base[8192];
         t_fill_random(base, sizeof base);
@@ -852,6 +826,6 @@ int main(void)
     }
 
     close(fd);
-    set_phase("done");
+    t_phase("done");
     return T_PASS;
 }

@@ -22,31 +22,6 @@
 #include <rtaio.h>
 #include <sys/eventfd.h>
 
-static const char *volatile phase = "start";
-static volatile long phase_seq;
-static void set_phase(const char *p)
-{
-    phase = p;
-    __atomic_add_fetch(&phase_seq, 1, __ATOMIC_SEQ_CST);
-}
-static void *watchdog(void *arg)
-{
-    (void)arg;
-    long seen = -1;
-    double since = t_now();
-    for (;;) {
-        t_sleep_ms(100);
-        long s = __atomic_load_n(&phase_seq, __ATOMIC_SEQ_CST);
-        if (s != seen) {
-            seen = s;
-            since = t_now();
-        } else if (t_now() - since > 20.0) {
-            FAILF("stuck for 20 s in phase: %s", phase);
-        }
-    }
-    return NULL;
-}
-
 #define SENTINEL ((struct aiocb *)(uintptr_t)0x5a5a5a50)
 
 /* aio_waitcomplete must fail with err and set *iocbp to NULL */
@@ -215,19 +190,13 @@ static void *many_waiter(void *arg)
 int main(void)
 {
     t_init("ext_waitcomplete");
-    {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        pthread_t wd;
-        CHECK_OK(pthread_create(&wd, NULL, watchdog, NULL));
-        pthread_detach(wd);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    }
+    /* a phase that takes more than 20 s fails the test with its name; the watchdog thread
+     * blocks every signal, so that none the test sends is delivered to it */
+    t_watchdog_start(&(struct t_watchdog){ .secs = 20, .poll_ms = 100, .block_signals = 1 });
     struct timespec z;
 
     /* ---------- nothing tracked ---------- */
-    set_phase("nothing tracked yet");
+    t_phase("nothing tracked yet");
     z = ts_zero();
     WC_ERR(&z, EAGAIN, "zero timeout, nothing submitted yet");
     double t0 = t_now();
@@ -241,7 +210,7 @@ int main(void)
     t_pwrite_all(fd, filedata, sizeof filedata, 0);
 
     /* ---------- one completed request ---------- */
-    set_phase("basic");
+    t_phase("basic");
     static struct aiocb cb[8];
     static unsigned char wbuf[100], rbuf[100];
     t_fill_random(wbuf, sizeof wbuf);
@@ -269,7 +238,7 @@ int main(void)
         FAILF("aio_read returned by aio_waitcomplete: wrong data");
 
     /* several kinds at once: each returned once */
-    set_phase("several kinds");
+    t_phase("several kinds");
     {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -319,7 +288,7 @@ int main(void)
     }
 
     /* lio_listio entries are tracked too */
-    set_phase("lio_listio entries");
+    t_phase("lio_listio entries");
     {
         static unsigned char l0[30], l1[40], l2[20];
         struct aiocb *list[4];
@@ -377,7 +346,7 @@ int main(void)
     }
 
     /* ---------- a request blocked on an empty pipe ---------- */
-    set_phase("blocked request: timeouts and argument errors");
+    t_phase("blocked request: timeouts and argument errors");
     int pp[2];
     CHECK_OK(pipe(pp));
     static char pbuf[10];
@@ -413,7 +382,7 @@ int main(void)
     }
 
     /* EINVAL calls do not consume a completed request */
-    set_phase("EINVAL calls with a completed request waiting");
+    t_phase("EINVAL calls with a completed request waiting");
     {
         t_cb(&cb[0], fd, rbuf, 100, 0);
         CHECK_OK(aio_read(&cb[0]));
@@ -440,7 +409,7 @@ int main(void)
     }
 
     /* ---------- a request that fails at completion ---------- */
-    set_phase("failed request");
+    t_phase("failed request");
     {
         t_cb(&cb[0], fd, (void *)1, 100, 0);
         CHECK_OK(aio_read(&cb[0]));
@@ -460,7 +429,7 @@ int main(void)
     }
 
     /* ---------- SIGEV_EVENTFD requests belong to aio_reap ---------- */
-    set_phase("SIGEV_EVENTFD requests");
+    t_phase("SIGEV_EVENTFD requests");
     {
         int efd = eventfd(0, EFD_NONBLOCK);
         CHECK(efd >= 0);
@@ -507,7 +476,7 @@ int main(void)
     }
 
     /* ---------- aio_return takes a request away; resubmission replaces it ---------- */
-    set_phase("aio_return / resubmission");
+    t_phase("aio_return / resubmission");
     {
         t_cb(&cb[0], fd, wbuf, 100, 0);
         t_cb(&cb[1], fd, rbuf, 77, 0);
@@ -529,7 +498,7 @@ int main(void)
     }
 
     /* ---------- many requests, several waiters ---------- */
-    set_phase("10,000 requests, 4 submitters, 2 waiters");
+    t_phase("10,000 requests, 4 submitters, 2 waiters");
     {
         mfd = t_tmpfile();
         static unsigned char init[NMANY * MSZ];
@@ -592,7 +561,7 @@ int main(void)
     }
     /* ---------- signal handlers (last: a wait that is not interrupted is rescued by
      * completing the request after 3 s, which then fails the test) ---------- */
-    set_phase("EINTR");
+    t_phase("EINTR");
     {
         t_cb(&cb[6], pp[0], pbuf, 10, 0);
         CHECK_OK(aio_read(&cb[6]));
@@ -657,6 +626,6 @@ int main(void)
     close(pp[0]);
     close(pp[1]);
     close(fd);
-    set_phase("done");
+    t_phase("done");
     return T_PASS;
 }

@@ -1071,29 +1071,6 @@ static void feed(void)
     }
 }
 
-/* ---------------- watchdog ---------------- */
-static _Atomic long progress;
-static _Atomic int watchdog_stop;
-static void *watchdog(void *a)
-{
-    (void)a;
-    long last = -1;
-    int still = 0;
-    while (!watchdog_stop) {
-        t_sleep_ms(500);
-        if (progress == last) {
-            if (++still >= 20) {
-                dump_ring();
-                FAILF("no progress for 10 s: the last call (see above) hangs");
-            }
-        } else {
-            still = 0;
-            last = progress;
-        }
-    }
-    return NULL;
-}
-
 static void expect_list_notify(const struct sigevent *sig)
 {
     switch (sig->sigev_notify) {
@@ -1252,17 +1229,23 @@ int main(void)
         slots[i].state = S_FRESH;
         exact[i] = 1;
     }
-    pthread_t ts, tw;
+    pthread_t ts;
     CHECK_OK(pthread_create(&ts, NULL, sleeper, NULL));
     while (!__atomic_load_n(&sleeper_tid, __ATOMIC_SEQ_CST))
         t_sleep_ms(1);
-    CHECK_OK(pthread_create(&tw, NULL, watchdog, NULL));
+    /* 20 looks 500 ms apart (10 s) without a call returning: the last call hangs */
+    t_watchdog_start(&(struct t_watchdog){
+        .polls = 20,
+        .poll_ms = 500,
+        .on_stall = dump_ring,
+        .stall_msg = "no progress for 10 s: the last call (see above) hangs",
+    });
 
     double end = t_now() + FUZZ_SECONDS;
     long counts[9] = { 0 };
     while (t_now() < end) {
         op_no++;
-        progress++;
+        t_progress();
         unsigned r = (unsigned)t_rand_below(100);
         int idx = (int)t_rand_below(NSLOT);
         if (r < 28) {
@@ -1309,7 +1292,7 @@ int main(void)
     aio_init(&ai);
     double dend = t_now() + 20;
     for (;;) {
-        progress++;
+        t_progress();
         const struct aiocb *l[NSLOT];
         int n = 0;
         for (int i = 0; i < NSLOT; i++) {
@@ -1358,8 +1341,7 @@ int main(void)
         t_sleep_ms(10);
     }
     t_sleep_ms(200);
-    watchdog_stop = 1;
-    pthread_join(tw, NULL);
+    t_watchdog_stop();
     long tot_thread = 0, tot_rt = 0, tot_std = 0;
     for (int i = 0; i < NSLOT; i++) {
         tot_thread += got_thread[i];

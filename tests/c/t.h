@@ -504,6 +504,83 @@ static inline void t_uffd_release(struct t_uffd *u)
         FAILF("UFFDIO_COPY: %s", strerror(errno));
 }
 
+/* ---- watchdog: a test that stops making progress fails, saying where ----
+ * t_watchdog_start() starts a thread that looks at the progress count every .poll_ms ms and
+ * fails the test (FAILF) when the count has not moved for .polls looks in a row AND for more
+ * than .secs seconds (set one of the two; a watchdog starved of CPU waits longer by looks than
+ * by the clock). t_phase(name) and t_progress() move the count; t_phase also names the phase
+ * the failure message gives. Before failing, .on_stall runs (when set: e.g. a trace of the
+ * last calls); the message is .stall_msg, or "stuck for S s in phase: NAME".
+ * .block_signals: the thread starts with every signal blocked, so that no signal the test
+ * sends to the process is delivered to it.
+ * t_watchdog_stop() stops and joins the thread: nothing fails after it returns. A test that
+ * never calls it keeps its watchdog until exit. */
+struct t_watchdog {
+    double secs;
+    int polls;
+    long poll_ms;
+    int block_signals;
+    void (*on_stall)(void);
+    const char *stall_msg;
+};
+static struct t_watchdog t_wd;
+static pthread_t t_wd_thread;
+static _Atomic int t_wd_stop;
+static const char *volatile t_wd_phase = "start";
+static volatile long t_wd_count;
+
+static inline void t_progress(void)
+{
+    __atomic_add_fetch(&t_wd_count, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void t_phase(const char *name)
+{
+    t_wd_phase = name;
+    t_progress();
+}
+
+static inline void *t_watchdog_main(void *arg)
+{
+    (void)arg;
+    long seen = -1;
+    int still = 0;
+    double since = t_now();
+    while (!t_wd_stop) {
+        t_sleep_ms(t_wd.poll_ms);
+        long c = __atomic_load_n(&t_wd_count, __ATOMIC_SEQ_CST);
+        if (c != seen) {
+            seen = c;
+            still = 0;
+            since = t_now();
+        } else if (++still >= t_wd.polls && t_now() - since > t_wd.secs) {
+            if (t_wd.on_stall)
+                t_wd.on_stall();
+            if (t_wd.stall_msg)
+                FAILF("%s", t_wd.stall_msg);
+            FAILF("stuck for %.0f s in phase: %s", t_wd.secs, t_wd_phase);
+        }
+    }
+    return NULL;
+}
+
+static inline void t_watchdog_start(const struct t_watchdog *w)
+{
+    sigset_t all, old;
+    t_wd = *w;
+    sigfillset(&all);
+    /* a new thread inherits its creator's signal mask */
+    pthread_sigmask(SIG_SETMASK, t_wd.block_signals ? &all : NULL, &old);
+    CHECK_OK(pthread_create(&t_wd_thread, NULL, t_watchdog_main, NULL));
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static inline void t_watchdog_stop(void)
+{
+    t_wd_stop = 1;
+    pthread_join(t_wd_thread, NULL);
+}
+
 static inline void t_init(const char *name)
 {
     t_name = name;
