@@ -18,7 +18,8 @@
 #
 # Also: t_have_lib (is librtaio.so there? a FAIL line if not), t_log_tail LOG N (a failed
 # test's last words), t_tmpdir VAR PREFIX [PARENT] (a temporary directory, removed at exit),
-# t_at_exit CMD (run at exit, before the temporary directories go).
+# t_at_exit CMD (run at exit, before the temporary directories go), and the C tests' index
+# (t_c_tests, below).
 
 root=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel 2>/dev/null) ||
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -80,3 +81,40 @@ _t_on_exit() {
     [ ${#_t_tmpdirs[@]} -eq 0 ] || rm -rf "${_t_tmpdirs[@]}"
 }
 trap _t_on_exit EXIT
+
+# ---- the C tests ---------------------------------------------------------------------------
+# tests/c/KIND/NAME.c, one program each; a test is named by NAME alone (names are unique across
+# the folders). The kinds, in run order (tests/c/README.md):
+C_KINDS=(posix kernel rel ext)
+# t_c_tests fills C_TESTS (every name, kind by kind, by name within a kind), C_TEST_SRC[NAME]
+# (its file) and C_TEST_KIND[NAME]. A .c file in a folder not listed above, or a name found
+# twice, is an error (returns 1 with a message on stderr): a test must not go unrun.
+declare -a C_TESTS=()
+declare -A C_TEST_SRC=() C_TEST_KIND=()
+t_c_tests() {
+    local dir=$root/tests/c f n k bad=0
+    for f in "$dir"/*.c; do
+        [ -e "$f" ] || continue
+        echo "tests/lib.sh: $f: a C test goes in a folder of its kind (${C_KINDS[*]})" >&2
+        bad=1
+    done
+    for f in "$dir"/*/*.c; do
+        [ -e "$f" ] || continue
+        k=$(basename "$(dirname "$f")") n=$(basename "$f" .c)
+        if [[ " ${C_KINDS[*]} " != *" $k "* ]]; then
+            echo "tests/lib.sh: $f: tests/c/$k/ is not a known kind (${C_KINDS[*]})" >&2
+            bad=1
+        elif [ -n "${C_TEST_SRC[$n]:-}" ]; then
+            echo "tests/lib.sh: two C tests named $n: ${C_TEST_SRC[$n]} and $f" >&2
+            bad=1
+        fi
+        C_TEST_SRC[$n]=$f C_TEST_KIND[$n]=$k
+    done
+    C_TESTS=()
+    for k in "${C_KINDS[@]}"; do
+        for f in "$dir/$k"/*.c; do
+            [ -e "$f" ] && C_TESTS+=("$(basename "$f" .c)")
+        done
+    done
+    return $bad
+}

@@ -3,19 +3,19 @@
 #
 #   tests/run-c-tests.sh [--glibc] [--keep-going] [TEST...]
 #
-# Every tests/c/*.c is built twice:
+# A test is tests/c/KIND/NAME.c (tests/c/README.md), built in the modes its folder says:
 #   link     gcc ... -L$RTAIO_LIBDIR -lrtaio -Wl,-rpath,$RTAIO_LIBDIR   (no -lrt)
 #   preload  gcc ... -lrt, run with LD_PRELOAD=$RTAIO_LIBDIR/librtaio.so
+#   posix/ kernel/ rel/   link and preload: they use the system <aio.h> only
+#   ext/                  link only: rtaio.h's extensions, which glibc's -lrt does not have
 # and run with `timeout 60`. Exit status of a test: 0 pass, 77 skip, anything else fail.
-# Tests of rtaio.h's extensions (ext_*.c) use functions glibc does not have: they are built
-# in link mode only.
 # Plus two binding checks (LD_DEBUG=bindings, LD_BIND_NOW=1): every aio symbol a test
 # program uses binds to librtaio.so, in link and in preload mode.
 #
 # --glibc: instead, run the -lrt build WITHOUT rtaio (plain glibc), for comparison only.
 #          Many rtaio-specific assertions fail there; the tests are told (RTAIO_TEST_GLIBC=1)
 #          to skip the calls that would crash glibc (NULL pointers).
-# TEST...: only these tests (names without .c).
+# TEST...: only these tests (NAME, without folder or .c).
 #
 # The last line is `c-tests: N passed, N failed[, N skipped]`; exit 1 if anything failed.
 # Build outputs and logs: build/tests/.
@@ -23,10 +23,19 @@ set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, CC, the tally, t_tmpdir
 
-SRC=$root/tests/c
+SRC=$root/tests/c # t.h, shared by every kind of test: -I$SRC
 OUT=$root/build/tests
 CFLAGS=(-D_GNU_SOURCE -pthread -O2 -g -Wall -Werror -I"$SRC" -I"$root/librt-aio/include")
 TIMEOUT=${RTAIO_TEST_TIMEOUT:-60}
+
+# The modes of each kind of test (the folder). --glibc runs what preload runs, without rtaio.
+declare -A KIND_MODES=([posix]="link preload" [kernel]="link preload" [rel]="link preload"
+    [ext]="link")
+runs_in() { # KIND MODE
+    local m=$2
+    [ "$m" = glibc ] && m=preload
+    [[ " ${KIND_MODES[$1]:-} " == *" $m "* ]]
+}
 
 glibc=0
 only=()
@@ -56,11 +65,11 @@ mkdir -p "$OUT/logs"
 for m in "${modes[@]}"; do mkdir -p "$OUT/$m"; done
 t_tmpdir TMPROOT rtaio-c-tests
 
-tests=()
+t_c_tests || t_fail "tests/c/ layout (see the messages above)"
 if [ ${#only[@]} -gt 0 ]; then
     tests=("${only[@]}")
 else
-    for f in "$SRC"/*.c; do tests+=("$(basename "$f" .c)"); done
+    tests=("${C_TESTS[@]}")
 fi
 
 failed_names=()
@@ -80,13 +89,14 @@ report() { # STATUS MODE NAME [LOG]
 
 build() { # MODE NAME → prints binary path, returns nonzero on failure
     local mode=$1 name=$2 bin=$OUT/$1/$2 log=$OUT/logs/$1-$2.build.log
+    local src=${C_TEST_SRC[$name]}
     case $mode in
     link)
-        "$CC" "${CFLAGS[@]}" "$SRC/$name.c" -o "$bin" \
+        "$CC" "${CFLAGS[@]}" "$src" -o "$bin" \
             -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" >"$log" 2>&1
         ;;
     preload | glibc)
-        "$CC" "${CFLAGS[@]}" "$SRC/$name.c" -o "$bin" -lrt >"$log" 2>&1
+        "$CC" "${CFLAGS[@]}" "$src" -o "$bin" -lrt >"$log" 2>&1
         ;;
     esac
 }
@@ -104,11 +114,11 @@ run() { # MODE BIN LOG [env...]
 
 for mode in "${modes[@]}"; do
     for name in "${tests[@]}"; do
-        case $name in ext_*) [ "$mode" = link ] || continue ;; esac
-        if [ ! -f "$SRC/$name.c" ]; then
+        if [ -z "${C_TEST_SRC[$name]:-}" ]; then
             report FAIL "$mode" "$name (no such test)"
             continue
         fi
+        runs_in "${C_TEST_KIND[$name]}" "$mode" || continue
         if ! build "$mode" "$name"; then
             report FAIL "$mode" "$name (build)" "$OUT/logs/$mode-$name.build.log"
             continue

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the C tests (tests/c/*.c) and the stress test (tests/stress/stress.c) with sanitizers and
+# Build the C tests (tests/c/*/*.c, every kind) and the stress test (tests/stress/stress.c) with sanitizers and
 # run them against rtaio:
 #   asan   -fsanitize=address,undefined (UBSan errors are fatal: -fno-sanitize-recover)
 #   tsan   -fsanitize=thread
@@ -41,7 +41,7 @@ set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # root, LIBDIR, CC, the tally, t_tmpdir
 
-SRC=$root/tests/c
+SRC=$root/tests/c # t.h: -I$SRC
 OUT=$root/build/sanitize
 CFLAGS=(-D_GNU_SOURCE -pthread -O2 -g -Wall -Werror -I"$SRC" -I"$root/librt-aio/include")
 TIMEOUT=${RTAIO_TEST_TIMEOUT:-120}
@@ -137,8 +137,9 @@ build_one() { # SAN NAME
 }
 
 # name → source file
+t_c_tests || t_fail "tests/c/ layout (see the messages above)"
 declare -A SRCS=()
-for f in "$SRC"/*.c; do SRCS[$(basename "$f" .c)]=$f; done
+for n in "${C_TESTS[@]}"; do SRCS[$n]=${C_TEST_SRC[$n]}; done
 SRCS[stress]=$root/tests/stress/stress.c
 if [ ${#only[@]} -gt 0 ]; then
     for n in "${only[@]}"; do

@@ -1,9 +1,9 @@
-/* kaio.h: helpers shared by the kernel-backend tests (tests/c/kaio_*.c). */
+/* kaio.h: helpers shared by the kernel-backend tests (tests/c/kernel/kaio_*.c). */
 #ifndef RTAIO_TEST_KAIO_H
 #define RTAIO_TEST_KAIO_H
 #include "t.h"
 
-/* ---- kaio common block (the same in every tests/c/kaio_*.c: each test is one file) ----
+/* ---- kaio common block (the same in every tests/c/kernel/kaio_*.c: each test is one file) ----
  * kaio_dir(): a directory on a real disk for O_DIRECT files: $RTAIO_TEST_DIR, else the
  *   directory of the test binary (build/tests/<mode>), else $TMPDIR, else "." — never a
  *   tmpfs/ramfs (statfs), which has no O_DIRECT.
