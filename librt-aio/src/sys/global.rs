@@ -3,17 +3,33 @@
 //! `std::sync::OnceLock` cannot be reset, and the fork child must drop the parent's state (its
 //! threads do not exist there, its locks may be held) without touching it: so the value is
 //! leaked and published through an atomic pointer, and forgetting is one atomic store,
-//! async-signal-safe. A forgotten value is never freed: references to it stay valid.
+//! async-signal-safe. A forgotten value is never freed: references to it stay valid. It stays
+//! reachable too, in a few slots kept for the purpose, so that a leak checker (LeakSanitizer in
+//! a fork child) does not report it.
 
-use std::sync::atomic::{AtomicPtr, Ordering::*};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::*};
+
+/// Forgotten values kept reachable (a fork chain deeper than this reuses the oldest slot).
+const KEPT: usize = 8;
 
 pub struct Global<T> {
     p: AtomicPtr<T>,
+    kept: [AtomicPtr<T>; KEPT],
+    next_kept: AtomicUsize,
 }
 
 impl<T> Global<T> {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const NONE: AtomicPtr<T> = AtomicPtr::new(std::ptr::null_mut());
+
     pub const fn new() -> Self {
-        Global { p: AtomicPtr::new(std::ptr::null_mut()) }
+        Global { p: AtomicPtr::new(std::ptr::null_mut()), kept: [Self::NONE; KEPT], next_kept: AtomicUsize::new(0) }
+    }
+
+    fn keep(&self, p: *mut T) {
+        if !p.is_null() {
+            self.kept[self.next_kept.fetch_add(1, Relaxed) % KEPT].store(p, Relaxed);
+        }
     }
 
     /// The value, if one is published.
@@ -31,13 +47,16 @@ impl<T> Global<T> {
         let new: &'static mut T = Box::leak(Box::new(make()));
         match self.p.compare_exchange(std::ptr::null_mut(), new, AcqRel, Acquire) {
             Ok(_) => new,
-            // SAFETY: `winner` was published by the winning maker and is never freed.
-            Err(winner) => unsafe { &*winner },
+            Err(winner) => {
+                self.keep(new);
+                // SAFETY: `winner` was published by the winning maker and is never freed.
+                unsafe { &*winner }
+            }
         }
     }
 
     /// Forgets the value (in a child after fork). Async-signal-safe.
     pub fn forget(&self) {
-        self.p.store(std::ptr::null_mut(), SeqCst);
+        self.keep(self.p.swap(std::ptr::null_mut(), SeqCst));
     }
 }

@@ -40,6 +40,7 @@
  * (pipe/socket) are bounded in number and fed/drained; at the end every accepted request
  * must complete (20 s deadline). A watchdog fails the test if an API call hangs. */
 #include "t.h"
+#include <sys/prctl.h>
 
 #define NSLOT 48
 #define BUDGET 12
@@ -1180,6 +1181,11 @@ static pid_t start_helper(void)
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = (void (*)(int))(void *)0;
         close(p[0]);
+        /* dies with the test, however the test ends (a failed check, the alarm, a watchdog):
+         * it blocks every signal, so nothing else would end it */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(0);
         /* count what arrives; SIGTERM ends with the count */
         sigset_t all;
         sigfillset(&all);
