@@ -10,6 +10,11 @@ MANDIR    ?= $(PREFIX)/share/man
 DESTDIR   ?=
 CARGO     ?= cargo
 VERSION   := 0.1.0
+# How `install` strips the shared library and the static archive (empty: not stripped).
+# `make deb` strips both as Debian's dh_strip does.
+STRIP     ?= strip
+STRIP_SHLIB  ?= --strip-debug
+STRIP_STATIC ?=
 
 OUT       := target/release
 # Manual pages, relative to man/ and to $(MANDIR).
@@ -17,7 +22,7 @@ MANPAGES   = $(patsubst man/%,%,$(wildcard man/man*/*.[0-9]))
 LIB       := $(OUT)/librtaio.so
 export RTAIO_LIBDIR := $(abspath $(OUT))
 
-.PHONY: deps all build test unit-test c-test conformance fio-verify check-abi stress sanitize demo bench install uninstall clean
+.PHONY: deps all build test unit-test c-test conformance fio-verify check-abi stress sanitize demo bench install uninstall deb clean
 
 all: build
 
@@ -71,10 +76,11 @@ install: build
 	    install -m 0644 man/$$page $(DESTDIR)$(MANDIR)/$$page || exit 1; \
 	done
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION)
-	strip --strip-debug $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION)
+	$(if $(STRIP_SHLIB),$(STRIP) $(STRIP_SHLIB) $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION))
 	ln -sf librtaio.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtaio.so.1
 	ln -sf librtaio.so.1 $(DESTDIR)$(LIBDIR)/librtaio.so
 	install -m 0644 $(OUT)/librtaio.a $(DESTDIR)$(LIBDIR)/librtaio.a
+	$(if $(STRIP_STATIC),$(STRIP) $(STRIP_STATIC) $(DESTDIR)$(LIBDIR)/librtaio.a)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' rtaio.pc.in > $(DESTDIR)$(PCDIR)/rtaio.pc
 	sed -e 's|@LIBDIR@|$(LIBDIR)|g' rtaio.in > $(DESTDIR)$(BINDIR)/rtaio
@@ -85,6 +91,24 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/librtaio.so $(DESTDIR)$(LIBDIR)/librtaio.a \
 	      $(DESTDIR)$(PCDIR)/rtaio.pc $(DESTDIR)$(BINDIR)/rtaio $(DESTDIR)$(INCDIR)/rtaio.h \
 	      $(addprefix $(DESTDIR)$(MANDIR)/,$(MANPAGES))
+
+# Debian packages librtaio1, librtaio-dev and rtaio in build/deb/ (packaging/debian/README.md):
+# `make install` into a staging tree with Debian's paths, then split, checked and built with
+# dpkg-deb by packaging/debian/build-debs.sh.
+DEB_OUT       := build/deb
+DEB_MULTIARCH ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $${CC:-cc} -print-multiarch)
+DEB_STAGE     := $(DEB_OUT)/stage
+DEB_DIRS      := PREFIX=/usr LIBDIR=/usr/lib/$(DEB_MULTIARCH) INCDIR=/usr/include BINDIR=/usr/bin \
+                 PCDIR=/usr/lib/$(DEB_MULTIARCH)/pkgconfig MANDIR=/usr/share/man
+
+deb: build
+	@test -n "$(DEB_MULTIARCH)" || { echo "deb: cannot tell the multiarch triplet (dpkg-architecture, cc -print-multiarch)" >&2; exit 1; }
+	rm -rf $(DEB_STAGE)
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_STAGE)) $(DEB_DIRS) \
+	    STRIP_SHLIB="--remove-section=.comment --remove-section=.note --strip-unneeded" \
+	    STRIP_STATIC="--strip-debug --remove-section=.comment --remove-section=.note --enable-deterministic-archives"
+	$(DEB_DIRS) VERSION=$(VERSION) MULTIARCH=$(DEB_MULTIARCH) \
+	    bash packaging/debian/build-debs.sh $(DEB_STAGE) $(DEB_OUT)
 
 clean:
 	$(CARGO) clean
