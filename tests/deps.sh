@@ -2,7 +2,7 @@
 # Installs what building, testing and the demo need, only where missing (Debian/Ubuntu).
 set -euo pipefail
 need=()
-for p in fio strace gcc g++ make binutils bc groff-base man-db; do
+for p in fio strace gcc g++ make binutils bc groff-base man-db dpkg-dev lintian pkg-config; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 command -v cargo >/dev/null 2>&1 || need+=(cargo)

@@ -42,6 +42,7 @@ run_suite sanitize bash tests/sanitize.sh
 run_suite conformance bash posix-conformance/run.sh
 run_suite examples bash tests/examples.sh
 run_suite man-pages bash tests/man-check.sh
+run_suite deb bash tests/deb.sh
 run_suite miri bash tests/miri.sh
 
 echo
