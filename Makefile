@@ -96,7 +96,7 @@ uninstall:
 # `make install` into a staging tree with Debian's paths, then split, checked and built with
 # dpkg-deb by packaging/debian/build-debs.sh.
 DEB_OUT       := build/deb
-DEB_MULTIARCH ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $${CC:-cc} -print-multiarch)
+DEB_MULTIARCH ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
 DEB_STAGE     := $(DEB_OUT)/stage
 DEB_DIRS      := PREFIX=/usr LIBDIR=/usr/lib/$(DEB_MULTIARCH) INCDIR=/usr/include BINDIR=/usr/bin \
                  PCDIR=/usr/lib/$(DEB_MULTIARCH)/pkgconfig MANDIR=/usr/share/man

@@ -46,7 +46,7 @@ set -u
 
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null) ||
     root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 OUT=$root/build/tests/deb
 DEBDIR=$root/build/deb
 CC=${CC:-cc}
@@ -166,7 +166,7 @@ contents() {
 declare -A ftype ftarget owner_of
 for p in $PKGS; do
     contents "$p" >"$OUT/$p.contents"
-    while read -r t mode own path target; do
+    while read -r t _ _ path target; do
         ftype[$path]=$t
         ftarget[$path]=${target:-}
         owner_of[$path]="${owner_of[$path]:+${owner_of[$path]} }$p"
@@ -220,8 +220,9 @@ for p in $PKGS; do
     d+=$(diff <(cd "$x" && find . -type f ! -path './DEBIAN/*' -printf '%P\n' | sort) \
         <(awk '{print $2}' "$x/DEBIAN/md5sums" | sort) | grep '^[<>]' | sed 's/^/md5sums: /')
     check "$p: md5sums" "$d"
-    extra=$(ls "$x/DEBIAN" | grep -vxE 'control|md5sums|shlibs|symbols|triggers')
-    check "$p: control files $(ls "$x/DEBIAN" | tr '\n' ' ')(no maintainer scripts)" "$extra"
+    ctrl=$(find "$x/DEBIAN" -mindepth 1 -printf '%f\n' | sort)
+    check "$p: control files $(echo $ctrl) (no maintainer scripts)" \
+        "$(grep -vxE 'control|md5sums|shlibs|symbols|triggers' <<<"$ctrl")"
 done
 x=$OUT/x/librtaio1/DEBIAN
 check "librtaio1: triggers: activate-noawait ldconfig" \
@@ -286,8 +287,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # dpkg, waiting up to 5 minutes while apt or another dpkg holds its lock.
 dpkg_run() {
-    local i o rc
-    for i in $(seq 60); do
+    local o rc
+    for _ in $(seq 60); do
         o=$("${SUDO[@]}" dpkg "$@" 2>&1)
         rc=$?
         if [ $rc -ne 0 ] && grep -qE 'lock.*(locked|held)|frontend lock|unable to lock' <<<"$o"; then
@@ -326,6 +327,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM HUP
 o=$(dpkg_run -i "$(deb librtaio1)" "$(deb librtaio-dev)" "$(deb rtaio)")
 rc=$?
 installed=1
@@ -505,7 +507,7 @@ for p in $PKGS; do
 done
 infodir=$(dpkg-query --control-path dpkg 2>/dev/null | head -n1 | xargs -r dirname)
 infodir=${infodir:-/var/lib/dpkg/info}
-left=$(ls "$infodir" 2>/dev/null | grep -E '^(librtaio1|librtaio-dev|rtaio)(:[a-z0-9-]+)?\.' | tr '\n' ' ')
+left=$(find "$infodir" -maxdepth 1 -printf '%f\n' 2>/dev/null | grep -E '^(librtaio1|librtaio-dev|rtaio)(:[a-z0-9-]+)?\.' | tr '\n' ' ')
 [ -z "$left" ] || d+="$infodir: $left"$'\n'
 check "dpkg: $PKGS gone (status, dpkg -L, $infodir)" "$d"
 d=""

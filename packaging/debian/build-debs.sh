@@ -73,6 +73,7 @@ take librtaio-dev "$LIBDIR/librtaio.so" "$LIBDIR/librtaio.a" "$PCDIR/rtaio.pc" "
 take rtaio "$BINDIR/rtaio" "$MANDIR/man1/*"
 left=$(cd "$stage" && find . ! -type d)
 [ -z "$left" ] || die "staged files no package claims (add them to a take line):"$'\n'"$left"
+rm -rf "$stage" # only empty directories are left
 
 packages=$(sed -n 's/^Package: //p' debian/control)
 for pkg in $packages; do
