@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what building, testing and the demo need, only where missing (Debian/Ubuntu).
+# Installs what building, testing, the demo and the benchmark (gnuplot-nox: its chart) need, only
+# where missing (Debian/Ubuntu).
 set -euo pipefail
 need=()
-for p in fio strace gcc g++ make binutils bc groff-base man-db dpkg-dev lintian pkg-config; do
+for p in fio strace gcc g++ make binutils bc groff-base man-db dpkg-dev lintian pkg-config gnuplot-nox; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 command -v cargo >/dev/null 2>&1 || need+=(cargo)
