@@ -575,7 +575,6 @@ done
 
 # ---------------------------------------------------------------- report
 DATE=$(date '+%Y-%m-%d %H:%M')
-HAVE_BEFORE_COL=$have_before
 cols=(glibc)
 [ $have_rtaio = 1 ] && cols+=(rtaio)
 [ $have_rtaio = 1 ] && [ "$THREADS_COL" = 1 ] && cols+=(rtaio-threads)
@@ -591,6 +590,7 @@ cfmt() { # µs per request
         if (v >= 100) printf "%.0f", v; else if (v >= 10) printf "%.1f", v; else printf "%.2f", v }'
 }
 in_row() { [[ " ${CFGS[$1]} " == *" $2 "* ]]; }
+in_cols() { [[ " ${cols[*]} " == *" $1 "* ]]; }
 
 print_table() {
     local key c ref refs sub i hdr1 hdr2 dash
@@ -600,8 +600,10 @@ print_table() {
         hdr1+=$(printf ' %-13s' "$c")
         hdr2+=$(printf ' %7s %5s' "kop/s" "us/op")
     done
-    hdr1+=$(printf ' %6s %6s | %-16s %7s %5s %5s' "rtaio" "thrds" "kernel reference" "" "" "rtaio")
-    hdr2+=$(printf ' %6s %6s | %-16s %7s %5s %5s' "/glibc" "/glibc" "(best first)" "kop/s" "us/op" "/ref")
+    in_cols rtaio && hdr1+=$(printf ' %6s' "rtaio") && hdr2+=$(printf ' %6s' "/glibc")
+    in_cols rtaio-threads && hdr1+=$(printf ' %6s' "thrds") && hdr2+=$(printf ' %6s' "/glibc")
+    hdr1+=$(printf ' | %-16s %7s %5s %5s' "kernel reference" "" "" "rtaio")
+    hdr2+=$(printf ' | %-16s %7s %5s %5s' "(best first)" "kop/s" "us/op" "/ref")
     echo "$hdr1"
     echo "$hdr2"
     dash=$(printf '%*s' "${#hdr2}" '' | tr ' ' '-')
@@ -621,7 +623,9 @@ print_table() {
         tg=$(ratio_of "${BEST[$key|rtaio-threads]:-}" "${BEST[$key|glibc]:-}")
         in_row "$key" rtaio || rg=""
         in_row "$key" rtaio-threads || tg=""
-        line+=$(printf ' %6s %6s |' "$rg" "$tg")
+        in_cols rtaio && line+=$(printf ' %6s' "$rg")
+        in_cols rtaio-threads && line+=$(printf ' %6s' "$tg")
+        line+=" |"
         # references, best first
         refs=()
         while read -r ref; do [ -n "$ref" ] && refs+=("$ref"); done < <(
@@ -644,9 +648,15 @@ print_table() {
         done
     done
     echo "$dash"
-    echo "kop/s: thousands per second (IOPS; lio, pipe: reads/s; wsync: write+fdatasync pairs/s; SIGEV_THREAD, epoll: completions/s;"
-    echo "mixed: requests/s). us/op: CPU time (user+sys, all threads; fio: its process tree, start-up subtracted) per request."
-    echo "Best of $REPS runs of ${SECS}s, configurations alternated. rtaio/ref: rtaio against each kernel reference (first: the best)."
+    local units=""
+    wants lio pipe && units+="; lio, pipe: reads/s"
+    wants wsync && units+="; write+fdatasync: pairs/s (CPU per pair)"
+    wants sigev evloop32 evloop1 && units+="; SIGEV_THREAD, epoll: completions/s"
+    wants mixed && units+="; mixed: reads+writes/s"
+    { echo "kop/s: thousands of requests per second (IOPS$units)."
+      echo "us/op: CPU time (user+sys of all threads; fio: its whole process tree, start-up subtracted) per request."
+      echo "Best of $REPS runs of ${SECS}s, configurations alternated. rtaio/ref: rtaio against each kernel reference (first: the best)."
+    } | fold -s -w 120
     if wants evloop32 evloop1; then
         echo "(e) epoll loop: glibc = SIGEV_SIGNAL + handler writing into a pipe; rtaio = SIGEV_EVENTFD + aio_reap; the sub-line: rtaio, glibc's pattern."
     fi
