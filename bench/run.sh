@@ -154,8 +154,8 @@ log() { echo "$*" >>"$LOG"; }
 ALL_ROWS=(cached1 cached32 lio write wsync pipe sigev mixed uncached1 uncached32 odirect
     fio-cached fio-uncached evloop32 evloop1)
 declare -A WANT=()
-for w in ${BENCH_ONLY:-${1:-all}}; do
-    for w in ${w//,/ }; do
+for arg in ${BENCH_ONLY:-${1:-all}}; do
+    for w in ${arg//,/ }; do
         case $w in
             all) for r in "${ALL_ROWS[@]}"; do WANT[$r]=1; done ;;
             headline | demo) for r in cached1 cached32 uncached32 odirect; do WANT[$r]=1; done ;;
@@ -177,24 +177,24 @@ for r in "${ALL_ROWS[@]}"; do [ -n "${WANT[$r]:-}" ] && ROWS+=("$r"); done
 wants() { local r; for r in "$@"; do [ -n "${WANT[$r]:-}" ] && return 0; done; return 1; }
 
 # ---------------------------------------------------------------- rows and configurations
-# row_def KEY: R_LABEL (table), R_BENCH (key of its BENCH line), R_UNIT, R_KIND (aio|fio|ev),
+# row_def KEY: R_LABEL (table), R_BENCH (key of its BENCH line), R_KIND (aio|fio|ev),
 # R_REFS (kernel references), R_EXTRA (further rtaio variants), R_POST (a file to fsync after
 # every run, outside the measurement)
 row_def() {
-    R_REFS=() R_EXTRA=() R_POST= R_KIND=aio R_UNIT=IOPS
+    R_REFS=() R_EXTRA=() R_POST='' R_KIND=aio
     case $1 in
         cached1) R_LABEL="cached read QD1" R_BENCH=randread_4K_cached_QD1 R_REFS=(pread fio-psync) ;;
         cached32) R_LABEL="cached read QD32" R_BENCH=randread_4K_cached_QD32
             R_REFS=(fio-psync2 fio-uring fio-sqpoll) ;;
-        lio) R_LABEL="lio_listio 256 cached" R_BENCH=lio_listio_256_cached R_UNIT="reads/s" ;;
+        lio) R_LABEL="lio_listio 256 cached" R_BENCH=lio_listio_256_cached ;;
         write) R_LABEL="cached write QD32" R_BENCH=randwrite_4K_cached_QD32 R_POST=$WFILE
             R_REFS=(fio-psync2 fio-uring) ;;
-        wsync) R_LABEL="write+fdatasync x4" R_BENCH=write_fdatasync_4_chains R_UNIT="pairs/s"
+        wsync) R_LABEL="write+fdatasync x4" R_BENCH=write_fdatasync_4_chains
             R_REFS=(fio-psync4) ;;
-        pipe) R_LABEL="pipe read QD$PIPE_QD" R_BENCH=pipe_read_4K_QD$PIPE_QD R_UNIT="reads/s" ;;
-        sigev) R_LABEL="SIGEV_THREAD QD32" R_BENCH=SIGEV_THREAD_cached_QD32 R_UNIT="compl/s" ;;
+        pipe) R_LABEL="pipe read QD$PIPE_QD" R_BENCH=pipe_read_4K_QD$PIPE_QD ;;
+        sigev) R_LABEL="SIGEV_THREAD QD32" R_BENCH=SIGEV_THREAD_cached_QD32 ;;
         mixed) R_LABEL="mixed r/w SIGEV_SIGNAL" R_BENCH=mixed_rw_4K_SIGEV_SIGNAL_QD$MIXED_QD
-            R_UNIT="req/s" R_POST=$MFILE ;;
+            R_POST=$MFILE ;;
         uncached1) R_LABEL="uncached read QD1" R_BENCH=randread_4K_uncached_QD1 R_REFS=(fio-psync) ;;
         uncached32) R_LABEL="uncached read QD32" R_BENCH=randread_4K_uncached_QD32
             R_REFS=(fio-psync32 fio-uring) ;;
@@ -203,7 +203,7 @@ row_def() {
         fio-cached) R_LABEL="fio posixaio cached" R_BENCH=fio_posixaio_cached_QD32 R_KIND=fio ;;
         fio-uncached) R_LABEL="fio posixaio uncached" R_BENCH=fio_posixaio_uncached_QD32 R_KIND=fio ;;
         evloop32 | evloop1) R_LABEL="epoll loop QD${1#evloop} (e)" R_BENCH=epoll_loop_QD${1#evloop}
-            R_UNIT="compl/s" R_KIND=ev R_EXTRA=(rtaio-sigpipe) ;;
+            R_KIND=ev R_EXTRA=(rtaio-sigpipe) ;;
     esac
 }
 
@@ -212,7 +212,7 @@ cfg_label() {
         pread) echo "pread loop" ;;
         fio-psync) echo "fio psync" ;;
         fio-psync2) echo "fio psync x2" ;;
-        fio-psync4) echo "fio psync x4 fds" ;;
+        fio-psync4) echo "fio psync+fdsync" ;;
         fio-psync32) echo "fio psync x32" ;;
         fio-uring) echo "fio io_uring" ;;
         fio-sqpoll) echo "fio uring sqpoll" ;;
@@ -254,18 +254,18 @@ cfg_cmd() {
             fio-libaio) eng=(--ioengine=libaio --iodepth=32) ;;
         esac
         case $key in
-            cached1 | cached32) C_CMD=(fio $name "${eng[@]}" "${FIO_CACHED[@]}" --norandommap) ;;
-            write | wsync) C_CMD=(fio $name "${eng[@]}" "${FIO_WRITE[@]}") ;;
-            uncached1) C_CMD=(fio $name "${eng[@]}" "${FIO_UNCACHED[@]}") ;;
+            cached1 | cached32) C_CMD=(fio "$name" "${eng[@]}" "${FIO_CACHED[@]}" --norandommap) ;;
+            write | wsync) C_CMD=(fio "$name" "${eng[@]}" "${FIO_WRITE[@]}") ;;
+            uncached1) C_CMD=(fio "$name" "${eng[@]}" "${FIO_UNCACHED[@]}") ;;
             uncached32)
                 if [ $cfg = fio-psync32 ]; then # disjoint ranges: no job reads a block another cached
                     local part=$((UNCACHED_MIB / 32))
-                    C_CMD=(fio $name "${eng[@]}" "${FIO_UNCACHED[@]}" --size="${part}M"
+                    C_CMD=(fio "$name" "${eng[@]}" "${FIO_UNCACHED[@]}" --size="${part}M"
                         --offset_increment="${part}M")
                 else
-                    C_CMD=(fio $name "${eng[@]}" "${FIO_UNCACHED[@]}")
+                    C_CMD=(fio "$name" "${eng[@]}" "${FIO_UNCACHED[@]}")
                 fi ;;
-            odirect) C_CMD=(fio $name "${eng[@]}" "${FIO_UNCACHED[@]}" --direct=1) ;;
+            odirect) C_CMD=(fio "$name" "${eng[@]}" "${FIO_UNCACHED[@]}" --direct=1) ;;
         esac
         C_CMD+=("${FIO_RUN[@]}")
         return
@@ -284,7 +284,7 @@ cfg_cmd() {
         odirect) C_CMD=("$BIN" odirect "$UNCACHED" 32 "$SECS") ;;
         fio-cached | fio-uncached)
             C_TYPE=fio
-            C_CMD=(fio $name --ioengine=posixaio --rw=randread --iodepth=32 --numjobs=1)
+            C_CMD=(fio "$name" --ioengine=posixaio --rw=randread --iodepth=32 --numjobs=1)
             if [ $key = fio-cached ]; then
                 C_CMD+=(--filename="$CACHED" --size="${CACHED_MIB}M" --invalidate=0 --readonly)
             else
@@ -309,7 +309,7 @@ cfg_cmd() {
 kv() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2" | head -n1; }
 
 # run_cfg KEY CFG -> FIG (ops/s, or ERR/TIMEOUT), CPU (µs per request, or -); non-zero on failure
-FIG= CPU=
+FIG='' CPU=''
 residency=() # per uncached run: resident fraction before/after
 declare -A FIO_OVH=()
 run_cfg() {
@@ -480,7 +480,7 @@ prepare_file() {
     "$BIN" prepare "$1" "$2" >>"$LOG" || { echo "bench: cannot create $1" >&2; exit 1; }
     if [ "${3:-}" = hold ]; then
         log "warm $1: $("$BIN" warm "$1")"
-        "$BIN" hold "$1" 7200 >>"$LOG" 2>&1 &
+        "$BIN" hold "$1" 3600 >>"$LOG" 2>&1 &
         HOLD_PIDS+=($!)
     fi
 }
@@ -657,7 +657,7 @@ print_table() {
     { echo "kop/s: thousands of requests per second (IOPS$units)."
       echo "us/op: CPU time (user+sys of all threads; fio: its whole process tree, start-up subtracted) per request."
       echo "Best of $REPS runs of ${SECS}s, configurations alternated. rtaio/ref: rtaio against each kernel reference (first: the best)."
-    } | fold -s -w 120
+    } | fold -s -w 120 | sed "s/ *$//"
     if wants evloop32 evloop1; then
         echo "(e) epoll loop: glibc = SIGEV_SIGNAL + handler writing into a pipe; rtaio = SIGEV_EVENTFD + aio_reap; the sub-line: rtaio, glibc's pattern."
     fi

@@ -36,5 +36,5 @@ BENCH_ONLY=headline \
     BENCH_REPORT=table \
     BENCH_OUT=${RTAIO_DEMO_DIR:-$root/build/tests/demo} \
     BENCH_DATA=${BENCH_DATA:-$root/build/bench} \
-    BENCH_BASELINE= \
+    BENCH_BASELINE='' \
     bash "$root/bench/run.sh"
