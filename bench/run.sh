@@ -82,7 +82,7 @@
 #   exit, about 0.17 s), divided by the requests counted in fio's terse output.
 #
 # Output:
-#   stdout  the table (≤ 120 columns; 134 with a "before" column), the O_DIRECT targets, the
+#   stdout  the table (117 columns; 131 with a "before" column), the O_DIRECT targets, the
 #           "BENCH key=value" lines, every sample, CPU per run, residency, the event-loop
 #           section, notes; BENCH_REPORT=table prints the table and the notes only
 #   build/bench/bench.csv   row,config,ops_per_s,cpu_us_per_op (best figures, one per row×config)
