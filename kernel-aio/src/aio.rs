@@ -263,7 +263,8 @@ mod tests {
         let req = Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) });
         // SAFETY: the buffer lives in `req`, which the context keeps alive until reaped.
         let buf = unsafe { IoBuf::new(req.buf.as_ptr() as usize, 16) };
-        let refused = ctx.submit(vec![(req.clone(), Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false })]);
+        let refused =
+            ctx.submit(vec![(req.clone(), Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })]);
         assert!(refused.is_empty());
         let evs = ctx.getevents(1, 4, Some(Duration::from_secs(5))).unwrap();
         assert_eq!(evs.len(), 1);
@@ -274,7 +275,8 @@ mod tests {
         assert_eq!(Arc::strong_count(&req), 1, "the context's reference came back");
         // A bad descriptor is refused for that block only, and its reference comes back.
         let bad = Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) });
-        let refused = ctx.submit(vec![(bad.clone(), Op { fd: -1, offset: 0, cmd: Cmd::Read(buf), nowait: false })]);
+        let refused =
+            ctx.submit(vec![(bad.clone(), Op { fd: -1, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })]);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].errno, libc::EBADF);
         drop(refused);

@@ -44,6 +44,10 @@ pub struct Op<'a> {
     /// `io_submit` it completes the block with EAGAIN instead (Available since Linux 4.14).
     /// io_uring never blocks its submitter: ignored there.
     pub nowait: bool,
+    /// io_uring: start it in the kernel's workers (IOSQE_ASYNC), not in the submitter's call:
+    /// for a request whose buffer may not be resident (a fault on it — swap-in, userfaultfd —
+    /// would stall the submitter, and every request behind it). Ignored by native AIO.
+    pub punt: bool,
 }
 
 /// A completed request.

@@ -2,71 +2,80 @@
 //! rings' memory and its own `unsafe`).
 //!
 //! Every kind of request is asynchronous here: buffered reads and writes run in the kernel's
-//! own workers (io-wq) when they would block, sockets and pipes are driven by polling
-//! (IORING_FEAT_FAST_POLL: no thread waits for data), O_DIRECT goes straight to the device.
-//! With SQPOLL a kernel thread takes submissions from the shared ring, so a submitter makes no
-//! system call while that thread is awake; it sleeps after `sqpoll_idle` ms without work.
+//! own workers (io-wq) or complete from the page cache's wake-ups when they would block,
+//! sockets and pipes are driven by polling (IORING_FEAT_FAST_POLL: no thread waits for data),
+//! O_DIRECT goes straight to the device.
+//!
+//! Who enters the ring matters: the kernel cancels the requests a thread submitted when that
+//! thread exits (its io-wq workers and its pending task work go with it: a read on a pipe and
+//! a write punted to io-wq both complete with ECANCELED). So the caller's threads only *queue*
+//! entries ([`Ring::push`]); one long-lived thread of the caller submits them and waits
+//! ([`Ring::enter`]). Anyone may reap ([`Ring::try_reap`]: a try-lock, no allocation, usable
+//! in a signal handler). A [`Doorbell`] lets a queueing thread wake the submitter sleeping in
+//! the ring.
 //!
 //! Each request's `user_data` is one strong reference to its owner (`Arc::into_raw`), taken
 //! back when its completion is reaped or when the kernel never saw it: nothing the kernel may
-//! still use is freed, and every reference comes back exactly once. The submission queue and
-//! the completion queue each have a lock: any thread may submit, any thread may reap.
-//! Available since Linux 5.1; rtaio asks for 5.6 opcodes (READ, WRITE) and uses what the
-//! kernel's probe says it has.
+//! still use is freed, and every reference comes back exactly once. `user_data` 0 is the
+//! doorbell's.
+//! Available since Linux 5.6 (READ, WRITE and IORING_FEAT_RW_CUR_POS); the kernel's probe
+//! says which opcodes it has.
 
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use io_uring::{opcode, squeue, types, IoUring};
 
-use crate::{Cmd, Event, Op, Refused};
+use crate::{Cmd, Op, Refused};
 
-/// How to make a ring.
-#[derive(Clone, Copy, Debug)]
-pub struct Options {
-    /// Submission queue entries (the completion queue gets twice as many).
-    pub entries: u32,
-    /// A kernel submission thread that sleeps after this many ms without work (None: the
-    /// submitter enters the kernel itself).
-    pub sqpoll_idle_ms: Option<u32>,
-}
+/// The doorbell's `user_data`.
+const DOORBELL: u64 = 0;
 
 /// An io_uring instance shared by every thread of the process (not by a child after fork:
 /// its memory is not inherited, and the caller closes its descriptor there).
 pub struct Ring<T> {
     ring: IoUring,
+    /// Guards the submission queue (queueing threads and the submitter).
     sq: Mutex<()>,
-    cq: Mutex<()>,
-    sqpoll: bool,
+    /// Guards the completion queue: taken with a try-lock only, so reaping never waits and
+    /// works in a signal handler that interrupted a reaper.
+    cq_busy: AtomicBool,
+    cq_entries: usize,
     _owners: PhantomData<fn(Arc<T>) -> Arc<T>>,
 }
 
-fn errno_of(e: &io::Error) -> i32 {
-    e.raw_os_error().unwrap_or(libc::EIO)
+/// What a cancel found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canceled {
+    /// It has ended: cancelled (its completion reports -ECANCELED) or, if a worker was
+    /// performing it, complete.
+    Ended,
+    /// Being cancelled: its completion will say how it ended.
+    Attempted,
+    /// Complete before, not in the ring (still queued for the submitter), or no sync cancel.
+    NotFound,
+}
+
+/// What a wait in the ring ended with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waited {
+    /// Completions arrived, or the timeout passed.
+    Ready,
+    /// A signal handler ran (EINTR).
+    Interrupted,
 }
 
 impl<T: Send + Sync + 'static> Ring<T> {
-    /// A ring with SQPOLL if asked and allowed (else without it). Errors as io_uring_setup's:
-    /// ENOSYS (no io_uring), EPERM (`kernel.io_uring_disabled`, a seccomp policy), ENOMEM
-    /// (RLIMIT_MEMLOCK on kernels before 5.12)...; EOPNOTSUPP when the kernel lacks an opcode
-    /// rtaio needs.
-    pub fn new(opts: Options) -> io::Result<Ring<T>> {
-        let build = |sqpoll: Option<u32>| {
-            let mut b = IoUring::builder();
-            b.dontfork().setup_cqsize(opts.entries * 2).setup_clamp();
-            if let Some(idle) = sqpoll {
-                b.setup_sqpoll(idle);
-            }
-            b.build(opts.entries)
-        };
-        let (ring, sqpoll) = match opts.sqpoll_idle_ms.map(|idle| build(Some(idle))) {
-            Some(Ok(r)) => (r, true),
-            // SQPOLL needed privileges before Linux 5.11: without it, then.
-            Some(Err(_)) | None => (build(None)?, false),
-        };
+    /// A ring with `entries` submission entries (the completion queue gets twice as many).
+    /// Errors as io_uring_setup's: ENOSYS (no io_uring), EPERM (`kernel.io_uring_disabled`, a
+    /// seccomp policy), ENOMEM (RLIMIT_MEMLOCK on kernels before 5.12)...; EOPNOTSUPP when the
+    /// kernel lacks an opcode or feature rtaio needs.
+    pub fn new(entries: u32) -> io::Result<Ring<T>> {
+        let ring = IoUring::builder().dontfork().setup_cqsize(entries * 2).setup_clamp().build(entries)?;
         let mut probe = io_uring::Probe::new();
         ring.submitter().register_probe(&mut probe)?;
         let needed = [
@@ -75,11 +84,19 @@ impl<T: Send + Sync + 'static> Ring<T> {
             opcode::Readv::CODE,
             opcode::Writev::CODE,
             opcode::Fsync::CODE,
+            opcode::PollAdd::CODE,
         ];
-        if !needed.iter().all(|&op| probe.is_supported(op)) || !ring.params().is_feature_rw_cur_pos() {
+        let p = ring.params();
+        if !needed.iter().all(|&op| probe.is_supported(op))
+            || !p.is_feature_rw_cur_pos()
+            || !p.is_feature_nodrop()
+            || !p.is_feature_ext_arg()
+        {
             return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
         }
-        Ok(Ring { ring, sq: Mutex::new(()), cq: Mutex::new(()), sqpoll, _owners: PhantomData })
+        // SAFETY: only reads the ring's size.
+        let cq_entries = unsafe { ring.completion_shared() }.capacity();
+        Ok(Ring { ring, sq: Mutex::new(()), cq_busy: AtomicBool::new(false), cq_entries, _owners: PhantomData })
     }
 
     /// The ring's descriptor (close-on-exec; a child after fork closes it).
@@ -87,79 +104,175 @@ impl<T: Send + Sync + 'static> Ring<T> {
         self.ring.as_raw_fd()
     }
 
-    pub fn sqpoll(&self) -> bool {
-        self.sqpoll
+    /// Completion queue entries: more requests than this in flight at once would overflow it.
+    pub fn capacity(&self) -> usize {
+        self.cq_entries
     }
 
-    /// Hands `batch` to the kernel. Returns the requests it did not take (the submission queue
-    /// full: EAGAIN; `io_uring_enter` refused: its errno).
-    pub fn submit(&self, batch: Vec<(Arc<T>, Op<'_>)>) -> Vec<Refused<T>> {
+    /// Queues `batch` for the submitter's next [`enter`](Self::enter). Returns the requests
+    /// that found the submission queue full (EAGAIN), their owners the caller's again.
+    pub fn push(&self, batch: Vec<(Arc<T>, Op<'_>)>) -> Vec<Refused<T>> {
         let mut refused = Vec::new();
         let _g = self.sq.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the submission queue is used only under `self.sq`.
         let mut sq = unsafe { self.ring.submission_shared() };
-        let mut pushed = 0;
         for (owner, op) in batch {
             let data = Arc::into_raw(owner.clone()) as u64;
-            let entry = entry(&op).user_data(data);
+            let mut entry = entry(&op).user_data(data);
+            if op.punt {
+                entry = entry.flags(squeue::Flags::ASYNC);
+            }
             // SAFETY: the entry's buffers are IoBufs (valid until the transfer completes) or
             // iovec arrays inside the owner, which the reference in user_data keeps alive until
             // the completion is reaped.
-            match unsafe { sq.push(&entry) } {
-                Ok(()) => pushed += 1,
-                Err(_) => {
-                    // SAFETY: the kernel never saw this entry: the reference is still ours.
-                    drop(unsafe { Arc::from_raw(data as *const T) });
-                    refused.push(Refused { owner, errno: libc::EAGAIN });
-                }
+            if unsafe { sq.push(&entry) }.is_err() {
+                // SAFETY: the kernel never saw this entry: the reference is still ours.
+                drop(unsafe { Arc::from_raw(data as *const T) });
+                refused.push(Refused { owner, errno: libc::EAGAIN });
             }
         }
         sq.sync();
-        drop(sq);
-        if pushed > 0 {
-            // With SQPOLL this enters the kernel only to wake its thread.
-            if let Err(e) = self.ring.submitter().submit() {
-                // The entries stay queued in the ring (EAGAIN/EBUSY: the kernel takes them at
-                // the next enter); anything else is a broken ring, which the next enter reports.
-                let _ = errno_of(&e);
-            }
-        }
         refused
     }
 
-    /// Up to `max` completions, without a system call.
-    pub fn reap(&self, max: usize) -> Vec<Event<T>> {
-        let _g = self.cq.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: the completion queue is used only under `self.cq`.
-        let cq = unsafe { self.ring.completion_shared() };
-        cq.take(max)
-            .map(|cqe| {
-                // SAFETY: user_data is the reference `submit` made for this entry, and the
-                // kernel posts one completion per entry: taken back exactly once.
-                let owner = unsafe { Arc::from_raw(cqe.user_data() as usize as *const T) };
-                Event { owner, res: cqe.result() as i64, nowait: false }
-            })
-            .collect()
+    /// Entries queued and not yet handed to the kernel.
+    pub fn queued(&self) -> usize {
+        let _g = self.sq.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the submission queue is used only under `self.sq`.
+        let sq = unsafe { self.ring.submission_shared() };
+        let n = sq.len();
+        // Dropping the view stores the tail it read: it must happen under the lock. (As the
+        // block's last expression it would run after the guard's drop, and a tail stored there
+        // could hide an entry another thread had queued meanwhile: a request lost.)
+        drop(sq);
+        n
     }
 
-    /// Waits up to `timeout` for a completion (EINTR when a signal handler ran; ETIME at the
-    /// timeout). Also hands the kernel whatever is still queued.
-    pub fn wait(&self, timeout: Duration) -> io::Result<()> {
-        let ts = types::Timespec::new().sec(timeout.as_secs()).nsec(timeout.subsec_nanos());
-        let args = types::SubmitArgs::new().timespec(&ts);
-        match self.ring.submitter().submit_with_args(1, &args) {
-            Ok(_) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ETIME) => Ok(()),
+    /// The submitter's call: hands the kernel everything queued, then, with `wait`, sleeps
+    /// until `wait.0` completions more were posted or `wait.1` passed. The kernel starts each
+    /// request during this call (a page-cache hit is complete when it returns).
+    pub fn enter(&self, wait: Option<(u32, Duration)>) -> io::Result<Waited> {
+        // No lock: the kernel takes the entries published so far (the tail moves only after
+        // an entry is complete), and queueing threads must not wait for a sleeping submitter.
+        let sub = self.ring.submitter();
+        let r = match wait {
+            None => sub.submit(),
+            Some((want, timeout)) => {
+                let ts = types::Timespec::new().sec(timeout.as_secs()).nsec(timeout.subsec_nanos());
+                let args = types::SubmitArgs::new().timespec(&ts);
+                sub.submit_with_args(want.max(1) as usize, &args)
+            }
+        };
+        match r {
+            Ok(_) => Ok(Waited::Ready),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EBUSY | libc::EAGAIN)) => Ok(Waited::Ready),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(Waited::Interrupted),
             Err(e) => Err(e),
         }
     }
 
-    /// Asks the kernel to cancel `owner`'s request, and waits for the answer. True if it was
-    /// cancelled (its completion reports -ECANCELED); false if it is running beyond cancel,
-    /// already complete, or not in the ring. Available since Linux 6.0 (false before).
-    pub fn cancel(&self, owner: &T) -> bool {
+    /// Reaps up to `max` completions without a system call, handing each owner and result
+    /// (bytes, or -errno) to `f`; `doorbell` is called for the doorbell's. None if another
+    /// thread is reaping now (it reports what is there). No allocation, no lock: safe in a
+    /// signal handler, if `f` is.
+    pub fn try_reap(&self, max: usize, mut f: impl FnMut(Arc<T>, i64), mut doorbell: impl FnMut()) -> Option<usize> {
+        if self.cq_busy.swap(true, Acquire) {
+            return None;
+        }
+        let mut n = 0;
+        {
+            // SAFETY: the completion queue is used only while `cq_busy` is ours.
+            let cq = unsafe { self.ring.completion_shared() };
+            for cqe in cq.take(max) {
+                if cqe.user_data() == DOORBELL {
+                    doorbell();
+                    continue;
+                }
+                // SAFETY: user_data is the reference `push` made for this entry, and the
+                // kernel posts one completion per entry: taken back exactly once.
+                let owner = unsafe { Arc::from_raw(cqe.user_data() as usize as *const T) };
+                f(owner, cqe.result() as i64);
+                n += 1;
+            }
+        } // the queue's head moves here
+        self.cq_busy.store(false, Release);
+        Some(n)
+    }
+
+    /// Are completions waiting to be reaped? (A snapshot, for deciding whether to reap.)
+    pub fn has_completions(&self) -> bool {
+        if self.cq_busy.swap(true, Acquire) {
+            return true; // someone is reaping: ask again later
+        }
+        // SAFETY: the completion queue is used only while `cq_busy` is ours.
+        let any = !unsafe { self.ring.completion_shared() }.is_empty();
+        self.cq_busy.store(false, Release);
+        any
+    }
+
+    /// Asks the kernel to cancel `owner`'s request. The kernel waits for a request a worker is
+    /// performing to end (interrupted, or complete), and then answers as for one it
+    /// cancelled: either way its completion says how it ended. Available since Linux 6.0
+    /// (NotFound before).
+    pub fn cancel(&self, owner: &T) -> Canceled {
         let key = owner as *const T as u64;
-        self.ring.submitter().register_sync_cancel(None, types::CancelBuilder::user_data(key)).is_ok()
+        match self.ring.submitter().register_sync_cancel(None, types::CancelBuilder::user_data(key)) {
+            Ok(()) => Canceled::Ended,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Canceled::NotFound,
+            // EALREADY, or the wait for it cut short (EINTR: a signal for this thread): the
+            // cancel is under way.
+            Err(_) => Canceled::Attempted,
+        }
+    }
+}
+
+/// A way for any thread to wake the submitter sleeping in [`Ring::enter`]: an eventfd whose
+/// readiness the ring polls (one-shot, re-armed by the submitter after each ring).
+pub struct Doorbell {
+    efd: i32,
+}
+
+impl Doorbell {
+    pub fn new() -> io::Result<Doorbell> {
+        // SAFETY: plain system call.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Doorbell { efd })
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.efd
+    }
+
+    /// Rings (async-signal-safe: one write, a raw system call: never a cancellation point).
+    pub fn ring(&self) {
+        let one = 1u64;
+        // SAFETY: writes 8 bytes from a local.
+        let _ = unsafe { libc::syscall(libc::SYS_write, self.efd, &one as *const u64, 8usize) };
+    }
+
+    /// Queues the poll that makes a ring complete in `ring` (after draining earlier rings).
+    pub fn arm<T: Send + Sync + 'static>(&self, ring: &Ring<T>) -> bool {
+        let mut v = 0u64;
+        // SAFETY: reads 8 bytes into a local; the descriptor is non-blocking.
+        let _ = unsafe { libc::syscall(libc::SYS_read, self.efd, &mut v as *mut u64, 8usize) };
+        let entry = opcode::PollAdd::new(types::Fd(self.efd), libc::POLLIN as u32).build().user_data(DOORBELL);
+        let _g = ring.sq.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the submission queue is used only under `ring.sq`; the entry names no memory.
+        let mut sq = unsafe { ring.ring.submission_shared() };
+        // SAFETY: as above.
+        let ok = unsafe { sq.push(&entry) }.is_ok();
+        sq.sync();
+        ok
+    }
+}
+
+impl Drop for Doorbell {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is ours (a raw close: not a cancellation point).
+        unsafe { libc::syscall(libc::SYS_close, self.efd) };
     }
 }
 
@@ -175,11 +288,10 @@ fn entry(op: &Op<'_>) -> squeue::Entry {
     let fd = types::Fd(op.fd);
     // -1: at the file position (IORING_FEAT_RW_CUR_POS).
     let off = op.offset as u64;
+    let len = |n: usize| n.min(u32::MAX as usize) as u32;
     match op.cmd {
-        Cmd::Read(b) => opcode::Read::new(fd, b.addr() as *mut u8, b.len().min(u32::MAX as usize) as u32).offset(off).build(),
-        Cmd::Write(b) => {
-            opcode::Write::new(fd, b.addr() as *const u8, b.len().min(u32::MAX as usize) as u32).offset(off).build()
-        }
+        Cmd::Read(b) => opcode::Read::new(fd, b.addr() as *mut u8, len(b.len())).offset(off).build(),
+        Cmd::Write(b) => opcode::Write::new(fd, b.addr() as *const u8, len(b.len())).offset(off).build(),
         Cmd::ReadV(v) => opcode::Readv::new(fd, v.as_ptr() as *const libc::iovec, v.len() as u32).offset(off).build(),
         Cmd::WriteV(v) => opcode::Writev::new(fd, v.as_ptr() as *const libc::iovec, v.len() as u32).offset(off).build(),
         Cmd::Fsync => opcode::Fsync::new(fd).build(),
@@ -196,9 +308,20 @@ mod tests {
         buf: Box<[u8; 16]>,
     }
 
+    fn reap_one(ring: &Ring<Req>) -> (Arc<Req>, i64) {
+        loop {
+            let mut got = None;
+            ring.try_reap(1, |o, r| got = Some((o, r)), || {});
+            if let Some(g) = got {
+                return g;
+            }
+            ring.enter(Some((1, Duration::from_secs(5)))).unwrap();
+        }
+    }
+
     #[test]
-    fn round_trip_cancel_and_refusal() {
-        let ring = match Ring::<Req>::new(Options { entries: 8, sqpoll_idle_ms: Some(10) }) {
+    fn round_trip_cancel_and_doorbell() {
+        let ring = match Ring::<Req>::new(8) {
             Ok(r) => r,
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::EOPNOTSUPP)) => return,
             Err(e) => panic!("{e}"),
@@ -209,18 +332,34 @@ mod tests {
         let req = Arc::new(Req { buf: Box::new([0; 16]) });
         // SAFETY: the buffer lives in `req`, which the ring keeps alive until reaped.
         let buf = unsafe { IoBuf::new(req.buf.as_ptr() as usize, 16) };
-        let op = Op { fd: f.as_raw_fd(), offset: 0, cmd: Cmd::Read(buf), nowait: false };
-        assert!(ring.submit(vec![(req.clone(), op)]).is_empty());
-        let mut got = Vec::new();
-        while got.is_empty() {
-            ring.wait(Duration::from_secs(5)).unwrap();
-            got = ring.reap(8);
-        }
-        assert!(Arc::ptr_eq(&got[0].owner, &req));
-        assert_eq!(got[0].res, 16);
+        let op = Op { fd: f.as_raw_fd(), offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false };
+        assert!(ring.push(vec![(req.clone(), op)]).is_empty());
+        assert_eq!(ring.queued(), 1);
+        assert_eq!(ring.try_reap(8, |_, _| panic!("not submitted yet"), || {}), Some(0));
+        ring.enter(None).unwrap();
+        let (owner, res) = reap_one(&ring);
+        assert!(Arc::ptr_eq(&owner, &req));
+        assert_eq!(res, 16);
         assert_eq!(&req.buf[..], b"hello, io_uring!");
-        drop(got);
+        drop(owner);
         assert_eq!(Arc::strong_count(&req), 1, "the ring's reference came back");
+
+        // the doorbell wakes a submitter sleeping in the ring
+        let bell = Doorbell::new().unwrap();
+        assert!(bell.arm(&ring));
+        ring.enter(None).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                bell.ring();
+            });
+            let mut rang = false;
+            while !rang {
+                ring.enter(Some((1, Duration::from_secs(5)))).unwrap();
+                ring.try_reap(8, |_, _| {}, || rang = true);
+            }
+        });
+
         // a read on an empty pipe waits by polling; cancel ends it with ECANCELED
         let mut p = [0; 2];
         // SAFETY: `p` has room for two descriptors.
@@ -228,16 +367,14 @@ mod tests {
         let pr = Arc::new(Req { buf: Box::new([0; 16]) });
         // SAFETY: as above.
         let pbuf = unsafe { IoBuf::new(pr.buf.as_ptr() as usize, 1) };
-        assert!(ring.submit(vec![(pr.clone(), Op { fd: p[0], offset: -1, cmd: Cmd::Read(pbuf), nowait: false })]).is_empty());
+        let op = Op { fd: p[0], offset: -1, cmd: Cmd::Read(pbuf), nowait: false, punt: false };
+        assert!(ring.push(vec![(pr.clone(), op)]).is_empty());
+        ring.enter(None).unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        assert!(ring.reap(8).is_empty(), "nothing to read yet");
-        if ring.cancel(&*pr) {
-            let mut got = Vec::new();
-            while got.is_empty() {
-                ring.wait(Duration::from_secs(5)).unwrap();
-                got = ring.reap(8);
-            }
-            assert_eq!(got[0].res, -(libc::ECANCELED as i64));
+        assert_eq!(ring.try_reap(8, |_, _| panic!("nothing to read yet"), || {}), Some(0));
+        if ring.cancel(&*pr) == Canceled::Ended {
+            let (_, res) = reap_one(&ring);
+            assert_eq!(res, -(libc::ECANCELED as i64));
         }
         // SAFETY: closing the test's own pipe.
         unsafe {

@@ -14,15 +14,20 @@ use crate::track;
 
 pub use crate::core::cancel;
 pub use crate::lio::listio;
-pub use crate::wait::suspend;
 
 /// `aio_read`, `aio_write`, `aio_fsync`, `aio_readv`, `aio_writev`.
 pub fn submit(cb: AiocbRef<'static>, op: Op, vectored: bool) -> Result<(), Errno> {
     core::get().submit(cb, Submission { op: Some(op), vectored }, None::<&Arc<ListCtl>>, None)
 }
 
-/// `aio_error`. Async-signal-safe.
+/// `aio_error`. Async-signal-safe. A request still in progress may be complete in a ring that
+/// nobody reaped yet: look there first (no hop through another thread).
 pub fn error(cb: AiocbRef<'_>) -> Result<i32, Errno> {
+    if cb.status() == Status::InProgress {
+        if let Some(c) = core::existing() {
+            c.exec.poll(true);
+        }
+    }
     match cb.status() {
         Status::Unknown => Err(libc::EINVAL),
         Status::InProgress => Ok(libc::EINPROGRESS),
@@ -37,6 +42,17 @@ pub fn take_return(cb: AiocbRef<'_>) -> Result<isize, Errno> {
         Some(t) if word != 0 => t.on_return(cb.addr(), word, aiocb::fork_gen()),
         _ => Ok(()),
     })
+}
+
+/// `aio_suspend` over `n` entries (`entry(i)`: entry i, `None` for NULL). Async-signal-safe.
+pub fn suspend<'a>(
+    n: usize,
+    entry: impl Fn(usize) -> Option<AiocbRef<'a>>,
+    timeout: Option<Duration>,
+) -> Result<(), Errno> {
+    let Some(c) = core::existing() else { return crate::wait::suspend(n, entry, timeout, &|| {}) };
+    c.exec.poll(true);
+    crate::wait::suspend(n, entry, timeout, &|| c.exec.before_sleep())
 }
 
 /// `aio_init`.

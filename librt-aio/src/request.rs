@@ -19,7 +19,7 @@
 //! does not take it gives it back (RUNNING → QUEUED, [`Request::unclaim`]) before another
 //! executor sees it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 
 use kernel_aio::aio::{Iocb, Owner};
@@ -30,6 +30,7 @@ use crate::aiocb::AiocbRef;
 use crate::fileref::FileRef;
 use crate::list::ListCtl;
 use crate::notify::Notify;
+use crate::sys::arcs::Linked;
 use crate::track::SlotRef;
 
 /// The operation, for every submission function (`aio_read`, `aio_readv`, `lio_listio`'s
@@ -96,6 +97,8 @@ pub enum CancelOutcome {
     AlreadyCanceled,
     /// Its status is final.
     Done,
+    /// Its owner is finishing it (its status is final, or about to be).
+    Finishing,
 }
 
 /// What a new request is: filled in by the submission, then fixed.
@@ -144,6 +147,39 @@ pub struct Request {
     pub progress: AtomicUsize,
     /// Its native AIO control block (`kernel_aio::aio`).
     iocb: Iocb,
+    /// It holds rtaio's own reference to its file (readable without the lock).
+    has_file: AtomicBool,
+    /// Its status was published by a signal-safe reaper (`Core::publish_early`): the rest of
+    /// the completion sequence is still to run.
+    published_early: AtomicBool,
+    /// The errno of its final status (0: success), once published.
+    final_errno: AtomicI32,
+    /// A reaped completion waiting to be finished: its result, and the deferred list's link.
+    pub deferred_result: AtomicI64,
+    deferred_next: AtomicPtr<Request>,
+}
+
+impl Linked for Request {
+    fn link(&self) -> &AtomicPtr<Request> {
+        &self.deferred_next
+    }
+}
+
+/// Requests held back on their descriptor (a chain, an fsync barrier): while any is, the
+/// completions they wait for must be finished promptly, not whenever someone next looks.
+static HELD_BACK: AtomicUsize = AtomicUsize::new(0);
+
+pub fn held_back() -> usize {
+    HELD_BACK.load(SeqCst)
+}
+
+/// The descriptor table holds a request back (`true`) or lets it go (`false`).
+pub fn count_held_back(held: bool) {
+    if held {
+        HELD_BACK.fetch_add(1, SeqCst);
+    } else {
+        HELD_BACK.fetch_sub(1, SeqCst);
+    }
 }
 
 impl Owner for Request {
@@ -175,12 +211,37 @@ impl Request {
             cancel_requested: AtomicBool::new(false),
             progress: AtomicUsize::new(0),
             iocb: Iocb::default(),
+            has_file: AtomicBool::new(false),
+            published_early: AtomicBool::new(false),
+            final_errno: AtomicI32::new(0),
+            deferred_result: AtomicI64::new(0),
+            deferred_next: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
     /// Gives the request rtaio's own reference to its file (the first one given is kept).
     pub fn set_file(&self, f: Arc<FileRef>) {
         self.file.lock().get_or_insert(f);
+        self.has_file.store(true, Release);
+    }
+
+    /// Is publishing its status all its completion needs until the request is released? (No
+    /// notification, list, tracking slot, chain or file reference: nothing a signal handler
+    /// could not do, and nothing anyone waits for but the status.)
+    pub fn may_publish_early(&self) -> bool {
+        matches!(self.notify, Notify::None)
+            && self.list.is_none()
+            && self.track.is_none()
+            && self.chain.is_none()
+            && !self.has_file.load(Acquire)
+    }
+
+    pub fn mark_published_early(&self) {
+        self.published_early.store(true, Release);
+    }
+
+    pub fn was_published_early(&self) -> bool {
+        self.published_early.load(Acquire)
     }
 
     /// The descriptor to perform the I/O on: rtaio's own reference when it has one.
@@ -230,11 +291,8 @@ impl Request {
             Ok(_) => CancelOutcome::Canceled,
             Err(RUNNING) => CancelOutcome::Running,
             Err(CANCELED) => CancelOutcome::AlreadyCanceled,
-            Err(_) => {
-                // FINISHING: its status is final within moments; answer once it is.
-                self.wait_done();
-                CancelOutcome::Done
-            }
+            Err(DONE) => CancelOutcome::Done,
+            Err(_) => CancelOutcome::Finishing,
         }
     }
 
@@ -248,6 +306,16 @@ impl Request {
         while !self.is_done() {
             std::thread::yield_now();
         }
+    }
+
+    /// Records the errno of the status being published (before it is).
+    pub fn set_final_errno(&self, e: i32) {
+        self.final_errno.store(e, Release);
+    }
+
+    /// The errno of its final status, once [`is_done`](Self::is_done) (0: success).
+    pub fn final_errno(&self) -> i32 {
+        self.final_errno.load(Acquire)
     }
 
     /// Marks the status published; by the owner, right after publishing it.

@@ -21,6 +21,14 @@ use crate::sys::{self, deadline_after, passed, Errno, FutexWaitv, FUTEX_WAITV_MA
 
 static LONG_WAITERS: AtomicUsize = AtomicUsize::new(0);
 static COMPLETIONS: AtomicU32 = AtomicU32::new(0);
+/// Threads asleep in `aio_suspend` on their entries' words (the long-list ones are counted in
+/// LONG_WAITERS).
+static SLEEPERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Threads asleep in `aio_suspend` now: completions must be collected without them.
+pub fn sleeping() -> usize {
+    SLEEPERS.load(SeqCst) + LONG_WAITERS.load(SeqCst)
+}
 
 /// Wakes the sleepers of a status just published (`AiocbRef::publish` said some flagged it),
 /// and long-list waiters: called by every path that publishes a status.
@@ -35,11 +43,13 @@ pub fn wake_after_publish(flagged: Option<usize>) {
 }
 
 /// `aio_suspend` over `n` entries; `entry(i)` views entry i (`None` = NULL entry). `timeout`:
-/// `None` waits forever. No allocation, whatever `n` is.
+/// `None` waits forever. `before_sleep` runs each time the thread, counted in [`sleeping`], is
+/// about to sleep (it must be async-signal-safe). No allocation, whatever `n` is.
 pub fn suspend<'a>(
     n: usize,
     entry: impl Fn(usize) -> Option<AiocbRef<'a>>,
     timeout: Option<Duration>,
+    before_sleep: &dyn Fn(),
 ) -> Result<(), Errno> {
     let deadline = timeout.map(deadline_after);
     let live = (0..n).filter(|&i| entry(i).is_some()).count();
@@ -47,47 +57,61 @@ pub fn suspend<'a>(
         return Ok(()); // nothing to wait for (glibc returns at once too)
     }
     if live <= FUTEX_WAITV_MAX {
-        match suspend_waitv(n, &entry, deadline) {
+        match suspend_waitv(n, &entry, deadline, before_sleep) {
             Err(libc::ENOSYS) => {}
             r => return r,
         }
     }
-    suspend_long(n, &entry, deadline)
+    suspend_long(n, &entry, deadline, before_sleep)
 }
 
 fn suspend_waitv<'a>(
     n: usize,
     entry: &impl Fn(usize) -> Option<AiocbRef<'a>>,
     deadline: Option<timespec>,
+    before_sleep: &dyn Fn(),
 ) -> Result<(), Errno> {
     let mut v = [FutexWaitv::default(); FUTEX_WAITV_MAX];
-    loop {
+    // Counted as asleep for the whole wait; a cancelled waiter is uncounted by the cleanup.
+    SLEEPERS.fetch_add(1, SeqCst);
+    let r = loop {
         let mut k = 0;
+        let mut done = false;
         for cb in (0..n).filter_map(entry) {
             match cb.arm_waiter() {
-                None => return Ok(()),
+                None => {
+                    done = true;
+                    break;
+                }
                 Some(expected) => {
                     v[k] = FutexWaitv::new(cb.state(), expected);
                     k += 1;
                 }
             }
         }
+        if done {
+            break Ok(());
+        }
         if deadline.as_ref().is_some_and(passed) {
-            return Err(libc::EAGAIN);
+            break Err(libc::EAGAIN);
         }
+        before_sleep();
         // An absolute deadline: the kernel restarts the wait after an SA_RESTART handler.
-        match sys::futex_waitv_cancellable(&v[..k], deadline.as_ref(), None) {
+        match sys::futex_waitv_cancellable(&v[..k], deadline.as_ref(), Some(&SLEEPERS)) {
             Ok(_) | Err(libc::EAGAIN) => {}
-            Err(libc::ETIMEDOUT) => return Err(libc::EAGAIN),
-            Err(e) => return Err(e), // EINTR, ENOSYS (fallback), EFAULT...
+            Err(libc::ETIMEDOUT) => break Err(libc::EAGAIN),
+            Err(e) => break Err(e), // EINTR, ENOSYS (fallback), EFAULT...
         }
-    }
+    };
+    SLEEPERS.fetch_sub(1, SeqCst);
+    r
 }
 
 fn suspend_long<'a>(
     n: usize,
     entry: &impl Fn(usize) -> Option<AiocbRef<'a>>,
     deadline: Option<timespec>,
+    before_sleep: &dyn Fn(),
 ) -> Result<(), Errno> {
     LONG_WAITERS.fetch_add(1, SeqCst);
     let r = loop {
@@ -101,6 +125,7 @@ fn suspend_long<'a>(
         // futex_waitv even for one word: with a deadline it is the only futex wait the kernel
         // restarts after an SA_RESTART handler (a timed FUTEX_WAIT fails with EINTR instead).
         // A cancelled waiter leaves LONG_WAITERS through the cleanup handler.
+        before_sleep();
         let one = [FutexWaitv::new(&COMPLETIONS, seen)];
         let r = match sys::futex_waitv_cancellable(&one, deadline.as_ref(), Some(&LONG_WAITERS)) {
             Err(libc::ENOSYS) => {

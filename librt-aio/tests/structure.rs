@@ -15,6 +15,7 @@ const UNSAFE_FILES: &[&str] = &[
     "librt-aio/src/sys/mod.rs",
     "librt-aio/src/sys/elf.rs",
     "librt-aio/src/sys/global.rs",
+    "librt-aio/src/sys/arcs.rs",
     "kernel-aio/src/aio.rs",
     "kernel-aio/src/buf.rs",
     "kernel-aio/src/uring.rs",

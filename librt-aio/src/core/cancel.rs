@@ -47,12 +47,24 @@ impl Core {
                     r.wait_done();
                     canceled += 1;
                 }
+                // Not stopped; complete by now (its completion was waiting to be reaped) or still
+                // running.
+                CancelOutcome::Running if r.is_done() => {}
                 CancelOutcome::Running => running += 1,
                 CancelOutcome::AlreadyCanceled => {
                     // Another aio_cancel is finishing it: it is cancelled, and its status is
                     // final within moments. Answer only once it is, like for our own.
                     r.wait_done();
                     canceled += 1;
+                }
+                CancelOutcome::Finishing => {
+                    // Its status is final, or about to be: answer once it is. Its owner may be
+                    // a completion a signal-safe reaper published and left for later: finish
+                    // those here rather than wait for another thread.
+                    while !r.is_done() {
+                        self.exec.poll(false);
+                        std::thread::yield_now();
+                    }
                 }
                 CancelOutcome::Done => {}
             }

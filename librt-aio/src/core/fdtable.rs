@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 
 use crate::fileref::FileRef;
 use crate::idmap::IdMap;
-use crate::request::Request;
+use crate::request::{self, Request};
 
 const SHARDS: usize = 64;
 
@@ -156,6 +156,9 @@ impl FdTable {
             ready = false;
         }
         st.live.insert(key(req), Live { req: req.clone(), epoch });
+        if !ready {
+            request::count_held_back(true);
+        }
         ready
     }
 
@@ -172,7 +175,12 @@ impl FdTable {
             }
             while st.epochs.len() > 1 && st.epochs.front().is_some_and(|e| e.pending == 0) {
                 let e = st.epochs.pop_front().expect("checked non-empty");
-                ready.extend(e.barriers.into_iter().filter(|b| b.is_queued()));
+                for b in e.barriers {
+                    request::count_held_back(false);
+                    if b.is_queued() {
+                        ready.push(b);
+                    }
+                }
             }
         }
         if let Some(c) = req.chain {
@@ -181,6 +189,7 @@ impl FdTable {
                 chain.active = None;
                 // Skip the ones cancelled while they waited.
                 while let Some(next) = chain.queue.pop_front() {
+                    request::count_held_back(false);
                     if next.is_queued() {
                         chain.active = Some(key(&next));
                         ready.push(next);
@@ -190,6 +199,12 @@ impl FdTable {
             }
         }
         if st.live.is_empty() {
+            // Requests cancelled while held back may still be queued here: they are let go.
+            let left = st.chains.iter().map(|c| c.queue.len()).sum::<usize>()
+                + st.epochs.iter().map(|e| e.barriers.len()).sum::<usize>();
+            for _ in 0..left {
+                request::count_held_back(false);
+            }
             shard.remove(&req.fd);
         }
     }

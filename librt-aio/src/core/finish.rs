@@ -32,18 +32,37 @@ impl Core {
         }
     }
 
-    fn finish_into(&self, req: &Arc<Request>, result: Result<usize, Errno>, ready: &mut Vec<Arc<Request>>) {
-        let (value, error) = match result {
-            Ok(n) => (n as isize, 0),
-            Err(e) => (-1, e),
-        };
-        // No longer outstanding before the caller can see it complete and resubmit.
+    /// Steps 1 and 2 of the completion sequence alone, for a request whose completion needs
+    /// nothing else before it is released (`Request::may_publish_early`): a signal-safe reaper
+    /// (`aio_error`, `aio_suspend`) publishes the status it found, and the request is finished
+    /// later, from step 3 on. False (nothing done) for any other request. Async-signal-safe.
+    pub fn publish_early(&self, req: &Request, result: Result<usize, Errno>) -> bool {
+        if !req.may_publish_early() {
+            return false;
+        }
         self.outstanding.fetch_sub(1, Release);
         req.mark_finishing();
-        // rtaio's reference to the file goes before the status is final.
-        drop(req.take_file());
+        req.mark_published_early();
+        let (value, error) = split(result);
+        req.set_final_errno(error);
         if let Some(cb) = req.aiocb {
             wait::wake_after_publish(cb.publish(value, error));
+        }
+        true
+    }
+
+    fn finish_into(&self, req: &Arc<Request>, result: Result<usize, Errno>, ready: &mut Vec<Arc<Request>>) {
+        let (value, error) = split(result);
+        if !req.was_published_early() {
+            // No longer outstanding before the caller can see it complete and resubmit.
+            self.outstanding.fetch_sub(1, Release);
+            req.mark_finishing();
+            req.set_final_errno(error);
+            // rtaio's reference to the file goes before the status is final.
+            drop(req.take_file());
+            if let Some(cb) = req.aiocb {
+                wait::wake_after_publish(cb.publish(value, error));
+            }
         }
         req.mark_done();
         if let Some(slot) = req.track {
@@ -80,6 +99,13 @@ impl Core {
         let mut ready = Vec::new();
         self.fds.release(req, &mut ready);
         self.start_ready(ready);
+    }
+}
+
+fn split(result: Result<usize, Errno>) -> (isize, i32) {
+    match result {
+        Ok(n) => (n as isize, 0),
+        Err(e) => (-1, e),
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use crate::aiocb;
 use crate::config::{self, Settings};
 use crate::core::fdtable::FdTable;
-use crate::exec::{Executor, Executors, Finish};
+use crate::exec::{Executor, Executors, Finish, Publish};
 use crate::fileref;
 use crate::notify::Notifier;
 use crate::sys::{self, global::Global};
@@ -91,7 +91,8 @@ fn make() -> Core {
     // child's core is ever replaced, and the parent's threads do not exist there). A core that
     // loses the race to be published has made no thread yet (threads start lazily).
     let finish: Finish = Arc::new(|req, result| get().finish(req, result));
-    Core::new(&s, Box::new(Executors::new(&s, finish)))
+    let publish: Publish = Arc::new(|req, result| get().publish_early(req, result));
+    Core::new(&s, Box::new(Executors::new(&s, finish, publish)))
 }
 
 /// `aio_init`: record the settings and apply them to running executors.

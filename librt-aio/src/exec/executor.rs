@@ -9,6 +9,11 @@ use crate::sys::{Errno, FileKind};
 /// Where an executor reports a request it ran: its result (bytes, or the errno).
 pub type Finish = Arc<dyn Fn(&Arc<Request>, Result<usize, Errno>) + Send + Sync>;
 
+/// Where a signal-safe reaper publishes a request's status ahead of finishing it: false if the
+/// request needs more than that first (then only [`Finish`] may complete it). Async-signal-
+/// safe. A request published here is finished later through [`Finish`] all the same.
+pub type Publish = Arc<dyn Fn(&Request, Result<usize, Errno>) -> bool + Send + Sync>;
+
 /// What running a request in the submitting thread found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Now {
@@ -42,6 +47,15 @@ pub trait Executor: Send + Sync {
 
     /// `aio_init` (or the environment) changed the thread limit or the idle time.
     fn set_limits(&self, _max_threads: usize, _idle: Duration) {}
+
+    /// Collects completions that are ready without waiting (an executor whose completions
+    /// queue up until someone looks). `signal_safe`: called from `aio_error` or
+    /// `aio_suspend`, maybe in a signal handler: publish statuses only (see [`Publish`]).
+    fn poll(&self, _signal_safe: bool) {}
+
+    /// A thread is about to sleep until a request completes: completions must now be
+    /// collected without it (async-signal-safe).
+    fn before_sleep(&self) {}
 }
 
 /// Starts `reqs` on `exec`; the ones it cannot take fail with EAGAIN (the only request that

@@ -110,7 +110,7 @@ fn kernel_op<'a>(r: &'a Request, fd: i32, nowait: bool) -> KOp<'a> {
         (Op::Sync { data_only: false }, _) => Cmd::Fsync,
         (Op::Sync { data_only: true }, _) => Cmd::Fdsync,
     };
-    KOp { fd, offset: r.offset, cmd, nowait }
+    KOp { fd, offset: r.offset, cmd, nowait, punt: false }
 }
 
 impl Executor for Kaio {

@@ -22,7 +22,7 @@ mod uring;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use executor::{Executor, Finish, Now};
+pub use executor::{Executor, Finish, Now, Publish};
 
 use crate::config::{Backend, Settings};
 use crate::request::{Data, Op, Request, Route, Spec};
@@ -38,14 +38,13 @@ pub struct Executors {
 }
 
 impl Executors {
-    pub fn new(s: &Settings, finish: Finish) -> Executors {
+    pub fn new(s: &Settings, finish: Finish, publish: Publish) -> Executors {
         let pool = Arc::new(pool::PoolExec::new(s, finish.clone()));
-        // io_uring by default comes with the executor issue's test adaptations; explicit for now.
-        let uring_wanted = matches!(s.backend, Backend::Uring);
+        let uring_wanted = matches!(s.backend, Backend::Auto | Backend::Uring);
         Executors {
             backend: s.backend,
             inline: s.inline,
-            uring: uring::Uring::new(s, uring_wanted, finish.clone()),
+            uring: uring::Uring::new(s, uring_wanted, finish.clone(), publish),
             kaio: kaio::Kaio::new(s, finish, pool.clone()),
             pool,
         }
@@ -60,7 +59,14 @@ impl Executor for Executors {
         // A vectored write to a stream could be taken in part, and is continued only for a
         // plain buffer: the pool writes it whole.
         let vectored_stream_write = !spec.positional && spec.op == Op::Write && matches!(spec.data, Data::Vec(_));
-        spec.route = if !negative && !vectored_stream_write && self.uring.usable() {
+        // io_uring's length is 32 bits: a longer transfer goes where the system call reports
+        // what it does with it (EFAULT, EINVAL, a short count), as in glibc.
+        let too_long = matches!(spec.data, Data::Buf(b) if b.len() > u32::MAX as usize);
+        // io_uring honours O_NONBLOCK on a regular file (EAGAIN rather than wait for the disk);
+        // read() and write() do not, and neither does glibc's AIO.
+        let nonblocking_file = kind == FileKind::File && flags & libc::O_NONBLOCK != 0;
+        let uring = !negative && !vectored_stream_write && !too_long && !nonblocking_file;
+        spec.route = if uring && self.uring.usable() {
             Route::Uring
         } else if self.kaio.usable()
             && kind == FileKind::File
@@ -125,6 +131,14 @@ impl Executor for Executors {
             Route::Kaio => self.kaio.cancel(req),
             Route::Pool => false,
         }
+    }
+
+    fn poll(&self, signal_safe: bool) {
+        self.uring.poll(signal_safe);
+    }
+
+    fn before_sleep(&self) {
+        self.uring.before_sleep();
     }
 
     fn set_limits(&self, max_threads: usize, idle: Duration) {

@@ -1,78 +1,127 @@
 //! The io_uring executor: every kind of request (buffered and O_DIRECT reads and writes,
 //! vectored requests, fsync, pipes and sockets) through one ring (`kernel_aio::uring`).
 //!
-//! - Submission never blocks and, while the ring's kernel thread (SQPOLL) is awake, makes no
-//!   system call: the submitter writes the entry into the shared ring. Uncached buffered I/O
-//!   runs in the kernel's own workers, sockets and pipes wait by polling: no rtaio thread is
-//!   parked on a request.
-//! - One reaper thread (all signals blocked) waits in `io_uring_enter` and reports batches of
-//!   completions; it exits after the idle time with nothing in flight, and the ring goes with
-//!   it (its descriptor closed, its kernel thread ended): an idle process keeps nothing.
-//! - Cancel in flight: the kernel's synchronous cancel (a request waiting for data is
-//!   cancelled; one being performed is not).
-//! - Refusals: a ring that cannot be made (no io_uring, `kernel.io_uring_disabled`, a seccomp
-//!   policy, RLIMIT_MEMLOCK on older kernels, a missing opcode) turns io_uring off for the
-//!   process and requests go where they would go without it; a full submission queue gives
-//!   that request back to the router, which sends it to the pool.
+//! # Who does what
 //!
-//! The ring's descriptor is close-on-exec, and a child after fork() closes it (`fileref.rs`)
-//! and never uses the parent's ring (its memory is not inherited).
+//! - **Submitting threads** (the application's, in `aio_read`...) only queue entries in the
+//!   shared ring. They never enter it: the kernel cancels the requests of a thread that exits,
+//!   and an application thread may exit right after `aio_write` (POSIX says the write still
+//!   happens).
+//! - **The submitter** (one thread, "rtaio-uring", all signals blocked) enters the ring: the
+//!   kernel starts each request there — a page-cache hit is copied during that call, on the
+//!   submitter's core, beside the application's; uncached buffered I/O goes on in the kernel's
+//!   workers, sockets and pipes wait by polling, O_DIRECT goes to the device. After work it
+//!   spins briefly for more; then it sleeps, woken by a queueing thread (a futex, or the
+//!   ring's doorbell when it sleeps in the ring). With nothing in flight for the idle time it
+//!   drops the ring and exits: an idle process keeps nothing.
+//! - **Reaping** is done by whoever is there: the submitter; a submitting thread; a caller of
+//!   `aio_error` or `aio_suspend`, which publishes the status itself (no hop through another
+//!   thread; async-signal-safe: a try-lock and atomics). A request whose completion needs
+//!   more than its status (a notification, a list, an order others wait on) is finished by a
+//!   non-signal context; if a signal-safe reaper took its completion, it leaves it on the
+//!   deferred list and wakes the submitter.
+//! - The submitter sleeps in the ring (woken by each completion) only while someone needs
+//!   completions finished without asking: requests with notifications or lists in flight,
+//!   threads asleep in `aio_suspend`, requests held back behind others. Otherwise it sleeps
+//!   on a futex, and callers reap their own completions.
+//!
+//! Cancel in flight: the kernel's synchronous cancel (a request waiting for data is cancelled;
+//! one being performed is not). Refusals: a ring that cannot be made turns io_uring off for
+//! the process (`usable()` false: requests go where they would go without it); a full ring
+//! gives requests back to the router, which sends them to the pool.
+//!
+//! The ring's descriptor and the doorbell are close-on-exec, and a child after fork() closes
+//! them (`fileref.rs`) and never uses the parent's ring (its memory is not inherited).
 
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use kernel_aio::uring::{Options, Ring};
+use kernel_aio::uring::{Canceled, Doorbell, Ring};
 use kernel_aio::{Cmd, IoBuf, Op as KOp};
 use parking_lot::Mutex;
 
 use crate::config::Settings;
-use crate::exec::executor::{Executor, Finish};
+use crate::exec::executor::{Executor, Finish, Publish};
 use crate::fileref;
-use crate::request::{Data, Op, Request};
-use crate::sys;
+use crate::request::{self, Data, Op, Request};
+use crate::sys::{
+    self,
+    arcs::{ArcStack, SharedArc},
+};
+use crate::wait;
 
 const ENTRIES: u32 = 1024;
-/// The ring's kernel thread sleeps after this long without work.
-const SQPOLL_IDLE_MS: u32 = 2;
+/// After work, the submitter looks for more this long before sleeping: a queue the
+/// application keeps full never waits for a wake-up.
+const SPIN: Duration = Duration::from_micros(30);
+/// While requests are in flight and nobody needs the submitter, it still looks every so often
+/// (requests whose status a signal-safe reaper published are released then).
+const LAZY_TICK: Duration = Duration::from_millis(10);
 
 const UNTRIED: u8 = 0;
 const READY: u8 = 1;
 const OFF: u8 = 2;
 
-const REAPER_NONE: u8 = 0;
-const REAPER_STARTING: u8 = 1;
-const REAPER_RUNNING: u8 = 2;
+/// The submitter's state, for the threads that may have to wake it.
+const AWAKE: u32 = 0;
+const ASLEEP_FUTEX: u32 = 1;
+const ASLEEP_RING: u32 = 2;
 
 pub struct Uring {
     shared: Arc<Shared>,
 }
 
+/// One ring and its submitter (made on demand, dropped when idle).
+struct Live {
+    ring: Ring<Request>,
+    bell: Doorbell,
+    /// The doorbell's poll is in the ring.
+    bell_armed: AtomicBool,
+    /// AWAKE, ASLEEP_FUTEX, ASLEEP_RING; also the futex the submitter sleeps on.
+    state: AtomicU32,
+    /// Entries queued since the submitter last entered.
+    queued: AtomicUsize,
+}
+
 struct Shared {
-    /// The ring while requests flow (made on first use, dropped when idle).
-    ring: Mutex<Option<Arc<Ring<Request>>>>,
+    /// The ring while requests flow: submitting threads take it here (and count their
+    /// requests in `inflight` under the lock, so the submitter never drops a ring in use).
+    live: Mutex<Option<Arc<Live>>>,
+    /// The same ring for signal-safe reapers, which cannot lock.
+    current: SharedArc<Live>,
     /// UNTRIED, READY (a ring could be made) or OFF (io_uring refused in this process).
     state: AtomicU8,
-    /// Requests submitted and not yet reaped (counted under `ring`'s lock when added).
+    /// Requests in the ring (queued or submitted) and not yet reaped.
     inflight: AtomicUsize,
-    reaper: AtomicU8,
+    /// Of those, the ones that need finishing beyond their status (see the module comment).
+    needy: AtomicUsize,
+    /// Completions reaped by a signal-safe reaper, waiting to be finished (their results in
+    /// `Request::deferred_result`).
+    deferred: ArcStack<Request>,
     idle_ms: AtomicU64,
+    cancel_lock: Mutex<()>,
     /// Test-only: io_uring_setup fails with this errno (`RTAIO_FAULTS=io_uring_setup=EPERM`).
     setup_fault: Option<i32>,
     finish: Finish,
+    publish: Publish,
 }
 
 impl Uring {
-    pub fn new(s: &Settings, enabled: bool, finish: Finish) -> Uring {
+    pub fn new(s: &Settings, enabled: bool, finish: Finish, publish: Publish) -> Uring {
         Uring {
             shared: Arc::new(Shared {
-                ring: Mutex::new(None),
+                live: Mutex::new(None),
+                current: SharedArc::default(),
                 state: AtomicU8::new(if enabled { UNTRIED } else { OFF }),
                 inflight: AtomicUsize::new(0),
-                reaper: AtomicU8::new(REAPER_NONE),
+                needy: AtomicUsize::new(0),
+                deferred: ArcStack::default(),
                 idle_ms: AtomicU64::new(s.idle.as_millis().max(1) as u64),
+                cancel_lock: Mutex::new(()),
                 setup_fault: s.faults.io_uring_setup,
                 finish,
+                publish,
             }),
         }
     }
@@ -82,7 +131,7 @@ impl Uring {
         match self.shared.state.load(Acquire) {
             READY => true,
             OFF => false,
-            _ => self.shared.ring().is_some(),
+            _ => self.shared.live().is_some(),
         }
     }
 
@@ -92,42 +141,269 @@ impl Uring {
     }
 }
 
+/// Does finishing this request take more than publishing its status?
+fn needs_finishing(r: &Request) -> bool {
+    !r.may_publish_early()
+}
+
 impl Shared {
-    /// The ring, made if there is none; None if io_uring is refused.
-    fn ring(&self) -> Option<Arc<Ring<Request>>> {
-        let mut g = self.ring.lock();
-        self.ring_locked(&mut g)
+    /// The ring, made (with its submitter) if there is none; None if io_uring is refused (or
+    /// no thread can be started now).
+    fn live(self: &Arc<Self>) -> Option<Arc<Live>> {
+        let mut g = self.live.lock();
+        self.live_locked(&mut g)
     }
 
-    fn ring_locked(&self, g: &mut Option<Arc<Ring<Request>>>) -> Option<Arc<Ring<Request>>> {
-        if let Some(r) = g.as_ref() {
-            return Some(r.clone());
+    fn live_locked(self: &Arc<Self>, g: &mut Option<Arc<Live>>) -> Option<Arc<Live>> {
+        if let Some(l) = g.as_ref() {
+            return Some(l.clone());
         }
         if self.state.load(Acquire) == OFF {
             return None;
         }
         let made = match self.setup_fault {
             Some(e) => Err(std::io::Error::from_raw_os_error(e)),
-            None => Ring::new(Options { entries: ENTRIES, sqpoll_idle_ms: Some(SQPOLL_IDLE_MS) }),
+            None => Ring::new(ENTRIES).and_then(|ring| Ok((ring, Doorbell::new()?))),
         };
-        match made {
-            Ok(r) => {
-                fileref::track_owned(r.fd(), true);
-                let r = Arc::new(r);
-                *g = Some(r.clone());
-                self.state.store(READY, Release);
-                Some(r)
-            }
-            Err(_) => {
-                self.state.store(OFF, Release);
-                None
+        let Ok((ring, bell)) = made else {
+            self.state.store(OFF, Release);
+            return None;
+        };
+        self.state.store(READY, Release);
+        let live = Arc::new(Live {
+            ring,
+            bell,
+            bell_armed: AtomicBool::new(false),
+            state: AtomicU32::new(AWAKE),
+            queued: AtomicUsize::new(0),
+        });
+        if !self.spawn_submitter(&live) {
+            return None; // the ring goes; the next request tries again
+        }
+        fileref::track_owned(live.ring.fd(), true);
+        fileref::track_owned(live.bell.fd(), true);
+        self.current.set(live.clone());
+        *g = Some(live.clone());
+        Some(live)
+    }
+
+    /// Wakes the submitter if it sleeps (async-signal-safe).
+    fn wake(live: &Live) {
+        loop {
+            match live.state.load(SeqCst) {
+                AWAKE => return,
+                s => {
+                    if live.state.compare_exchange(s, AWAKE, SeqCst, SeqCst).is_ok() {
+                        if s == ASLEEP_FUTEX {
+                            sys::futex_wake(&live.state, 1);
+                        } else {
+                            live.bell.ring();
+                        }
+                        return;
+                    }
+                }
             }
         }
+    }
+
+    /// Queues requests (already claimed and counted in `inflight`) and makes sure the
+    /// submitter will enter them. Returns the ones the ring could not take.
+    fn push(&self, live: &Live, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
+        let n = reqs.len();
+        let batch = reqs.iter().map(|r| (r.clone(), kernel_op(r))).collect();
+        let refused = live.ring.push(batch);
+        let mut back = Vec::with_capacity(refused.len());
+        for r in refused {
+            self.uncount(&r.owner);
+            back.push(r.owner);
+        }
+        if back.len() < n {
+            live.queued.fetch_add(n - back.len(), SeqCst);
+            Self::wake(live);
+        }
+        back
+    }
+
+    fn uncount(&self, r: &Request) {
+        self.inflight.fetch_sub(1, SeqCst);
+        if needs_finishing(r) {
+            self.needy.fetch_sub(1, SeqCst);
+        }
+    }
+
+    /// Reaps what the ring holds. `signal_safe`: only publish statuses (what needs more is
+    /// deferred, and the submitter woken for it); else finish each completion fully.
+    fn reap(&self, live: &Live, signal_safe: bool) -> usize {
+        let mut n = 0;
+        let mut wake = false;
+        loop {
+            let got = live.ring.try_reap(
+                64,
+                |req, res| {
+                    if signal_safe {
+                        if !(self.publish)(&req, result_of(&req, res)) || request::held_back() > 0 {
+                            wake = true; // someone must finish it, or release what waits on it
+                        }
+                        req.deferred_result.store(res, Relaxed);
+                        self.deferred.push(req);
+                    } else {
+                        self.completed(live, req, res);
+                    }
+                },
+                || live.bell_armed.store(false, SeqCst),
+            );
+            match got {
+                Some(0) | None => break,
+                Some(k) => n += k,
+            }
+        }
+        if wake {
+            Self::wake(live);
+        }
+        n
+    }
+
+    /// Finishes what signal-safe reapers left (oldest first). Not in a signal handler.
+    fn drain_deferred(&self, live: &Live) -> usize {
+        let list = self.deferred.take_all();
+        let n = list.len();
+        for req in list {
+            let res = req.deferred_result.load(Relaxed);
+            self.completed(live, req, res);
+        }
+        n
+    }
+
+    /// One completion, finished. A write to a stream (pipe, socket) that the kernel took
+    /// only in part continues with the rest, so that the request writes everything, as one
+    /// blocking write() does; the result is the sum.
+    fn completed(&self, live: &Live, req: Arc<Request>, res: i64) {
+        if res > 0 && req.op == Op::Write && !req.positional {
+            if let Data::Buf(b) = req.data {
+                let done = req.progress.fetch_add(res as usize, Relaxed) + res as usize;
+                if done < b.len() {
+                    let n = live.ring.push(vec![(req.clone(), kernel_op(&req))]).len();
+                    if n == 0 {
+                        live.queued.fetch_add(1, SeqCst);
+                        Self::wake(live);
+                        return; // still in flight
+                    }
+                }
+                self.uncount(&req);
+                (self.finish)(&req, Ok(done));
+                return;
+            }
+        }
+        self.uncount(&req);
+        (self.finish)(&req, result_of(&req, res));
+    }
+
+    /// The submitter thread.
+    fn submitter(self: Arc<Self>, live: Arc<Live>) {
+        let mut spin_until: Option<Instant> = None;
+        let mut quiet_since = Instant::now();
+        loop {
+            let mut worked = false;
+            if live.queued.swap(0, SeqCst) > 0 {
+                let _ = live.ring.enter(None);
+                worked = true;
+            }
+            worked |= self.reap(&live, false) > 0;
+            worked |= self.drain_deferred(&live) > 0;
+            let now = Instant::now();
+            if worked {
+                spin_until = Some(now + SPIN);
+                quiet_since = now;
+                continue;
+            }
+            if spin_until.is_some_and(|t| now < t) {
+                std::hint::spin_loop();
+                continue;
+            }
+            spin_until = None;
+            let idle = Duration::from_millis(self.idle_ms.load(Relaxed));
+            let inflight = self.inflight.load(SeqCst);
+            if inflight == 0 && now.duration_since(quiet_since) >= idle && self.retire(&live) {
+                return;
+            }
+            // Sleep: in the ring if someone needs completions finished promptly, else on the
+            // futex (callers reap their own).
+            let needed = self.needy.load(SeqCst) > 0 || wait::sleeping() > 0 || request::held_back() > 0;
+            let mode = if needed { ASLEEP_RING } else { ASLEEP_FUTEX };
+            if mode == ASLEEP_RING && !live.bell_armed.load(SeqCst) {
+                live.bell_armed.store(live.bell.arm(&live.ring), SeqCst);
+                let _ = live.ring.enter(None);
+            }
+            live.state.store(mode, SeqCst);
+            // Re-check after announcing the sleep (a queueing thread checks `state` after
+            // counting its entries): nothing may arrive unseen.
+            let ready = live.queued.load(SeqCst) > 0
+                || !self.deferred.is_empty()
+                || live.ring.has_completions()
+                || (mode == ASLEEP_FUTEX
+                    && (self.needy.load(SeqCst) > 0 || wait::sleeping() > 0 || request::held_back() > 0));
+            if !ready {
+                let tick = if inflight > 0 { LAZY_TICK } else { idle };
+                if mode == ASLEEP_RING {
+                    let _ = live.ring.enter(Some((1, tick)));
+                } else {
+                    let deadline = sys::deadline_after(tick);
+                    let _ = sys::futex_wait_until(&live.state, ASLEEP_FUTEX, Some(&deadline));
+                }
+            }
+            live.state.store(AWAKE, SeqCst);
+        }
+    }
+
+    /// Drops the ring if it is still idle (nothing counted in flight under the lock that
+    /// submitting threads count under). True if the submitter may exit.
+    fn retire(&self, live: &Arc<Live>) -> bool {
+        let mut g = self.live.lock();
+        if self.inflight.load(SeqCst) != 0 || live.queued.load(SeqCst) != 0 {
+            return false;
+        }
+        *g = None;
+        drop(self.current.take()); // after signal-safe reapers that hold it let go
+        drop(g);
+        fileref::track_owned(live.ring.fd(), false);
+        fileref::track_owned(live.bell.fd(), false);
+        true
+    }
+
+    /// Starts the submitter for a new ring. False if no thread can be started.
+    fn spawn_submitter(self: &Arc<Self>, live: &Arc<Live>) -> bool {
+        let (me, l) = (self.clone(), live.clone());
+        let _mask = sys::SignalMask::full();
+        std::thread::Builder::new()
+            .name("rtaio-uring".into())
+            .stack_size(128 << 10)
+            .spawn(move || me.submitter(l))
+            .is_ok()
+    }
+}
+
+/// The result of a completion (for a write continued after a partial one, the sum).
+fn result_of(req: &Request, res: i64) -> Result<usize, sys::Errno> {
+    let done = req.progress.load(Relaxed);
+    // ECANCELED nobody asked for: the kernel could not start a worker for it (io-wq under
+    // RLIMIT_NPROC or a thread limit): the resource error glibc reports when it cannot start
+    // a thread.
+    // A kernel worker interrupted by a cancel reports EINTR: the request was cancelled.
+    let res = match (res, req.cancel_requested()) {
+        (r, false) if r == -(libc::ECANCELED as i64) => -(libc::EAGAIN as i64),
+        (r, true) if r == -(libc::EINTR as i64) => -(libc::ECANCELED as i64),
+        (r, _) => r,
+    };
+    match res {
+        // an error after a part was written: the part is the result, as for write()
+        r if r < 0 && done > 0 => Ok(done),
+        r if r < 0 => Err((-r) as i32),
+        r => Ok(r as usize),
     }
 }
 
 /// The kernel's operation for a request (for a write continued after a partial one, the rest).
-fn kernel_op(r: &Request, fd: i32) -> KOp<'_> {
+fn kernel_op(r: &Request) -> KOp<'_> {
     let done = r.progress.load(Relaxed);
     let cmd = match (r.op, &r.data) {
         (Op::Read, Data::Vec(v)) => Cmd::ReadV(v),
@@ -138,156 +414,155 @@ fn kernel_op(r: &Request, fd: i32) -> KOp<'_> {
         (Op::Sync { data_only: false }, _) => Cmd::Fsync,
         (Op::Sync { data_only: true }, _) => Cmd::Fdsync,
     };
-    // -1: at the file position (streams, O_APPEND writes).
-    KOp { fd, offset: if r.positional { r.offset } else { -1 }, cmd, nowait: false }
+    // rtaio's own reference to the file when the request has one (fileref.rs); -1: at the
+    // file position (streams, O_APPEND writes).
+    KOp { fd: r.exec_fd(), offset: if r.positional { r.offset } else { -1 }, cmd, nowait: false, punt: !resident(r) }
+}
+
+/// Pages recently found resident (direct-mapped by page address): a buffer the application
+/// reuses is checked once, not per request.
+static RESIDENT: [AtomicUsize; 512] = [const { AtomicUsize::new(0) }; 512];
+const PAGE: usize = 4096;
+
+/// Are the request's buffers resident? The submitter copies in its own call; a fault there
+/// (a page swapped out, a userfaultfd page another thread of the application fills) would
+/// stall every request behind it, so such a request goes to the kernel's workers instead.
+/// A page once found resident is trusted afterwards (it would have to be paged out, or
+/// zapped and registered with userfaultfd, to fault again).
+fn resident(r: &Request) -> bool {
+    let bufs: &[IoBuf] = match &r.data {
+        Data::Buf(b) => std::slice::from_ref(b),
+        Data::Vec(v) => v,
+        Data::None => return true,
+    };
+    bufs.iter().all(|&b| {
+        if b.is_empty() {
+            return true;
+        }
+        let first = b.addr() / PAGE;
+        let last = (b.addr() + b.len() - 1) / PAGE;
+        let known = |p: usize| RESIDENT[p % RESIDENT.len()].load(Relaxed) == p;
+        if (first..=last).all(known) {
+            return true;
+        }
+        if !sys::buffer_resident(b) {
+            return false;
+        }
+        for p in first..=last.min(first + RESIDENT.len()) {
+            RESIDENT[p % RESIDENT.len()].store(p, Relaxed);
+        }
+        true
+    })
 }
 
 impl Executor for Uring {
     fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
         let sh = &self.shared;
-        let ring = {
-            let mut g = sh.ring.lock();
-            match sh.ring_locked(&mut g) {
-                Some(r) => {
-                    sh.inflight.fetch_add(reqs.len(), SeqCst);
-                    r
-                }
-                None => return reqs,
+        let live = {
+            let mut g = sh.live.lock();
+            let Some(live) = sh.live_locked(&mut g) else { return reqs };
+            // A full completion queue would overflow: the pool takes the excess (a few entries
+            // kept for the doorbell's).
+            if sh.inflight.load(SeqCst) + reqs.len() + 8 > live.ring.capacity() {
+                return reqs;
             }
+            sh.inflight.fetch_add(reqs.len(), SeqCst);
+            live
         };
         let mut mine = Vec::with_capacity(reqs.len());
         for r in reqs {
-            // Claimed before the kernel sees the buffer: from here on only a cancel can stop it.
+            if needs_finishing(&r) {
+                sh.needy.fetch_add(1, SeqCst);
+            }
+            // Claimed before the kernel sees the buffer: from here on only a cancel stops it.
             if r.claim() {
                 mine.push(r);
             } else {
-                sh.inflight.fetch_sub(1, SeqCst); // cancelled since: the canceller finished it
+                sh.uncount(&r); // cancelled since: the canceller finished it
             }
         }
-        if mine.is_empty() {
-            return mine;
-        }
-        if !self.ensure_reaper() {
-            sh.inflight.fetch_sub(mine.len(), SeqCst);
-            for r in &mine {
+        let mut back = Vec::new();
+        if !mine.is_empty() {
+            back = sh.push(&live, mine);
+            for r in &back {
                 r.unclaim();
             }
-            return mine;
         }
-        // rtaio's own reference to the file when the request has one (fileref.rs).
-        let fds: Vec<i32> = mine.iter().map(|r| r.exec_fd()).collect();
-        let batch = mine.iter().zip(&fds).map(|(r, &fd)| (r.clone(), kernel_op(r, fd))).collect();
-        let mut back = Vec::new();
-        for refused in ring.submit(batch) {
-            sh.inflight.fetch_sub(1, SeqCst);
-            refused.owner.unclaim();
-            back.push(refused.owner);
-        }
+        // Finish what signal-safe reapers left, here where that is allowed.
+        sh.drain_deferred(&live);
         back
     }
 
     fn cancel(&self, req: &Request) -> bool {
-        match self.shared.ring.lock().clone() {
-            Some(ring) => ring.cancel(req),
-            None => false,
+        // Only a request that waits for its descriptor to become ready (a pipe, a socket: it
+        // may wait forever) is cancelled in the kernel. One on a regular file is being
+        // performed (from the page cache, by a kernel worker, by the device) and ends by
+        // itself within moments; POSIX lets it complete (AIO_NOTCANCELED), as glibc's running
+        // requests do. (The kernel's cancel only sees the submitter's own workers, and
+        // answering for a request between the queue and the kernel cost more than it gave.)
+        if req.positional {
+            return false;
         }
+        let Some(live) = self.shared.live.lock().clone() else { return false };
+        // One cancel at a time, so that two aio_cancel calls racing for one request give the
+        // same answer (the second finds it complete, and reads how it ended).
+        let _one = self.shared.cancel_lock.lock();
+        // Kept once set: an ECANCELED (or EINTR) completion is the cancel's doing from now on.
+        req.request_cancel(true);
+        let mut answer = live.ring.cancel(req);
+        if answer == Canceled::NotFound {
+            // Not in the kernel yet (queued for the submitter), or complete. Once the
+            // submitter has handed over what is queued, ask again: a request is never
+            // "not cancelled" now and cancelled by the next aio_cancel.
+            while live.ring.queued() > 0 {
+                Shared::wake(&live);
+                std::thread::yield_now();
+            }
+            answer = live.ring.cancel(req);
+        }
+        if answer == Canceled::NotFound {
+            // Complete (perhaps by a cancel that came first): its completion may still wait
+            // in the ring.
+            self.shared.reap(&live, false);
+            self.shared.drain_deferred(&live);
+            return req.is_done() && req.final_errno() == libc::ECANCELED;
+        }
+        // Its completion is in the ring: reap it here, so the caller's wait for a final status
+        // does not depend on another thread. It was cancelled only if that status says so (a
+        // request the kernel was completing reports its result instead, and a stream write
+        // cancelled after a part reports the part).
+        while !req.is_done() {
+            self.shared.reap(&live, false);
+            self.shared.drain_deferred(&live);
+            std::thread::yield_now();
+        }
+        req.final_errno() == libc::ECANCELED
+    }
+
+    fn poll(&self, signal_safe: bool) {
+        let sh = &self.shared;
+        if sh.inflight.load(Relaxed) == 0 && sh.deferred.is_empty() {
+            return;
+        }
+        sh.current.with(|live| {
+            sh.reap(live, signal_safe);
+            if !signal_safe {
+                sh.drain_deferred(live);
+            }
+        });
+    }
+
+    fn before_sleep(&self) {
+        // A thread about to sleep in aio_suspend needs the submitter in the ring, where each
+        // completion wakes it (async-signal-safe).
+        self.shared.current.with(|live| {
+            if live.state.load(SeqCst) == ASLEEP_FUTEX {
+                Shared::wake(live);
+            }
+        });
     }
 
     fn set_limits(&self, _max_threads: usize, idle: Duration) {
         self.shared.idle_ms.store(idle.as_millis().max(1) as u64, Relaxed);
-    }
-}
-
-impl Uring {
-    /// Makes sure a reaper is running before anything enters the ring (called after the
-    /// caller counted its requests in `inflight`). False if no thread can be started.
-    fn ensure_reaper(&self) -> bool {
-        let sh = &self.shared;
-        loop {
-            match sh.reaper.load(SeqCst) {
-                REAPER_RUNNING => return true,
-                REAPER_STARTING => std::thread::yield_now(),
-                _ => {
-                    if sh.reaper.compare_exchange(REAPER_NONE, REAPER_STARTING, SeqCst, SeqCst).is_err() {
-                        continue;
-                    }
-                    let me = sh.clone();
-                    let _mask = sys::SignalMask::full();
-                    let spawned = std::thread::Builder::new()
-                        .name("rtaio-uring".into())
-                        .stack_size(128 << 10)
-                        .spawn(move || me.reap())
-                        .is_ok();
-                    sh.reaper.store(if spawned { REAPER_RUNNING } else { REAPER_NONE }, SeqCst);
-                    return spawned;
-                }
-            }
-        }
-    }
-}
-
-impl Shared {
-    /// One completion. A write to a stream (pipe, socket) that the kernel took only in part
-    /// continues with the rest, so that the request writes everything, as one blocking
-    /// write() does; the result is the sum.
-    fn reaped(&self, ring: &Ring<Request>, req: Arc<Request>, res: i64) {
-        if res > 0 && req.op == Op::Write && !req.positional {
-            if let Data::Buf(b) = req.data {
-                let done = req.progress.fetch_add(res as usize, Relaxed) + res as usize;
-                if done < b.len() {
-                    let op = kernel_op(&req, req.exec_fd());
-                    if ring.submit(vec![(req.clone(), op)]).is_empty() {
-                        return; // still in flight
-                    }
-                }
-                self.inflight.fetch_sub(1, SeqCst);
-                (self.finish)(&req, Ok(done));
-                return;
-            }
-        }
-        self.inflight.fetch_sub(1, SeqCst);
-        let done = req.progress.load(Relaxed);
-        let result = match res {
-            // an error after a part was written: the part is the result, as for write()
-            r if r < 0 && done > 0 => Ok(done),
-            r if r < 0 => Err((-r) as i32),
-            r => Ok(r as usize),
-        };
-        (self.finish)(&req, result);
-    }
-
-    /// The reaper thread: reports completions; when idle with nothing in flight, drops the
-    /// ring and leaves.
-    fn reap(self: Arc<Self>) {
-        loop {
-            let Some(ring) = self.ring.lock().clone() else { break };
-            let idle = Duration::from_millis(self.idle_ms.load(Relaxed));
-            let mut events = ring.reap(256);
-            if events.is_empty() {
-                match ring.wait(idle) {
-                    Ok(()) => events = ring.reap(256),
-                    Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-            if !events.is_empty() {
-                for ev in events {
-                    self.reaped(&ring, ev.owner, ev.res);
-                }
-                continue;
-            }
-            drop(ring);
-            // Idle: with nothing in flight, drop the ring and leave. Submitters count their
-            // requests under the ring's lock, so none is in it after this check.
-            let mut g = self.ring.lock();
-            if self.inflight.load(SeqCst) == 0 {
-                if let Some(r) = g.take() {
-                    fileref::track_owned(r.fd(), false);
-                }
-                self.reaper.store(REAPER_NONE, SeqCst);
-                return;
-            }
-        }
-        self.reaper.store(REAPER_NONE, SeqCst);
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use kernel_aio::IoBuf;
 use libc::{c_int, c_long, c_void, off_t, pid_t, timespec};
 
+pub mod arcs;
 pub mod elf;
 pub mod global;
 
