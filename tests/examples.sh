@@ -10,7 +10,8 @@
 #       runs many concurrent clients against it and checks every byte. Also run with
 #       RTAIO_INLINE=0 (completions from rtaio's pool) and RTAIO_MAX_REQUESTS=4 (aio_read says
 #       EAGAIN, evserve retries). While the server runs: its threads are its main thread plus
-#       rtaio-* threads only, and it holds no pipe. SIGTERM must end it with status 0 and a
+#       rtaio-* threads (and the kernel's iou-wrk-* workers for rtaio's ring) only, and it holds
+#       no pipe. SIGTERM must end it with status 0 and a
 #       summary that counts every request.
 #   (b) aio-cp copies the files at several depths and block sizes, buffered and (when the
 #       filesystem takes O_DIRECT) with -d, waiting with aio_suspend and with -e (eventfd);
@@ -104,7 +105,8 @@ sample_threads() {
     done >>"$T/threads" 2>/dev/null
 }
 
-# check_threads NAME: every thread seen while sampling is evserve's main thread or rtaio-*.
+# check_threads NAME: every thread seen while sampling is evserve's main thread, rtaio-* or
+# the kernel's io_uring workers (iou-wrk-*).
 # A new thread carries its creator's name until it names itself (a short window a busy
 # machine can show): a thread is judged by the names it was seen with, rtaio-* winning.
 check_threads() {
@@ -115,7 +117,9 @@ check_threads() {
             [ "$comm" = evserve ] || bad="$bad main=$comm"
         else
             case $comm in
-            rtaio-*) ;;
+            # iou-wrk-N: the kernel's io_uring workers for rtaio's ring (kernel threads in the
+            # process, named after the submitter's tid).
+            rtaio-* | iou-wrk-*) ;;
             *) grep -q "^$tid rtaio-" "$T/threads" || bad="$bad $tid=$comm" ;;
             esac
         fi

@@ -6,8 +6,10 @@
 # A test is tests/c/KIND/NAME.c (tests/c/README.md), built in the modes its folder says:
 #   link     gcc ... -L$RTAIO_LIBDIR -lrtaio -Wl,-rpath,$RTAIO_LIBDIR   (no -lrt)
 #   preload  gcc ... -lrt, run with LD_PRELOAD=$RTAIO_LIBDIR/librtaio.so
-#   posix/ kernel/ rel/   link and preload: they use the system <aio.h> only
-#   ext/                  link only: rtaio.h's extensions, which glibc's -lrt does not have
+#   threads  the link build, run with RTAIO_BACKEND=threads: rtaio's thread-pool backend (what
+#            runs where io_uring is refused), where the default runs on io_uring
+#   posix/ kernel/ rel/   link, preload and threads: they use the system <aio.h> only
+#   ext/                  link and threads: rtaio.h's extensions, which glibc's -lrt does not have
 # and run with `timeout 60`. Exit status of a test: 0 pass, 77 skip, anything else fail.
 # Plus two binding checks (LD_DEBUG=bindings, LD_BIND_NOW=1): every aio symbol a test
 # program uses binds to librtaio.so, in link and in preload mode.
@@ -29,8 +31,8 @@ CFLAGS=(-D_GNU_SOURCE -pthread -O2 -g -Wall -Werror -I"$SRC" -I"$root/librt-aio/
 TIMEOUT=${RTAIO_TEST_TIMEOUT:-60}
 
 # The modes of each kind of test (the folder). --glibc runs what preload runs, without rtaio.
-declare -A KIND_MODES=([posix]="link preload" [kernel]="link preload" [rel]="link preload"
-    [ext]="link")
+declare -A KIND_MODES=([posix]="link preload threads" [kernel]="link preload threads"
+    [rel]="link preload threads" [ext]="link threads")
 runs_in() { # KIND MODE
     local m=$2
     [ "$m" = glibc ] && m=preload
@@ -57,7 +59,7 @@ done
 if [ $glibc -eq 1 ]; then
     modes=(glibc)
 else
-    modes=(link preload)
+    modes=(link preload threads)
     t_have_lib || { t_closing c-tests; exit 1; }
 fi
 
@@ -91,7 +93,7 @@ build() { # MODE NAME → prints binary path, returns nonzero on failure
     local mode=$1 name=$2 bin=$OUT/$1/$2 log=$OUT/logs/$1-$2.build.log
     local src=${C_TEST_SRC[$name]}
     case $mode in
-    link)
+    link | threads)
         "$CC" "${CFLAGS[@]}" "$src" -o "$bin" \
             -L"$LIBDIR" -lrtaio -Wl,-rpath,"$LIBDIR" >"$log" 2>&1
         ;;
@@ -107,6 +109,7 @@ run() { # MODE BIN LOG [env...]
     local envs=(TMPDIR="$TMPROOT")
     case $mode in
     preload) envs+=(LD_PRELOAD="$LIBDIR/librtaio.so") ;;
+    threads) envs+=(RTAIO_BACKEND=threads) ;;
     glibc) envs+=(RTAIO_TEST_GLIBC=1) ;;
     esac
     env "${envs[@]}" "$@" timeout -k 5 "$TIMEOUT" "$bin" >"$log" 2>&1

@@ -389,14 +389,83 @@ static inline int t_thread_in_syscall_on_fd(int fd, int rd, pid_t *who)
     return any ? found : -1;
 }
 
-/* Wait until a thread is blocked in a read on fd (so a request on it is running, not
- * queued). Fails after T_DEADLINE_S. Without /proc support, sleeps 500 ms (best effort). */
+/* The io_uring instances of this process (rtaio's executor), from /proc/self/fdinfo: how many
+ * exist, and whether one has taken every entry queued in it (SqHead == SqTail) and has a
+ * request waiting by polling (a read of an empty pipe or socket). */
+static inline int t_uring_rings(int *settled_with_poll)
+{
+    int rings = 0;
+    if (settled_with_poll)
+        *settled_with_poll = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char p[300], tgt[128];
+        snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(p, tgt, sizeof tgt - 1);
+        if (k <= 0)
+            continue;
+        tgt[k] = 0;
+        if (strcmp(tgt, "anon_inode:[io_uring]") != 0)
+            continue;
+        rings++;
+        snprintf(p, sizeof p, "/proc/self/fdinfo/%s", e->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f)
+            continue;
+        char line[256];
+        long head = -1, tail = -2;
+        int in_poll = 0, polls = 0;
+        while (fgets(line, sizeof line, f)) {
+            if (sscanf(line, "SqHead: %ld", &head) == 1 || sscanf(line, "SqTail: %ld", &tail) == 1)
+                continue;
+            if (strncmp(line, "PollList:", 9) == 0)
+                in_poll = 1;
+            else if (in_poll && strstr(line, "op="))
+                polls++;
+            else if (in_poll)
+                in_poll = 0;
+        }
+        fclose(f);
+        if (settled_with_poll && head == tail && polls > 0)
+            *settled_with_poll = 1;
+    }
+    closedir(d);
+    return rings;
+}
+
+/* Does this process run its requests on io_uring now (rtaio's default where the kernel allows
+ * it)? Then a read of an empty pipe waits by polling, no thread blocks in read(), and the
+ * kernel can cancel it in flight. */
+static inline int t_uring(void)
+{
+    return t_uring_rings(NULL) > 0;
+}
+
+/* This test is about the thread pool: requests queued behind blocked workers, aio_init's
+ * thread limit. Those hold on rtaio's thread-pool backend (and in glibc); on io_uring every
+ * request starts at once. Call first, before any AIO call (the backend is chosen then). */
+static inline void t_backend_threads(void)
+{
+    setenv("RTAIO_BACKEND", "threads", 1);
+}
+
+/* Wait until a request reading fd is running, not queued: a thread is blocked in a read on fd
+ * (a thread pool, glibc), or an io_uring of this process took every queued entry and has a
+ * request waiting by polling (rtaio on io_uring: the first request of a descriptor's chain is
+ * in the ring when its aio_read returns; this waits until the kernel has it). Fails after
+ * T_DEADLINE_S. Without /proc support, sleeps 500 ms (best effort). */
 static inline void t_wait_blocked_read(int fd)
 {
     double end = t_now() + T_DEADLINE_S;
     for (;;) {
         int r = t_thread_in_syscall_on_fd(fd, 1, NULL);
         if (r == 1)
+            return;
+        int polled;
+        if (t_uring_rings(&polled) > 0 && polled)
             return;
         if (r < 0) {
             t_sleep_ms(500);

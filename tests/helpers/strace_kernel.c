@@ -1,4 +1,4 @@
-/* strace-kaio.sh: the program it traces. strace_kaio DIR direct|buffered|fork */
+/* strace-kernel.sh: the program it traces. strace_kernel DIR direct|buffered|fork */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
         return 2;
     int direct = strcmp(argv[2], "buffered") != 0;
     char path[4096];
-    snprintf(path, sizeof path, "%s/strace-kaio-XXXXXX", argv[1]);
+    snprintf(path, sizeof path, "%s/strace-kernel-XXXXXX", argv[1]);
     int t = mkstemp(path);
     if (t < 0)
         die("mkstemp");
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         data[i] = (unsigned char)(i * 7 + i / BS);
     if (pwrite(fd, data, N * BS, 0) != N * BS)
         die("pwrite");
-    printf("FD=%d SECURE=%lu\n", fd, getauxval(AT_SECURE));
+    printf("FD=%d SECURE=%lu PID=%d\n", fd, getauxval(AT_SECURE), (int)getpid());
     fflush(stdout);
     list_reads();
     if (!strcmp(argv[2], "fork")) {

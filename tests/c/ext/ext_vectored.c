@@ -228,12 +228,19 @@ int main(void)
             }
         }
         CHECK_EQ(done_r, inprog);
+        /* every writev final before the file is read (one not cancelled may still run) */
+        int we[NW];
+        ssize_t wr[NW];
+        for (int i = 0; i < NW; i++) {
+            we[i] = t_wait(&wc[i]);
+            wr[i] = aio_return(&wc[i]);
+        }
         static unsigned char fc[NW * 100];
         memset(fc, 0, sizeof fc);
         CHECK(pread(cfd, fc, sizeof fc, 0) >= 0);
         for (int i = 0; i < NW; i++) {
-            int e = t_wait(&wc[i]);
-            ssize_t r = aio_return(&wc[i]);
+            int e = we[i];
+            ssize_t r = wr[i];
             unsigned char want = 0;
             if (e == ECANCELED && r == -1) {
                 canceled++;

@@ -18,6 +18,7 @@ static unsigned char data[BATCH][SZ], back[BATCH][SZ];
 int main(void)
 {
     t_init("aio_init");
+    t_backend_threads(); /* queued requests behind blocked workers: the pool's behaviour */
     CHECK_EQ(t_count_threads(), 1);
     struct aioinit init;
     memset(&init, 0, sizeof init);

@@ -34,6 +34,7 @@ static void handler(int s, siginfo_t *si, void *uc)
 int main(void)
 {
     t_init("cancel");
+    t_backend_threads(); /* queued requests behind blocked workers: the pool's behaviour */
     int sig = SIGRTMIN + 4;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

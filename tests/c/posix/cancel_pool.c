@@ -27,6 +27,7 @@ static void note_fn(union sigval v)
 int main(void)
 {
     t_init("cancel_pool");
+    t_backend_threads(); /* queued requests behind blocked workers: the pool's behaviour */
     struct aioinit init;
     memset(&init, 0, sizeof init);
     init.aio_threads = 1;

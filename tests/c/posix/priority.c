@@ -9,6 +9,7 @@
 int main(void)
 {
     t_init("priority");
+    t_backend_threads(); /* queued requests behind blocked workers: the pool's behaviour */
     struct aioinit init;
     memset(&init, 0, sizeof init);
     init.aio_threads = 1;

@@ -77,6 +77,7 @@ static void start_canceller(struct aiocb *cb, long delay_ms, pthread_t *th)
 int main(void)
 {
     t_init("suspend");
+    t_backend_threads(); /* queued requests behind blocked workers: the pool's behaviour */
     main_thread = pthread_self();
     /* two workers: one blocked for the whole test (pend), one for the pipe reads; with both
      * blocked, later requests are reliably queued ("at most aio_threads run") */
