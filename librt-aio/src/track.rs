@@ -270,7 +270,9 @@ impl Tracker {
             let r = sys::futex_wait_until_cancellable(&self.seq, seen, deadline.as_ref(), Some(&self.waiters));
             self.waiters.fetch_sub(1, SeqCst);
             if r == Err(libc::EINTR) {
-                return Err(libc::EINTR);
+                // A handler ran. If a request completed meanwhile (the signal may be its own
+                // notification), that is the answer: EINTR means none did.
+                return self.take().ok_or(libc::EINTR);
             }
         }
     }
