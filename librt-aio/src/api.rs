@@ -38,10 +38,16 @@ pub fn error(cb: AiocbRef<'_>) -> Result<i32, Errno> {
 /// `aio_return`: the value, once. A tracked request's status may have been claimed by
 /// `aio_waitcomplete` (then EINVAL). Async-signal-safe.
 pub fn take_return(cb: AiocbRef<'_>) -> Result<isize, Errno> {
-    cb.take_return(|word| match core::existing().and_then(|c| c.tracker_if_any()) {
+    let r = cb.take_return(|word| match core::existing().and_then(|c| c.tracker_if_any()) {
         Some(t) if word != 0 => t.on_return(cb.addr(), word, aiocb::fork_gen()),
         _ => Ok(()),
-    })
+    });
+    if r.is_ok() {
+        if let Some(c) = core::existing() {
+            c.note_returned();
+        }
+    }
+    r
 }
 
 /// `aio_suspend` over `n` entries (`entry(i)`: entry i, `None` for NULL). Async-signal-safe.

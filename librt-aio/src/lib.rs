@@ -1,14 +1,14 @@
 //! rtaio: POSIX asynchronous I/O for Linux, a drop-in replacement for glibc's `aio_*`.
 //!
-//! The module graph has no cycle (`tests/modgraph.sh` checks it). From the top:
+//! The module graph has no cycle (`tests/structure.rs` checks it). From the top:
 //! - `ffi`: the exported C functions; validate pointers, make views, call `api`, map errors to
 //!   errno. (`unsafe`.)
 //! - `api`: what each export does, in safe Rust; `lio`: `lio_listio`.
 //! - `core`: a request's life — submission, the completion sequence, cancel, per-descriptor
 //!   order (`core/fdtable.rs`), the process's state across fork and `aio_init`. Its design
 //!   comment (`core/mod.rs`) says who publishes what, in which order, and who wakes whom.
-//! - `exec`: the executors, one file each behind one interface: inline page-cache reads, the
-//!   thread pool, native AIO.
+//! - `exec`: the executors, one file each behind one interface: inline page-cache reads,
+//!   io_uring (the default where the kernel allows it), native AIO, the thread pool.
 //! - `request`, `list`: a request and a `lio_listio` list; `notify`: sigevents, delivery and
 //!   SIGEV_EVENTFD queues; `track`: `aio_waitcomplete`; `wait`: `aio_suspend` and LIO_WAIT;
 //!   `fileref`: rtaio's own references to files; `config`: tuning; `idmap`: small-key maps.
@@ -16,9 +16,9 @@
 //!   glibc's reserved fields; `unsafe`), `abi` (`#[repr(C)]` mirrors), `sys` (the system
 //!   calls; `unsafe`).
 //!
-//! `unsafe` lives in `ffi/`, `aiocb.rs` and `sys/` only (`tests/lint.sh` checks it); the
-//! `kernel-aio` crate holds the kernel's asynchronous interfaces (native AIO), `thread-pool`
-//! the pool. Behaviour, errno by errno: `docs/BEHAVIOUR.md`.
+//! `unsafe` lives in `ffi/`, `aiocb.rs` and `sys/` only (`tests/structure.rs` checks it); the
+//! `kernel-aio` crate holds the kernel's asynchronous interfaces (native AIO and io_uring),
+//! `thread-pool` the pool. Behaviour, errno by errno: `docs/BEHAVIOUR.md`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 

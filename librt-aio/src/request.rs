@@ -127,6 +127,9 @@ pub struct Spec {
     /// At `offset`; false for a descriptor that cannot seek and for O_APPEND writes, which
     /// go at the file position (the end of the file).
     pub positional: bool,
+    /// The application's queue depth when it was submitted: its requests not yet retrieved
+    /// with `aio_return`, this one included (a hint for where a page-cache hit runs).
+    pub depth: usize,
 }
 
 pub struct Request {

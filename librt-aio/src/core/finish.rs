@@ -84,6 +84,7 @@ impl Core {
     /// EAGAIN), and what it held back is released.
     pub(crate) fn refuse(&self, req: &Arc<Request>) {
         self.outstanding.fetch_sub(1, Release);
+        self.note_returned(); // nothing for the application to retrieve
         req.mark_finishing();
         drop(req.take_file());
         if let Some(cb) = req.aiocb {

@@ -21,6 +21,10 @@ pub struct Core {
     tracker: OnceLock<Tracker>,
     /// Requests submitted and not yet finished (for RTAIO_MAX_REQUESTS).
     pub(crate) outstanding: AtomicUsize,
+    /// Requests accepted and not yet retrieved by `aio_return`: the depth the application
+    /// keeps (`Spec::depth`). Approximate: a program that never calls `aio_return` only
+    /// looks deep.
+    pub(crate) unreturned: AtomicUsize,
     pub(crate) max_requests: usize,
 }
 
@@ -33,8 +37,14 @@ impl Core {
             notifier: Notifier::new(s.idle),
             tracker: OnceLock::new(),
             outstanding: AtomicUsize::new(0),
+            unreturned: AtomicUsize::new(0),
             max_requests: s.max_requests,
         }
+    }
+
+    /// `aio_return` retrieved a request's status (async-signal-safe).
+    pub fn note_returned(&self) {
+        let _ = self.unreturned.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
     }
 
     /// The `aio_waitcomplete` tracker, made on first use.

@@ -118,6 +118,7 @@ impl Core {
             chain: None,
             route: Route::Pool,
             positional: true,
+            depth: self.unreturned.fetch_add(1, Relaxed) + 1,
         };
         let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
         // Accepted, and failed at once (status, then notification), as if performed.

@@ -19,6 +19,7 @@ mod kaio;
 mod pool;
 mod uring;
 
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,16 @@ pub use executor::{Executor, Finish, Now, Publish};
 use crate::config::{Backend, Settings};
 use crate::request::{Data, Op, Request, Route, Spec};
 use crate::sys::FileKind;
+
+/// Of a deep queue, the share of page-cache reads handed to the ring (SHARE_NUM/SHARE_DEN).
+const SHARE_NUM: usize = 1;
+const SHARE_DEN: usize = 2;
+
+/// Page-cache reads not to try inline after recent misses, and the misses in a row (the
+/// back-off's exponent, at most MAX_BACKOFF).
+static INLINE_SKIP: AtomicU32 = AtomicU32::new(0);
+static INLINE_MISSES: AtomicU32 = AtomicU32::new(0);
+const MAX_BACKOFF: u32 = 6;
 
 /// The process's executors, and the route a request takes among them.
 pub struct Executors {
@@ -95,10 +106,31 @@ impl Executor for Executors {
         if !self.inline || matches!(self.backend, Backend::Kernel | Backend::Uring) {
             return Now::Later;
         }
-        if self.uring.inflight() > 0 {
+        // A queue the application keeps deep shares the copying with the ring, whose submitter
+        // works on the other core: about half of it goes there, the rest completes here.
+        if req.depth > 1 && self.uring.inflight() * SHARE_DEN < req.depth * SHARE_NUM && self.uring.usable() {
             return Now::Later;
         }
-        inline::try_now(req, flags)
+        let candidate = req.op == Op::Read && matches!(req.data, Data::Buf(_)) && flags & libc::O_DIRECT == 0;
+        if !candidate {
+            return inline::try_now(req, flags);
+        }
+        // After a miss (not cached), the next reads do not try: a file that is not in the page
+        // cache costs one failed attempt per 2^k reads, not one per read; a hit tries again.
+        if INLINE_SKIP.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).is_ok() {
+            return Now::Later;
+        }
+        let now = inline::try_now(req, flags);
+        match now {
+            Now::Done(_) => INLINE_MISSES.store(0, Relaxed),
+            Now::Later => {
+                let m = (INLINE_MISSES.load(Relaxed) + 1).min(MAX_BACKOFF);
+                INLINE_MISSES.store(m, Relaxed);
+                INLINE_SKIP.store((1 << m) - 1, Relaxed);
+            }
+            Now::Stream => {}
+        }
+        now
     }
 
     fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
