@@ -11,7 +11,8 @@
 //!   thread pool, native AIO.
 //! - `request`, `list`: a request and a `lio_listio` list; `notify`: sigevents, delivery and
 //!   SIGEV_EVENTFD queues; `track`: `aio_waitcomplete`; `wait`: `aio_suspend` and LIO_WAIT;
-//!   `fileref`: rtaio's own references to files; `config`: tuning; `idmap`: small-key maps.
+//!   `fileref`: rtaio's own references to files; `config`: tuning; `idmap`: small-key maps;
+//!   `stats`: statistics on request (`RTAIO_STATS`); `doctor`: `rtaio --doctor`.
 //! - The leaves: `aiocb` (the view of the caller's `struct aiocb` and the status protocol in
 //!   glibc's reserved fields; `unsafe`), `abi` (`#[repr(C)]` mirrors), `sys` (the system
 //!   calls; `unsafe`).
@@ -35,6 +36,7 @@ mod lio;
 mod list;
 mod notify;
 mod request;
+mod stats;
 mod sys;
 mod track;
 mod wait;

@@ -127,6 +127,10 @@ pub struct Spec {
     /// At `offset`; false for a descriptor that cannot seek and for O_APPEND writes, which
     /// go at the file position (the end of the file).
     pub positional: bool,
+    /// Submission time for the statistics (`stats::stamp`: 0 when they are off).
+    pub stamp: u64,
+    /// Completed (or failed) in the submitting thread, before it was registered.
+    pub ran_inline: bool,
 }
 
 pub struct Request {

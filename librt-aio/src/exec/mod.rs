@@ -26,6 +26,7 @@ pub use executor::{Executor, Finish, Now, Publish};
 
 use crate::config::{Backend, Settings};
 use crate::request::{Data, Op, Request, Route, Spec};
+use crate::stats::{self, Fallback};
 use crate::sys::FileKind;
 
 /// The process's executors, and the route a request takes among them.
@@ -114,6 +115,8 @@ impl Executor for Executors {
         for (v, exec) in [(uring, &self.uring as &dyn Executor), (kaio, &self.kaio as &dyn Executor)] {
             if !v.is_empty() {
                 for r in exec.start(v) {
+                    let back = if r.route() == Route::Uring { Fallback::UringToPool } else { Fallback::KaioToPool };
+                    stats::fallback(back, 0, 1);
                     r.to_pool();
                     pool.push(r);
                 }
