@@ -28,6 +28,9 @@ mod aiocb;
 mod api;
 mod config;
 mod core;
+/// `rtaio --doctor` (the `rtaio-doctor` program); not part of the C interface.
+#[doc(hidden)]
+pub mod doctor;
 mod exec;
 pub mod ffi;
 mod fileref;

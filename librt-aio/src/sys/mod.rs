@@ -415,6 +415,25 @@ pub fn futex_waitv(waiters: &[FutexWaitv], deadline: Option<&timespec>) -> Resul
     })
 }
 
+/// Does the kernel have `futex_waitv`? (An empty call: EINVAL where it exists, ENOSYS before
+/// Linux 5.16 or under a seccomp filter that refuses it.)
+pub fn futex_waitv_exists() -> Result<(), Errno> {
+    // SAFETY: no entries: the kernel reads nothing.
+    match check(unsafe {
+        libc::syscall(
+            libc::SYS_futex_waitv,
+            std::ptr::null::<FutexWaitv>(),
+            0u32,
+            0u32,
+            std::ptr::null::<timespec>(),
+            0,
+        )
+    }) {
+        Err(libc::EINVAL) | Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // cancellation points (cancel.c)
 
