@@ -8,7 +8,8 @@
 //! plus one `clock_gettime` (vDSO) at submission and one at completion: no lock anywhere.
 //!
 //! # Reports
-//! Written at exit (an `atexit` hook), on `RTAIO_STATS_SIGNAL`, and every
+//! Written at exit (an `atexit` hook; only by a process that submitted requests), on
+//! `RTAIO_STATS_SIGNAL`, and every
 //! `RTAIO_STATS_INTERVAL` ms from a thread started only then. Every report is formatted into a
 //! small stack buffer with `core::fmt` (no allocation, no lock) and written with raw `write`
 //! calls, so it is async-signal-safe, and safe at exit while other threads still run (it only
@@ -329,7 +330,11 @@ pub fn after_fork() {
 }
 
 extern "C" fn at_exit() {
-    report("exit");
+    // A process that submitted no request stays silent at exit (a shell, `timeout`, `env`
+    // between the launcher and the program inherit the variables too).
+    if PEAK_IN_FLIGHT.load(Relaxed) > 0 {
+        report("exit");
+    }
 }
 
 extern "C" fn on_signal(_: libc::c_int) {
