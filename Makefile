@@ -7,6 +7,8 @@ INCDIR    ?= $(PREFIX)/include
 BINDIR    ?= $(PREFIX)/bin
 PCDIR     ?= $(LIBDIR)/pkgconfig
 MANDIR    ?= $(PREFIX)/share/man
+# Private programs of the launcher (rtaio-doctor, for `rtaio --doctor`).
+PKGLIBDIR ?= $(LIBDIR)/rtaio
 DESTDIR   ?=
 CARGO     ?= cargo
 VERSION   := 0.1.0
@@ -69,7 +71,7 @@ bench: deps build
 	bash bench/run.sh
 
 install: build
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(INCDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGLIBDIR)
 	install -m 0644 librt-aio/include/rtaio.h $(DESTDIR)$(INCDIR)/rtaio.h
 	for page in $(MANPAGES); do \
 	    install -d $(DESTDIR)$(MANDIR)/$$(dirname $$page) && \
@@ -83,14 +85,17 @@ install: build
 	$(if $(STRIP_STATIC),$(STRIP) $(STRIP_STATIC) $(DESTDIR)$(LIBDIR)/librtaio.a)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCDIR@|$(INCDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' rtaio.pc.in > $(DESTDIR)$(PCDIR)/rtaio.pc
-	sed -e 's|@LIBDIR@|$(LIBDIR)|g' rtaio.in > $(DESTDIR)$(BINDIR)/rtaio
+	install -m 0755 $(OUT)/rtaio-doctor $(DESTDIR)$(PKGLIBDIR)/rtaio-doctor
+	$(if $(STRIP_SHLIB),$(STRIP) $(STRIP_SHLIB) $(DESTDIR)$(PKGLIBDIR)/rtaio-doctor)
+	sed -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' rtaio.in > $(DESTDIR)$(BINDIR)/rtaio
 	chmod 0755 $(DESTDIR)$(BINDIR)/rtaio
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librtaio.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librtaio.so.1 \
 	      $(DESTDIR)$(LIBDIR)/librtaio.so $(DESTDIR)$(LIBDIR)/librtaio.a \
 	      $(DESTDIR)$(PCDIR)/rtaio.pc $(DESTDIR)$(BINDIR)/rtaio $(DESTDIR)$(INCDIR)/rtaio.h \
-	      $(addprefix $(DESTDIR)$(MANDIR)/,$(MANPAGES))
+	      $(DESTDIR)$(PKGLIBDIR)/rtaio-doctor $(addprefix $(DESTDIR)$(MANDIR)/,$(MANPAGES))
+	-rmdir $(DESTDIR)$(PKGLIBDIR) 2>/dev/null
 
 # Debian packages librtaio1, librtaio-dev and rtaio in build/deb/ (packaging/debian/README.md):
 # `make install` into a staging tree with Debian's paths, then split, checked and built with
@@ -99,6 +104,7 @@ DEB_OUT       := build/deb
 DEB_MULTIARCH ?= $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
 DEB_STAGE     := $(DEB_OUT)/stage
 DEB_DIRS      := PREFIX=/usr LIBDIR=/usr/lib/$(DEB_MULTIARCH) INCDIR=/usr/include BINDIR=/usr/bin \
+                 PKGLIBDIR=/usr/lib/$(DEB_MULTIARCH)/rtaio \
                  PCDIR=/usr/lib/$(DEB_MULTIARCH)/pkgconfig MANDIR=/usr/share/man
 
 deb: build

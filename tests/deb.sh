@@ -179,7 +179,7 @@ expect_librtaio_dev() {
     echo usr/include/rtaio.h; echo "$LIBDIR/librtaio.a"; echo "$LIBDIR/librtaio.so"
     echo "$LIBDIR/pkgconfig/rtaio.pc"; manlist 3; manlist 7; doc librtaio-dev
 }
-expect_rtaio() { echo usr/bin/rtaio; manlist 1; doc rtaio; }
+expect_rtaio() { echo usr/bin/rtaio; echo "$LIBDIR/rtaio/rtaio-doctor"; manlist 1; doc rtaio; }
 for p in $PKGS; do
     fn=expect_${p//-/_}
     d=$(diff <($fn | sort) <(awk '{print $4}' "$OUT/$p.contents" | sort) | grep '^[<>]' |
@@ -191,9 +191,11 @@ dups=$(for path in "${!owner_of[@]}"; do
     case ${owner_of[$path]} in *" "*) echo "$path: ${owner_of[$path]}" ;; esac
 done)
 check "no file in two packages" "$dups"
-modes=$(awk '$1 == "-" && $2 != "-rw-r--r--" && $4 != "usr/bin/rtaio" { print $4 " " $2 }
-             $4 == "usr/bin/rtaio" && $2 != "-rwxr-xr-x" { print $4 " " $2 }' "$OUT"/*.contents)
-check "modes: 0644 files, 0755 launcher" "$modes"
+modes=$(awk -v doctor="$LIBDIR/rtaio/rtaio-doctor" '
+             function prog(p) { return p == "usr/bin/rtaio" || p == doctor }
+             $1 == "-" && $2 != "-rw-r--r--" && !prog($4) { print $4 " " $2 }
+             prog($4) && $2 != "-rwxr-xr-x" { print $4 " " $2 }' "$OUT"/*.contents)
+check "modes: 0644 files, 0755 launcher and rtaio-doctor" "$modes"
 # Follow symlinks through the union of the three packages down to a regular file.
 resolve() {
     local path=$1 n=0
@@ -490,6 +492,10 @@ fi
 "${clean_env[@]}" /usr/bin/rtaio --help >/dev/null 2>"$T/help.err"
 rc=$?
 check "rtaio --help: usage, exit 2" "$([ $rc -eq 2 ] && grep -q '^usage: rtaio' "$T/help.err" || echo "rc $rc: $(cat "$T/help.err")")"
+"${clean_env[@]}" /usr/bin/rtaio --doctor "$T" >"$T/doctor.out" 2>&1
+rc=$?
+check "rtaio --doctor: the installed rtaio-doctor runs (exit 0 or 1, a verdict)" \
+    "$({ [ $rc -le 1 ] && grep -q '^verdict: ' "$T/doctor.out"; } || echo "rc $rc: $(cat "$T/doctor.out")")"
 
 # --- 9. remove -----------------------------------------------------------------------------
 o=$(dpkg_run --purge $PKGS)

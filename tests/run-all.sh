@@ -37,6 +37,7 @@ run_suite check-abi bash tests/check-abi.sh
 run_suite c-tests bash tests/run-c-tests.sh
 run_suite fio-verify bash tests/fio-verify.sh
 run_suite strace-kernel bash tests/strace-kernel.sh
+run_suite stats bash tests/stats.sh
 run_suite stress bash tests/run-stress.sh --repro
 run_suite sanitize bash tests/sanitize.sh
 run_suite conformance bash posix-conformance/run.sh

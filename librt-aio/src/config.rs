@@ -112,6 +112,76 @@ pub fn current() -> Settings {
     }
 }
 
+/// Where statistics reports go (`RTAIO_STATS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatsDest {
+    Stderr,
+    /// A file, appended to; `%p` is replaced by the pid when the report is written.
+    File(String),
+}
+
+/// Statistics on request (`RTAIO_STATS`, `RTAIO_STATS_SIGNAL`, `RTAIO_STATS_INTERVAL`,
+/// `RTAIO_STATS_FORMAT`); off (`dest` None) unless one of them asks, and always off in
+/// secure-execution mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StatsSettings {
+    pub dest: Option<StatsDest>,
+    /// Report when this signal arrives.
+    pub signal: Option<i32>,
+    /// Report every so many milliseconds (from a thread of its own).
+    pub interval_ms: Option<u64>,
+    /// One JSON object per report instead of the table.
+    pub json: bool,
+}
+
+/// The statistics settings, from the environment (read once, at load).
+pub fn stats_settings() -> StatsSettings {
+    let env_ok = !crate::sys::secure_execution();
+    let get = |name| env_str(env_ok, name).filter(|v| !v.trim().is_empty());
+    stats_from(get("RTAIO_STATS"), get("RTAIO_STATS_SIGNAL"), get("RTAIO_STATS_INTERVAL"), get("RTAIO_STATS_FORMAT"))
+}
+
+fn stats_from(
+    dest: Option<String>,
+    signal: Option<String>,
+    interval: Option<String>,
+    format: Option<String>,
+) -> StatsSettings {
+    let signal = signal.and_then(|s| parse_signal(s.trim()));
+    let interval_ms = interval.and_then(|s| s.trim().parse::<u64>().ok()).filter(|&v| v > 0);
+    let dest = match dest.as_deref().map(str::trim) {
+        Some("0") => None,
+        Some("1") | Some("stderr") => Some(StatsDest::Stderr),
+        Some(path) => Some(StatsDest::File(path.to_string())),
+        // Asking for reports by signal or interval alone: to stderr.
+        None if signal.is_some() || interval_ms.is_some() => Some(StatsDest::Stderr),
+        None => None,
+    };
+    let on = dest.is_some();
+    StatsSettings {
+        json: on && format.is_some_and(|f| f.trim().eq_ignore_ascii_case("json")),
+        signal: signal.filter(|_| on),
+        interval_ms: interval_ms.filter(|_| on),
+        dest,
+    }
+}
+
+/// A signal by number or name (`10`, `USR1`, `SIGUSR2`); None for one a handler cannot be
+/// installed for, or one glibc keeps (32, 33).
+pub fn parse_signal(s: &str) -> Option<i32> {
+    let name = s.strip_prefix("SIG").unwrap_or(s);
+    let n = match name {
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "HUP" => libc::SIGHUP,
+        "WINCH" => libc::SIGWINCH,
+        "PWR" => libc::SIGPWR,
+        n => n.parse().ok()?,
+    };
+    let valid = (1..32).contains(&n) || (crate::sys::sigrtmin()..=crate::sys::sigrtmax()).contains(&n);
+    (valid && n != libc::SIGKILL && n != libc::SIGSTOP).then_some(n)
+}
+
 /// Records `aio_init` values (non-positive fields are left as they were, like glibc).
 pub fn record_aio_init(threads: i32, num: i32, idle_secs: i32) {
     if threads > 0 {
@@ -138,5 +208,24 @@ mod tests {
             Faults { io_setup: Some(libc::ENOSYS), io_submit: Some(libc::EINVAL), io_uring_setup: Some(libc::EPERM) }
         );
         assert_eq!(Faults::parse("bogus=EAGAIN,io_submit=WHAT"), Faults::default());
+    }
+
+    #[test]
+    fn stats_spec() {
+        let s = |d: Option<&str>, sig: Option<&str>, iv: Option<&str>, f: Option<&str>| {
+            stats_from(d.map(Into::into), sig.map(Into::into), iv.map(Into::into), f.map(Into::into))
+        };
+        assert_eq!(s(None, None, None, Some("json")), StatsSettings::default(), "off unless asked");
+        assert_eq!(s(Some("0"), Some("USR1"), None, None), StatsSettings::default());
+        assert_eq!(s(Some("1"), None, None, None).dest, Some(StatsDest::Stderr));
+        let f = s(Some("/tmp/st.%p"), Some("SIGUSR2"), Some("250"), Some("JSON"));
+        assert_eq!(f.dest, Some(StatsDest::File("/tmp/st.%p".into())));
+        assert_eq!((f.signal, f.interval_ms, f.json), (Some(libc::SIGUSR2), Some(250), true));
+        let g = s(None, Some("10"), None, Some("text"));
+        assert_eq!((g.dest, g.signal, g.json), (Some(StatsDest::Stderr), Some(10), false));
+        for bad in ["0", "9", "19", "32", "33", "65", "KILL", "x"] {
+            assert_eq!(parse_signal(bad), None, "{bad}");
+        }
+        assert_eq!(s(None, None, Some("0"), None), StatsSettings::default());
     }
 }

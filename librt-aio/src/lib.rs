@@ -11,7 +11,8 @@
 //!   io_uring (the default where the kernel allows it), native AIO, the thread pool.
 //! - `request`, `list`: a request and a `lio_listio` list; `notify`: sigevents, delivery and
 //!   SIGEV_EVENTFD queues; `track`: `aio_waitcomplete`; `wait`: `aio_suspend` and LIO_WAIT;
-//!   `fileref`: rtaio's own references to files; `config`: tuning; `idmap`: small-key maps.
+//!   `fileref`: rtaio's own references to files; `config`: tuning; `idmap`: small-key maps;
+//!   `stats`: statistics on request (`RTAIO_STATS`); `doctor`: `rtaio --doctor`.
 //! - The leaves: `aiocb` (the view of the caller's `struct aiocb` and the status protocol in
 //!   glibc's reserved fields; `unsafe`), `abi` (`#[repr(C)]` mirrors), `sys` (the system
 //!   calls; `unsafe`).
@@ -27,6 +28,9 @@ mod aiocb;
 mod api;
 mod config;
 mod core;
+/// `rtaio --doctor` (the `rtaio-doctor` program); not part of the C interface.
+#[doc(hidden)]
+pub mod doctor;
 mod exec;
 pub mod ffi;
 mod fileref;
@@ -35,6 +39,7 @@ mod lio;
 mod list;
 mod notify;
 mod request;
+mod stats;
 mod sys;
 mod track;
 mod wait;

@@ -130,6 +130,10 @@ pub struct Spec {
     /// The application's queue depth when it was submitted: its requests not yet retrieved
     /// with `aio_return`, this one included (a hint for where a page-cache hit runs).
     pub depth: usize,
+    /// Submission time for the statistics (`stats::stamp`: 0 when they are off).
+    pub stamp: u64,
+    /// Completed (or failed) in the submitting thread, before it was registered.
+    pub ran_inline: bool,
 }
 
 pub struct Request {

@@ -2,7 +2,8 @@
 # packaging/debian/build-debs.sh STAGE OUTDIR — called by `make deb`.
 #
 # STAGE is a `make install DESTDIR=STAGE` tree made with Debian's paths; the directories it used
-# come in the environment, as the Makefile's variables: PREFIX LIBDIR INCDIR BINDIR PCDIR MANDIR,
+# come in the environment, as the Makefile's variables: PREFIX LIBDIR INCDIR BINDIR PCDIR MANDIR
+# PKGLIBDIR,
 # and VERSION (upstream) and MULTIARCH (the triplet). This script
 #   1. splits STAGE into the package trees OUTDIR/work/debian/<package>/ (every staged file must
 #      land in exactly one package: a file no rule claims stops the build);
@@ -23,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 2 ] || { echo "usage: $0 STAGE OUTDIR" >&2; exit 2; }
 stage=$(realpath "$1")
 out=$(realpath -m "$2")
-for v in PREFIX LIBDIR INCDIR BINDIR PCDIR MANDIR VERSION MULTIARCH; do
+for v in PREFIX LIBDIR INCDIR BINDIR PCDIR MANDIR PKGLIBDIR VERSION MULTIARCH; do
     [ -n "${!v:-}" ] || { echo "build-debs: $v is not set (run 'make deb')" >&2; exit 2; }
 done
 for t in dpkg-deb dpkg-gencontrol dpkg-shlibdeps dpkg-gensymbols dpkg-parsechangelog; do
@@ -70,7 +71,7 @@ take() { # take PACKAGE PATTERN... — move the staged files (or links) matching
 take "$libpkg" "$LIBDIR/librtaio.so.*"
 take librtaio-dev "$LIBDIR/librtaio.so" "$LIBDIR/librtaio.a" "$PCDIR/rtaio.pc" "$INCDIR/rtaio.h" \
     "$MANDIR/man3/*" "$MANDIR/man7/*"
-take rtaio "$BINDIR/rtaio" "$MANDIR/man1/*"
+take rtaio "$BINDIR/rtaio" "$MANDIR/man1/*" "$PKGLIBDIR/rtaio-doctor"
 left=$(cd "$stage" && find . ! -type d)
 [ -z "$left" ] || die "staged files no package claims (add them to a take line):"$'\n'"$left"
 rm -rf "$stage" # only empty directories are left
@@ -89,6 +90,7 @@ for pkg in $packages; do
     find "$root" -type d -exec chmod 0755 {} +
     find "$root" -type f -exec chmod 0644 {} +
     if [ -d "$root$BINDIR" ]; then find "$root$BINDIR" -type f -exec chmod 0755 {} +; fi
+    if [ -d "$root$PKGLIBDIR" ]; then find "$root$PKGLIBDIR" -type f -exec chmod 0755 {} +; fi
     mkdir -p "$root/DEBIAN"
     : >"debian/$pkg.substvars"
 done
@@ -101,6 +103,7 @@ install -m 0644 "debian/$libpkg.triggers" "debian/$libpkg/DEBIAN/triggers"
 
 # --- 4. dependencies, control, md5sums -------------------------------------------------------
 dpkg-shlibdeps -T"debian/$libpkg.substvars" "debian/$libpkg$real"
+dpkg-shlibdeps -T"debian/rtaio.substvars" "debian/rtaio$PKGLIBDIR/rtaio-doctor"
 for pkg in $packages; do
     root=debian/$pkg
     find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

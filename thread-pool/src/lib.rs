@@ -30,7 +30,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
@@ -106,6 +106,15 @@ fn with_local<T: 'static, R>(pool: usize, f: impl FnOnce(&Worker<T>) -> R) -> Op
         let local = l.as_ref().filter(|l| l.pool == pool)?;
         local.deque.downcast_ref::<Worker<T>>().map(f)
     })
+}
+
+/// Called, in the creating thread, each time a worker thread starts (its pool's name).
+static ON_THREAD_START: OnceLock<fn(&'static str)> = OnceLock::new();
+
+/// Registers `f` to be called each time any pool starts a worker thread, with the pool's
+/// name (statistics). The first registration is kept.
+pub fn on_thread_start(f: fn(&'static str)) {
+    let _ = ON_THREAD_START.set(f);
 }
 
 impl<T: Send + 'static> Clone for Pool<T> {
@@ -272,7 +281,12 @@ impl<T: Send + 'static> Pool<T> {
             .spawn(move || worker_main(me, id, local));
         drop(guard);
         match r {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                if let Some(f) = ON_THREAD_START.get() {
+                    f(inner.name);
+                }
+                Ok(())
+            }
             Err(e) => {
                 inner.stealers.write().retain(|(i, _)| *i != id);
                 inner.threads.fetch_sub(1, SeqCst);

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::aiocb::AiocbRef;
 use crate::core::runtime::Core;
 use crate::notify::Notify;
-use crate::request::{CancelOutcome, Request};
+use crate::request::{CancelOutcome, Op, Request, Route};
+use crate::stats;
 use crate::sys::Errno;
 use crate::wait;
 
@@ -43,6 +44,7 @@ impl Core {
         self.outstanding.fetch_sub(1, Release);
         req.mark_finishing();
         req.mark_published_early();
+        count(req, result);
         let (value, error) = split(result);
         req.set_final_errno(error);
         if let Some(cb) = req.aiocb {
@@ -58,6 +60,7 @@ impl Core {
             self.outstanding.fetch_sub(1, Release);
             req.mark_finishing();
             req.set_final_errno(error);
+            count(req, result);
             // rtaio's reference to the file goes before the status is final.
             drop(req.take_file());
             if let Some(cb) = req.aiocb {
@@ -101,6 +104,26 @@ impl Core {
         self.fds.release(req, &mut ready);
         self.start_ready(ready);
     }
+}
+
+/// The statistics' record of a status being published (nothing when they are off).
+fn count(req: &Request, result: Result<usize, Errno>) {
+    if !stats::on() {
+        return;
+    }
+    let exec = match req.route() {
+        _ if req.ran_inline => stats::Exec::Inline,
+        Route::Uring => stats::Exec::Uring,
+        Route::Kaio => stats::Exec::Kaio,
+        Route::Pool => stats::Exec::Pool,
+    };
+    let op = match req.op {
+        Op::Read => stats::OpKind::Read,
+        Op::Write => stats::OpKind::Write,
+        Op::Sync { data_only: false } => stats::OpKind::Fsync,
+        Op::Sync { data_only: true } => stats::OpKind::Fdatasync,
+    };
+    stats::completed(exec, op, result, req.stamp);
 }
 
 fn split(result: Result<usize, Errno>) -> (isize, i32) {

@@ -19,7 +19,8 @@
 //!       request done and closes its end gets EOF at once);
 //!    2. **publish** the status in the aiocb (result fields, then the status word: the
 //!       linearization point), then wake the `aio_suspend` sleepers flagged on that word, and
-//!       long-list waiters; DONE. Nothing touches the aiocb after this;
+//!       long-list waiters; DONE. Nothing touches the aiocb after this. (Just before, the
+//!       statistics count it, when `RTAIO_STATS` asks: `stats.rs`, atomics only);
 //!    3. `aio_waitcomplete` tracking: the slot becomes retrievable (its sleepers woken);
 //!    4. SIGEV_EVENTFD: the aiocb joins its eventfd's queue;
 //!    5. the **notification** (signal, thread, eventfd count), so the status is final in it;

@@ -10,6 +10,7 @@ use crate::core::fdtable::FdTable;
 use crate::exec::{Executor, Executors, Finish, Publish};
 use crate::fileref;
 use crate::notify::Notifier;
+use crate::stats;
 use crate::sys::{self, global::Global};
 use crate::track::{self, Tracker};
 
@@ -74,6 +75,7 @@ extern "C" fn after_fork_child() {
     CORE.forget();
     aiocb::bump_fork_gen();
     fileref::close_all_after_fork();
+    stats::after_fork();
 }
 
 /// The process's core, made on first use.

@@ -10,6 +10,7 @@ use crate::exec::Now;
 use crate::list::ListCtl;
 use crate::notify::Notify;
 use crate::request::{CancelOutcome, Chain, Data, Op, Request, Route, Spec};
+use crate::stats;
 use crate::sys::{self, Errno, FileKind};
 use crate::track;
 
@@ -81,10 +82,12 @@ impl Core {
             }
             kind = Some(k);
         }
-        if self.outstanding.fetch_add(1, Relaxed) >= self.max_requests {
+        let before = self.outstanding.fetch_add(1, Relaxed);
+        if before >= self.max_requests {
             self.outstanding.fetch_sub(1, Relaxed);
             return Err(libc::EAGAIN);
         }
+        stats::in_flight(before + 1);
         // aio_waitcomplete tracking: the aiocb's previous request (its status not retrieved,
         // since it is being reused) leaves consideration, whatever the new one is; the new one
         // gets a slot unless an eventfd queue owns it.
@@ -119,10 +122,13 @@ impl Core {
             route: Route::Pool,
             positional: true,
             depth: self.unreturned.fetch_add(1, Relaxed) + 1,
+            stamp: stats::stamp(),
+            ran_inline: false,
         };
         let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
         // Accepted, and failed at once (status, then notification), as if performed.
         if let Some(e) = fail {
+            spec.ran_inline = true;
             cb.begin(track_word);
             self.finish(&Arc::new(Request::new(spec)), Err(e));
             return Ok(());
@@ -131,6 +137,7 @@ impl Core {
         // the aiocb is marked in progress only once the data is in place.
         match self.exec.try_now(&spec, flags) {
             Now::Done(n) => {
+                spec.ran_inline = true;
                 cb.begin(track_word);
                 self.finish(&Arc::new(Request::new(spec)), Ok(n));
                 return Ok(());

@@ -28,6 +28,7 @@ use parking_lot::Mutex;
 use crate::config::{Backend, Faults, Settings};
 use crate::exec::executor::{start_or_fail, Executor, Finish};
 use crate::request::{Data, Op, Request};
+use crate::stats;
 use crate::sys;
 
 const NR_EVENTS: u32 = 256;
@@ -90,9 +91,15 @@ impl Kaio {
 impl Shared {
     fn context(&self) -> Option<&Context<Request>> {
         self.ctx
-            .get_or_init(|| match self.faults.io_setup {
-                Some(_) => None,
-                None => Context::new(NR_EVENTS).ok(),
+            .get_or_init(|| {
+                let made = match self.faults.io_setup {
+                    Some(e) => Err(std::io::Error::from_raw_os_error(e)),
+                    None => Context::new(NR_EVENTS),
+                };
+                if let Err(e) = &made {
+                    stats::fallback(stats::Fallback::KaioSetup, e.raw_os_error().unwrap_or(0), 1);
+                }
+                made.ok()
             })
             .as_ref()
             .filter(|_| !self.broken.load(Relaxed))
@@ -164,6 +171,7 @@ impl Executor for Kaio {
                     continue;
                 }
                 sh.inflight.fetch_sub(1, SeqCst);
+                stats::fallback(stats::Fallback::KaioSubmit, b.errno, 1);
                 match b.errno {
                     libc::ENOSYS | libc::EPERM => sh.broken.store(true, Relaxed),
                     // No async I/O on this file system: remember it for the descriptor.
@@ -226,6 +234,9 @@ impl Kaio {
                         .spawn(move || me.reap())
                         .is_ok();
                     sh.reaper.store(if spawned { REAPER_RUNNING } else { REAPER_NONE }, SeqCst);
+                    if spawned {
+                        stats::thread_started(stats::Thread::KaioReaper);
+                    }
                     return spawned;
                 }
             }
@@ -273,6 +284,7 @@ impl Shared {
             // The kernel would have blocked (EAGAIN), or cannot do this without blocking at all
             // (EOPNOTSUPP: e.g. buffered writes on ext4): the fallback does it with the
             // ordinary blocking call.
+            stats::fallback(stats::Fallback::KaioWouldBlock, (-ev.res) as i32, 1);
             req.to_pool();
             req.unclaim();
             start_or_fail(&*self.fallback, vec![req], &self.finish);

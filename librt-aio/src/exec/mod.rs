@@ -27,6 +27,7 @@ pub use executor::{Executor, Finish, Now, Publish};
 
 use crate::config::{Backend, Settings};
 use crate::request::{Data, Op, Request, Route, Spec};
+use crate::stats::{self, Fallback};
 use crate::sys::FileKind;
 
 /// Of a deep queue, the share of page-cache reads handed to the ring (SHARE_NUM/SHARE_DEN).
@@ -146,6 +147,8 @@ impl Executor for Executors {
         for (v, exec) in [(uring, &self.uring as &dyn Executor), (kaio, &self.kaio as &dyn Executor)] {
             if !v.is_empty() {
                 for r in exec.start(v) {
+                    let back = if r.route() == Route::Uring { Fallback::UringToPool } else { Fallback::KaioToPool };
+                    stats::fallback(back, 0, 1);
                     r.to_pool();
                     pool.push(r);
                 }

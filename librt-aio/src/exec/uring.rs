@@ -45,6 +45,7 @@ use crate::config::Settings;
 use crate::exec::executor::{Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
+use crate::stats;
 use crate::sys::{
     self,
     arcs::{ArcStack, SharedArc},
@@ -169,6 +170,9 @@ impl Shared {
             Some(e) => Err(std::io::Error::from_raw_os_error(e)),
             None => Ring::new(ENTRIES).and_then(|ring| Ok((ring, Doorbell::new()?))),
         };
+        if let Err(e) = &made {
+            stats::fallback(stats::Fallback::UringSetup, e.raw_os_error().unwrap_or(0), 1);
+        }
         let Ok((ring, bell)) = made else {
             self.state.store(OFF, Release);
             return None;
@@ -182,8 +186,10 @@ impl Shared {
             queued: AtomicUsize::new(0),
         });
         if !self.spawn_submitter(&live) {
+            stats::fallback(stats::Fallback::UringThread, libc::EAGAIN, 1);
             return None; // the ring goes; the next request tries again
         }
+        stats::thread_started(stats::Thread::UringSubmitter);
         fileref::track_owned(live.ring.fd(), true);
         fileref::track_owned(live.bell.fd(), true);
         self.current.set(live.clone());

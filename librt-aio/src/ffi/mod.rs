@@ -279,3 +279,14 @@ pub unsafe extern "C" fn lio_listio64(
     // SAFETY: the same function under its LFS name; the caller's contract is the same.
     unsafe { lio_listio(mode, list, nent, sig) }
 }
+
+/// The library's constructor (an `.init_array` entry: run when the library is loaded, before
+/// `main`): statistics, if the environment asks for them (`RTAIO_STATS`, rtaio(7)); otherwise
+/// nothing at all.
+#[used]
+#[link_section = ".init_array"]
+static AT_LOAD: extern "C" fn() = at_load;
+
+extern "C" fn at_load() {
+    crate::stats::init();
+}

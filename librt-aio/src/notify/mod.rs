@@ -13,6 +13,7 @@ use std::time::Duration;
 use thread_pool::{Config, Pool, SubmitError};
 
 use crate::abi::{Sigevent, SIGEV_EVENTFD, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID};
+use crate::stats::{self, Note};
 use crate::sys::{self, Errno};
 use evq::{EvQueues, EvTicket};
 
@@ -117,17 +118,29 @@ impl Notifier {
 
     /// Delivers `n` (after the status it reports is final).
     pub fn deliver(&self, n: &Notify) {
+        if stats::on() {
+            stats::notified(match n {
+                Notify::None => Note::None,
+                Notify::Signal { tid: None, .. } => Note::Signal,
+                Notify::Signal { tid: Some(_), .. } => Note::ThreadId,
+                Notify::Thread(_) => Note::Thread,
+                Notify::Eventfd(_) => Note::Eventfd,
+            });
+        }
         match *n {
             Notify::None => {}
             Notify::Eventfd(ref t) => t.post(),
             Notify::Signal { signo, value, tid } => {
                 if self.sender.send(signo, value, tid) == Err(libc::EAGAIN) {
+                    stats::signal_retried();
                     self.queue(Job::RetrySignal { sender: self.sender, signo, value, tid });
                 }
             }
             Notify::Thread(cb) if cb.has_attributes() => {
                 if cb.spawn().is_err() {
                     self.queue(Job::Call(cb));
+                } else {
+                    stats::thread_started(stats::Thread::Notify);
                 }
             }
             Notify::Thread(cb) => self.queue(Job::Call(cb)),
@@ -169,6 +182,7 @@ fn run_job(job: Job) {
                 if sender.send(signo, value, tid) != Err(libc::EAGAIN) {
                     break;
                 }
+                stats::signal_retried();
                 attempt += 1;
             }
         }

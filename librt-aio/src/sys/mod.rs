@@ -20,7 +20,8 @@ pub mod global;
 
 pub type Errno = i32;
 
-fn errno() -> Errno {
+/// The calling thread's errno (async-signal-safe: no allocation).
+pub fn errno() -> Errno {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
@@ -81,6 +82,56 @@ pub fn at_fork_child(child: extern "C" fn()) {
     // SAFETY: registering a handler that lives as long as the library (the shared library is
     // linked with -z nodelete, so it is never unloaded).
     unsafe { libc::pthread_atfork(None, None, Some(child)) };
+}
+
+/// Registers `f` to run at exit() (`atexit`: also at the return from main).
+pub fn at_exit(f: extern "C" fn()) {
+    // SAFETY: registering a handler that lives as long as the library (the shared library is
+    // linked with -z nodelete, so it is never unloaded).
+    unsafe { libc::atexit(f) };
+}
+
+/// Installs `handler` for `signo` (SA_RESTART, no other signal blocked while it runs).
+pub fn set_signal_handler(signo: c_int, handler: extern "C" fn(c_int)) -> Result<(), Errno> {
+    // SAFETY: a zeroed sigaction is valid (empty mask, no flags); the handler is a plain
+    // `extern "C" fn(int)` that lives as long as the library (linked -z nodelete).
+    let r = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(signo, &sa, std::ptr::null_mut())
+    };
+    check(r as c_long).map(|_| ())
+}
+
+/// Nanoseconds on the monotonic clock (vDSO; async-signal-safe).
+pub fn monotonic_ns() -> u64 {
+    let t = monotonic_now();
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Writes all of `bytes` to `fd` (raw system calls, EINTR retried; async-signal-safe). Stops
+/// at the first error.
+pub fn write_all(fd: c_int, mut bytes: &[u8]) -> Result<(), Errno> {
+    while !bytes.is_empty() {
+        // SAFETY: writes from a live slice of the given length.
+        let n = retry(|| unsafe { libc::syscall(libc::SYS_write, fd, bytes.as_ptr() as *const c_void, bytes.len()) })?;
+        if n == 0 {
+            return Err(libc::EIO);
+        }
+        bytes = &bytes[n.min(bytes.len())..];
+    }
+    Ok(())
+}
+
+/// Opens (creating, mode 0644 before the umask) a file to append to, close-on-exec (a raw
+/// `openat`: async-signal-safe).
+pub fn open_append(path: &std::ffi::CStr) -> Result<c_int, Errno> {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC;
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    retry(|| unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), flags, 0o644 as c_int) })
+        .map(|fd| fd as c_int)
 }
 
 /// The soft limit on open descriptors (1024 when it cannot be read).
@@ -362,6 +413,25 @@ pub fn futex_waitv(waiters: &[FutexWaitv], deadline: Option<&timespec>) -> Resul
     check(unsafe {
         libc::syscall(libc::SYS_futex_waitv, waiters.as_ptr(), waiters.len() as u32, 0u32, tsp, libc::CLOCK_MONOTONIC)
     })
+}
+
+/// Does the kernel have `futex_waitv`? (An empty call: EINVAL where it exists, ENOSYS before
+/// Linux 5.16 or under a seccomp filter that refuses it.)
+pub fn futex_waitv_exists() -> Result<(), Errno> {
+    // SAFETY: no entries: the kernel reads nothing.
+    match check(unsafe {
+        libc::syscall(
+            libc::SYS_futex_waitv,
+            std::ptr::null::<FutexWaitv>(),
+            0u32,
+            0u32,
+            std::ptr::null::<timespec>(),
+            0,
+        )
+    }) {
+        Err(libc::EINVAL) | Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
