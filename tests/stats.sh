@@ -126,6 +126,21 @@ if ok_run "json lio8"; then
     expect "json, auto: 8 reads, 32768 bytes over the executors" \
         "$(js "$OUT/auto.err" "$TOTAL_READS, sum(x['bytes'] for x in d['executors'].values())")" "(8, 32768)" "$OUT/auto.err"
     expect "json: pid" "$(js "$OUT/auto.err" 'd["pid"]')" "$(pid_of auto)"
+    expect "json: each executor's histogram holds its count, in increasing buckets" \
+        "$(js "$OUT/auto.err" "len([x for x in e.values() if sum(c for _, c in x['latency_ns']['histogram']) != x['latency_ns']['count'] or [t for t, _ in x['latency_ns']['histogram']] != sorted(t for t, _ in x['latency_ns']['histogram'])])")" \
+        "0" "$OUT/auto.err"
+    if command -v gnuplot >/dev/null 2>&1; then
+        want=$(js "$OUT/auto.err" "' '.join('%s(%d' % (k, x['latency_ns']['count']) for k, x in e.items() if x['latency_ns']['count'])")
+        if bash "$root/bench/stats-chart.sh" "$OUT/auto.err" "$OUT/latency.svg" >"$OUT/chart.log" 2>&1 &&
+            got=$(grep -oE '[a-z_]+ \([0-9]+ requests' "$OUT/latency.svg" | sort -u | sed 's/ (/(/; s/ requests//' | tr '\n' ' ' | sed 's/ $//') &&
+            [ "$got" = "$(tr ' ' '\n' <<<"$want" | sort | tr '\n' ' ' | sed 's/ $//')" ]; then
+            t_pass "bench/stats-chart.sh draws the histogram: one curve per executor that ran requests ($got)"
+        else
+            t_fail "bench/stats-chart.sh: curves $got, want $want" "$(tail -n3 "$OUT/chart.log")"
+        fi
+    else
+        t_skip "bench/stats-chart.sh: gnuplot not installed (tests/deps.sh installs it)"
+    fi
 fi
 
 # --- RTAIO_BACKEND=threads: inline and pool, never io_uring --------------------------------

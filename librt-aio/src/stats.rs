@@ -691,9 +691,20 @@ fn write_json(w: &mut dyn Write, h: &Header<'_>, src: &dyn Source) -> fmt::Resul
         let (n, p, max) = percentiles(src, e);
         write!(
             w,
-            "}},\"latency_ns\":{{\"count\":{n},\"p50\":{},\"p99\":{},\"p99.9\":{},\"max\":{max}}}}}",
+            "}},\"latency_ns\":{{\"count\":{n},\"p50\":{},\"p99\":{},\"p99.9\":{},\"max\":{max},\"histogram\":[",
             p[0], p[1], p[2]
         )?;
+        // The log-scale histogram itself: [largest value of the bucket in ns, count], non-empty
+        // buckets only (bench/stats-chart.sh draws it).
+        let mut first = true;
+        for b in 0..BUCKETS {
+            let c = src.latency(e, b);
+            if c > 0 {
+                write!(w, "{}[{},{c}]", if first { "" } else { "," }, bucket_top(b))?;
+                first = false;
+            }
+        }
+        write!(w, "]}}}}")?;
     }
     write!(w, "}},\"fallbacks\":[")?;
     let mut first = true;
