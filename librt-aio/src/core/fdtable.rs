@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 
 use crate::fileref::FileRef;
 use crate::idmap::IdMap;
-use crate::request::{self, Request};
+use crate::request::{self, Chain, Request};
 
 const SHARDS: usize = 64;
 
@@ -209,6 +209,13 @@ impl FdTable {
         }
     }
 
+    /// No read of the stream `fd` is in flight or waiting (its reads' chain is idle): a read
+    /// submitted now would start at once.
+    pub fn stream_reads_idle(&self, fd: i32) -> bool {
+        let shard = self.shard(fd).lock();
+        shard.get(&fd).is_none_or(|st| st.chains[Chain::Reads as usize].active.is_none())
+    }
+
     /// The request on `fd` whose aiocb is `aiocb` and whose status is not final yet, if any.
     /// A scan: `aio_cancel` of one aiocb is rare, and this keeps the hot path to one map.
     pub fn find(&self, fd: i32, aiocb: usize) -> Option<Arc<Request>> {
@@ -244,7 +251,7 @@ impl FdTable {
 mod tests {
     use super::*;
     use crate::aiocb::AiocbRef;
-    use crate::request::{Chain, Op, Spec};
+    use crate::request::{Op, Spec};
 
     /// Test requests on descriptor 5 are told apart by `offset` (their id here).
     fn req(id: i64, op: Op) -> Arc<Request> {

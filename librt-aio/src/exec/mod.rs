@@ -101,6 +101,14 @@ impl Executor for Executors {
         inline::try_now(req, flags)
     }
 
+    fn try_now_stream(&self, req: &Spec) -> Now {
+        // As for try_now.
+        if !self.inline || matches!(self.backend, Backend::Kernel | Backend::Uring) || self.uring.inflight() > 0 {
+            return Now::Later;
+        }
+        inline::try_stream(req)
+    }
+
     fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
         let mut pool = Vec::new();
         let (mut uring, mut kaio) = (Vec::new(), Vec::new());
