@@ -129,6 +129,7 @@ impl Core {
             track: slot,
             chain: None,
             route: Route::Pool,
+            quick: false,
             positional: true,
         };
         let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
