@@ -49,7 +49,7 @@ const SPIN: Duration = Duration::from_micros(20);
 static SPIN_SCORE: AtomicU32 = AtomicU32::new(4);
 const SPIN_SCORE_MAX: u32 = 16;
 static SPIN_PROBE_COUNT: AtomicU32 = AtomicU32::new(0);
-const SPIN_PROBE: u32 = 32;
+const SPIN_PROBE: u32 = 32; // a power of two
 
 /// Before `aio_suspend` sleeps: looks for a completed entry for a few microseconds (calling
 /// `poll` between looks), so that a completion due shortly (a queue the pool works through on
@@ -66,7 +66,7 @@ pub fn spin<'a>(
         return false;
     }
     let score = SPIN_SCORE.load(Relaxed);
-    if score == 0 && SPIN_PROBE_COUNT.fetch_add(1, Relaxed) % SPIN_PROBE != 0 {
+    if score == 0 && SPIN_PROBE_COUNT.fetch_add(1, Relaxed) & (SPIN_PROBE - 1) != 0 {
         return false;
     }
     let done = || (0..n).filter_map(&entry).any(|cb| !cb.in_progress());
@@ -78,7 +78,7 @@ pub fn spin<'a>(
             return true;
         }
         rounds += 1;
-        if rounds % 8 == 0 {
+        if rounds & 7 == 0 {
             if passed(&deadline) {
                 break;
             }
