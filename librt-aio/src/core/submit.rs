@@ -133,9 +133,18 @@ impl Core {
             positional: true,
         };
         let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
+        // A stream's read with no other read of the descriptor in flight completes now if data
+        // is there (what the blocking read would return).
+        let attempt = |flags: i32| match self.exec.try_now(&spec, flags) {
+            Now::Stream if op == Op::Read && self.fds.stream_reads_idle(fd) => match self.exec.try_now_stream(&spec) {
+                Now::Later => Now::Stream,
+                done => done,
+            },
+            now => now,
+        };
         let mut tried = None;
         if let Some(f) = hinted {
-            let now = self.exec.try_now(&spec, f);
+            let now = attempt(f);
             if let Now::Done(n) = now {
                 cb.begin(track_word);
                 self.finish(&Arc::new(Request::new(spec)), Ok(n));
@@ -154,18 +163,10 @@ impl Core {
         }
         // A page-cache hit completes in this call, before the request is registered anywhere:
         // the aiocb is marked in progress only once the data is in place.
-        // A stream's read with no other read of the descriptor in flight completes now if data
-        // is there (what the blocking read would return).
-        let mut now = match tried {
+        let now = match tried {
             Some(now) => now,
-            None => self.exec.try_now(&spec, flags),
+            None => attempt(flags),
         };
-        if now == Now::Stream && op == Op::Read && self.fds.stream_reads_idle(fd) {
-            now = match self.exec.try_now_stream(&spec) {
-                Now::Later => Now::Stream,
-                done => done,
-            };
-        }
         match now {
             Now::Done(n) => {
                 cb.begin(track_word);
