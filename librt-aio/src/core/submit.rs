@@ -177,7 +177,10 @@ impl Core {
             Now::Later => {}
         }
         // Everything else runs after this call returns.
-        let kind = kind.unwrap_or_else(|| sys::file_kind(fd));
+        // A number with live requests on a regular file, unchanged flags: that file still
+        // (those requests run on the number too), without an fstat.
+        let kind =
+            kind.unwrap_or_else(|| if self.fds.live_file(fd, flags) { FileKind::File } else { sys::file_kind(fd) });
         spec.chain = match (kind, op) {
             (FileKind::Stream, Op::Read) => Some(Chain::Reads),
             (FileKind::Stream, Op::Write) => Some(Chain::Writes),
@@ -189,7 +192,7 @@ impl Core {
         let req = Arc::new(Request::new(spec));
         cb.begin(track_word);
         // Not regular files: the request runs on rtaio's own reference to the file (fileref.rs).
-        if !self.fds.register(&req, kind == FileKind::Stream) {
+        if !self.fds.register(&req, kind == FileKind::Stream, (kind == FileKind::File).then_some(flags)) {
             return Ok(()); // held back: a release starts it
         }
         if let (true, Some(batch)) = (req.route() != Route::Pool, batch) {
