@@ -19,8 +19,9 @@
 //!   only if none is searching and fewer than `short_workers` run short tasks (more runnable
 //!   threads than cores only take turns, and wake-ups cost more than the work). Those workers
 //!   take the queued ones in turn.
-//! - A worker that finds no work spins briefly before it parks (one at a time): a submitter that
-//!   sees it searching wakes nobody, so a steady stream of requests costs no futex calls.
+//! - A worker that finds no work after a short task spins briefly before it parks (one at a
+//!   time): a submitter that sees it searching wakes nobody, so a steady stream of short tasks
+//!   costs no futex calls.
 //!
 //! Who wakes whom: `submit` pushes, then (SeqCst) reads `sleepers`; a parking worker increments
 //! `sleepers`, then (SeqCst) re-checks the queues before sleeping on `wake_seq`. Either the
@@ -465,9 +466,14 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
     let pool = Pool { inner: inner.clone() };
     let find = || with_local::<Job<T>, _>(inner.id(), |local| inner.find_task(local, id)).flatten();
     let local_nonempty = || with_local::<Job<T>, _>(inner.id(), |local| !local.is_empty()).unwrap_or(false);
+    // The last task it ran was short: short tasks come in quick succession (a queue of buffered
+    // writes), so looking a little longer pays; after a task that may have waited for the
+    // device, the next one is as far off, and spinning only takes a core from others.
+    let mut last_short = false;
     loop {
         if let Some(job) = find() {
             let short = job.short; // counted in active_short by find_task
+            last_short = short;
             inner.active.fetch_add(1, SeqCst);
             let task = inner.taken(job);
             // We stop searching: if work remains, make sure someone else picks it up, so a
@@ -484,7 +490,8 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
         }
         // Look a little longer before parking (one worker at a time), still counted as
         // searching: a submitter meanwhile needs no wake-up.
-        if inner.spinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok() {
+        if last_short && inner.spinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok() {
+            last_short = false;
             let start = std::time::Instant::now();
             let mut found = false;
             while start.elapsed() < SPIN {
