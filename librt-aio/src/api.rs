@@ -58,6 +58,9 @@ pub fn suspend<'a>(
 ) -> Result<(), Errno> {
     let Some(c) = core::existing() else { return crate::wait::suspend(n, entry, timeout, &|| {}) };
     c.exec.poll(true);
+    if crate::wait::spin(n, &entry, timeout, &|| c.exec.poll(true)) {
+        return Ok(());
+    }
     crate::wait::suspend(n, entry, timeout, &|| c.exec.before_sleep())
 }
 

@@ -124,6 +124,10 @@ pub struct Spec {
     pub chain: Option<Chain>,
     /// Where it runs (decided at submission by the executor layer).
     pub route: Route,
+    /// Likely done without waiting for a device or for another request (a buffered write to
+    /// a regular file): the pool runs it on one of a few workers in turn, not on a thread of
+    /// its own.
+    pub quick: bool,
     /// At `offset`; false for a descriptor that cannot seek and for O_APPEND writes, which
     /// go at the file position (the end of the file).
     pub positional: bool,

@@ -42,6 +42,54 @@ pub fn wake_after_publish(flagged: Option<usize>) {
     }
 }
 
+/// How long `aio_suspend` looks before it sleeps, when looking has been paying off.
+const SPIN: Duration = Duration::from_micros(20);
+/// How often looking found a completion lately (0..=SPIN_SCORE_MAX): at 0, only every
+/// SPIN_PROBE-th wait looks, so waits for the device do not pay for it.
+static SPIN_SCORE: AtomicU32 = AtomicU32::new(4);
+const SPIN_SCORE_MAX: u32 = 16;
+static SPIN_PROBE_COUNT: AtomicU32 = AtomicU32::new(0);
+const SPIN_PROBE: u32 = 32; // a power of two
+
+/// Before `aio_suspend` sleeps: looks for a completed entry for a few microseconds (calling
+/// `poll` between looks), so that a completion due shortly (a queue the pool works through on
+/// the other core) costs neither this thread nor the completing one a futex call. True if an
+/// entry is complete. Async-signal-safe (atomics and the monotonic clock).
+pub fn spin<'a>(
+    n: usize,
+    entry: impl Fn(usize) -> Option<AiocbRef<'a>>,
+    timeout: Option<Duration>,
+    poll: &dyn Fn(),
+) -> bool {
+    let limit = timeout.map_or(SPIN, |t| t.min(SPIN));
+    if limit.is_zero() || (0..n).all(|i| entry(i).is_none()) {
+        return false;
+    }
+    let score = SPIN_SCORE.load(Relaxed);
+    if score == 0 && SPIN_PROBE_COUNT.fetch_add(1, Relaxed) & (SPIN_PROBE - 1) != 0 {
+        return false;
+    }
+    let done = || (0..n).filter_map(&entry).any(|cb| !cb.in_progress());
+    let deadline = deadline_after(limit);
+    let mut rounds = 0u32;
+    loop {
+        if done() {
+            SPIN_SCORE.store((score + 1).min(SPIN_SCORE_MAX), Relaxed);
+            return true;
+        }
+        rounds += 1;
+        if rounds & 7 == 0 {
+            if passed(&deadline) {
+                break;
+            }
+            poll();
+        }
+        std::hint::spin_loop();
+    }
+    SPIN_SCORE.store(score.saturating_sub(4), Relaxed);
+    false
+}
+
 /// `aio_suspend` over `n` entries; `entry(i)` views entry i (`None` = NULL entry). `timeout`:
 /// `None` waits forever. `before_sleep` runs each time the thread, counted in [`sleeping`], is
 /// about to sleep (it must be async-signal-safe). No allocation, whatever `n` is.

@@ -14,6 +14,14 @@
 //!   searcher that takes a task while more remain passes the word on. So a burst of blocking
 //!   tasks fans out to as many threads as it needs, and a task never waits behind a blocking one
 //!   while the pool may still grow.
+//! - Short tasks ([`Pool::submit_short`]: work that does not wait for a device, such as a
+//!   buffered write) do not fan out: while only short tasks wait, a submitter wakes a worker
+//!   only if none is searching and fewer than `short_workers` run short tasks (more runnable
+//!   threads than cores only take turns, and wake-ups cost more than the work). Those workers
+//!   take the queued ones in turn.
+//! - A worker that finds no work after a short task spins briefly before it parks (one at a
+//!   time): a submitter that sees it searching wakes nobody, so a steady stream of short tasks
+//!   costs no futex calls.
 //!
 //! Who wakes whom: `submit` pushes, then (SeqCst) reads `sleepers`; a parking worker increments
 //! `sleepers`, then (SeqCst) re-checks the queues before sleeping on `wake_seq`. Either the
@@ -43,6 +51,9 @@ mod sys;
 pub struct Config {
     pub name: &'static str,
     pub max_threads: usize,
+    /// Workers that may run short tasks at once (0: the CPUs available, less one for the
+    /// submitter, at least one).
+    pub short_workers: usize,
     pub idle_timeout: Duration,
     pub stack_size: usize,
     pub lanes: usize,
@@ -50,7 +61,14 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { name: "pool", max_threads: 16, idle_timeout: Duration::from_secs(1), stack_size: 256 << 10, lanes: 1 }
+        Config {
+            name: "pool",
+            max_threads: 16,
+            short_workers: 0,
+            idle_timeout: Duration::from_secs(1),
+            stack_size: 256 << 10,
+            lanes: 1,
+        }
     }
 }
 
@@ -72,9 +90,17 @@ pub struct Pool<T: Send + 'static> {
     inner: Arc<Inner<T>>,
 }
 
+/// A queued task, and whether it is short (see [`Pool::submit_short`]).
+struct Job<T> {
+    task: T,
+    short: bool,
+}
+
 struct Inner<T> {
-    lanes: Box<[Injector<T>]>,
-    stealers: RwLock<Vec<(u64, Stealer<T>)>>,
+    /// Two per lane: index `2 * lane` for tasks that are not short, `2 * lane + 1` for short
+    /// ones (a worker takes short ones only within the `short_workers` bound).
+    lanes: Box<[Injector<Job<T>>]>,
+    stealers: RwLock<Vec<(u64, Stealer<Job<T>>)>>,
     handler: Box<dyn Fn(T) + Send + Sync>,
     name: &'static str,
     stack_size: usize,
@@ -83,6 +109,13 @@ struct Inner<T> {
     threads: AtomicUsize,
     /// Workers running a task.
     active: AtomicUsize,
+    /// Workers running a short task.
+    active_short: AtomicUsize,
+    /// Tasks that are not short, queued and not yet taken.
+    queued_long: AtomicUsize,
+    /// Workers spinning before they park (at most one).
+    spinning: AtomicUsize,
+    short_workers: usize,
     sleepers: AtomicUsize,
     wake_seq: AtomicU32,
     next_worker_id: AtomicU64,
@@ -125,7 +158,7 @@ impl<T: Send + 'static> Clone for Pool<T> {
 
 impl<T: Send + 'static> Pool<T> {
     pub fn new(cfg: Config, handler: impl Fn(T) + Send + Sync + 'static) -> Self {
-        let lanes = (0..cfg.lanes.max(1)).map(|_| Injector::new()).collect();
+        let lanes = (0..2 * cfg.lanes.max(1)).map(|_| Injector::new()).collect();
         Pool {
             inner: Arc::new(Inner {
                 lanes,
@@ -137,6 +170,14 @@ impl<T: Send + 'static> Pool<T> {
                 idle_ms: AtomicU64::new(cfg.idle_timeout.as_millis().max(1) as u64),
                 threads: AtomicUsize::new(0),
                 active: AtomicUsize::new(0),
+                active_short: AtomicUsize::new(0),
+                queued_long: AtomicUsize::new(0),
+                spinning: AtomicUsize::new(0),
+                short_workers: if cfg.short_workers > 0 {
+                    cfg.short_workers
+                } else {
+                    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+                },
                 sleepers: AtomicUsize::new(0),
                 wake_seq: AtomicU32::new(0),
                 next_worker_id: AtomicU64::new(0),
@@ -145,7 +186,7 @@ impl<T: Send + 'static> Pool<T> {
     }
 
     pub fn lanes(&self) -> usize {
-        self.inner.lanes.len()
+        self.inner.lanes.len() / 2
     }
 
     pub fn set_max_threads(&self, n: usize) {
@@ -175,9 +216,24 @@ impl<T: Send + 'static> Pool<T> {
     /// Queues `task` in `lane` (clamped to the last lane) and makes sure a worker will run it.
     /// From a worker of this pool the task goes to that worker's own deque instead.
     pub fn submit(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
+        self.submit_job(Job { task, short: false }, lane)
+    }
+
+    /// [`Pool::submit`] for a task that does not wait for a device or for another task (a
+    /// buffered write, a page-cache read): it does not get a worker of its own, only one of
+    /// the few that run short tasks in turn.
+    pub fn submit_short(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
+        self.submit_job(Job { task, short: true }, lane)
+    }
+
+    fn submit_job(&self, job: Job<T>, lane: usize) -> Result<(), SubmitError<T>> {
         let inner = &self.inner;
-        let mut task = Some(task);
-        let local = with_local::<T, _>(inner.id(), |w| w.push(task.take().expect("pushed once")));
+        let short = job.short;
+        if !short {
+            inner.queued_long.fetch_add(1, SeqCst);
+        }
+        let mut task = Some(job);
+        let local = with_local::<Job<T>, _>(inner.id(), |w| w.push(task.take().expect("pushed once")));
         if local.is_some() {
             fence(SeqCst);
             // This worker is busy running the task that submitted it (which may block, or
@@ -190,12 +246,15 @@ impl<T: Send + 'static> Pool<T> {
             // Start the first thread before queueing, so that failure leaves nothing queued.
             if let Err(e) = self.spawn_worker() {
                 if inner.threads.load(SeqCst) == 0 {
-                    return Err(SubmitError::NoThread(task, e));
+                    if !short {
+                        inner.queued_long.fetch_sub(1, SeqCst);
+                    }
+                    return Err(SubmitError::NoThread(task.task, e));
                 }
             }
         }
-        let lane = lane.min(inner.lanes.len() - 1);
-        inner.lanes[lane].push(task);
+        let lane = lane.min(inner.lanes.len() / 2 - 1);
+        inner.lanes[2 * lane + short as usize].push(task);
         fence(SeqCst);
         match self.notify() {
             Err(e) if inner.threads.load(SeqCst) == 0 => Err(SubmitError::Stranded(e)),
@@ -212,7 +271,13 @@ impl<T: Send + 'static> Pool<T> {
         let active = inner.active.load(SeqCst);
         let sleepers = inner.sleepers.load(SeqCst);
         let searching = threads.saturating_sub(active + sleepers);
-        if searching > 0 && searching >= inner.queued() {
+        if inner.queued_long.load(SeqCst) == 0 {
+            // Only short tasks wait: a searching worker takes them, and the workers running
+            // short tasks take the rest in turn.
+            if searching > 0 || inner.active_short.load(SeqCst) >= inner.short_workers {
+                return Ok(());
+            }
+        } else if searching > 0 && searching >= inner.queued() {
             return Ok(());
         }
         if sleepers > 0 {
@@ -233,7 +298,7 @@ impl<T: Send + 'static> Pool<T> {
         for l in self.inner.lanes.iter() {
             loop {
                 match l.steal() {
-                    Steal::Success(t) => out.push(t),
+                    Steal::Success(t) => out.push(self.inner.taken(t)),
                     Steal::Empty => break,
                     Steal::Retry => continue,
                 }
@@ -252,7 +317,7 @@ impl<T: Send + 'static> Pool<T> {
                 Steal::Retry => continue,
             }
         }) {
-            (self.inner.handler)(t);
+            (self.inner.handler)(self.inner.taken(t));
         }
     }
 
@@ -270,7 +335,7 @@ impl<T: Send + 'static> Pool<T> {
             }
         }
         let id = inner.next_worker_id.fetch_add(1, Relaxed);
-        let local = Worker::new_fifo();
+        let local = Worker::<Job<T>>::new_fifo();
         inner.stealers.write().push((id, local.stealer()));
         let me = self.inner.clone();
         // Every signal blocked while the thread is made: it inherits that mask from its first instruction.
@@ -301,6 +366,14 @@ impl<T> Inner<T> {
         self as *const Self as usize
     }
 
+    /// A job leaves the queues: its task.
+    fn taken(&self, job: Job<T>) -> T {
+        if !job.short {
+            self.queued_long.fetch_sub(1, SeqCst);
+        }
+        job.task
+    }
+
     fn wake_one(&self) {
         self.wake_seq.fetch_add(1, SeqCst);
         sys::futex_wake(&self.wake_seq, 1);
@@ -320,18 +393,51 @@ impl<T> Inner<T> {
         self.lanes.iter().any(|l| !l.is_empty())
     }
 
+    /// Work this worker may take: a task that is not short, a short one while fewer than
+    /// `short_workers` run short tasks, or a task in a worker's deque.
     fn has_work(&self) -> bool {
-        self.lanes.iter().any(|l| !l.is_empty()) || self.stealers.read().iter().any(|(_, s)| !s.is_empty())
+        let short_ok = self.active_short.load(SeqCst) < self.short_workers;
+        self.lanes.iter().enumerate().any(|(i, l)| (i % 2 == 0 || short_ok) && !l.is_empty())
+            || self.stealers.read().iter().any(|(_, s)| !s.is_empty())
     }
 
-    fn find_task(&self, local: &Worker<T>, my_id: u64) -> Option<T> {
-        if let Some(t) = local.pop() {
-            return Some(t);
+    /// Counts this worker among those running short tasks, if the bound allows.
+    fn reserve_short(&self) -> bool {
+        let mut n = self.active_short.load(SeqCst);
+        loop {
+            if n >= self.short_workers {
+                return false;
+            }
+            match self.active_short.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(cur) => n = cur,
+            }
         }
-        for lane in self.lanes.iter() {
+    }
+
+    /// The most urgent task this worker may take; a short one is counted in `active_short`
+    /// (the worker uncounts it once it ran).
+    fn find_task(&self, local: &Worker<Job<T>>, my_id: u64) -> Option<Job<T>> {
+        let counted = |t: Job<T>, reserved: bool| {
+            if t.short && !reserved {
+                self.active_short.fetch_add(1, SeqCst);
+            } else if !t.short && reserved {
+                self.active_short.fetch_sub(1, SeqCst);
+            }
+            Some(t)
+        };
+        // Its own follow-ups first, whatever they are (it is the one that runs them in turn).
+        if let Some(t) = local.pop() {
+            return counted(t, false);
+        }
+        let reserved = self.reserve_short();
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if i % 2 == 1 && !reserved {
+                continue;
+            }
             loop {
                 match lane.steal() {
-                    Steal::Success(t) => return Some(t),
+                    Steal::Success(t) => return counted(t, reserved),
                     Steal::Empty => break,
                     Steal::Retry => continue,
                 }
@@ -344,11 +450,14 @@ impl<T> Inner<T> {
             }
             loop {
                 match s.steal() {
-                    Steal::Success(t) => return Some(t),
+                    Steal::Success(t) => return counted(t, reserved),
                     Steal::Empty => break,
                     Steal::Retry => continue,
                 }
             }
+        }
+        if reserved {
+            self.active_short.fetch_sub(1, SeqCst);
         }
         None
     }
@@ -362,23 +471,56 @@ impl Drop for LocalGuard {
     }
 }
 
-fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<T>) {
+/// How long a worker that found no work keeps looking before it parks.
+const SPIN: Duration = Duration::from_micros(50);
+
+fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<Job<T>>) {
     LOCAL.with(|l| *l.borrow_mut() = Some(Local { pool: inner.id(), deque: Box::new(local) }));
     let _guard = LocalGuard;
     let pool = Pool { inner: inner.clone() };
-    let find = || with_local::<T, _>(inner.id(), |local| inner.find_task(local, id)).flatten();
-    let local_nonempty = || with_local::<T, _>(inner.id(), |local| !local.is_empty()).unwrap_or(false);
+    let find = || with_local::<Job<T>, _>(inner.id(), |local| inner.find_task(local, id)).flatten();
+    let local_nonempty = || with_local::<Job<T>, _>(inner.id(), |local| !local.is_empty()).unwrap_or(false);
+    // The last task it ran was short: short tasks come in quick succession (a queue of buffered
+    // writes), so looking a little longer pays; after a task that may have waited for the
+    // device, the next one is as far off, and spinning only takes a core from others.
+    let mut last_short = false;
     loop {
-        if let Some(task) = find() {
+        if let Some(job) = find() {
+            let short = job.short; // counted in active_short by find_task
+            last_short = short;
             inner.active.fetch_add(1, SeqCst);
+            let task = inner.taken(job);
             // We stop searching: if work remains, make sure someone else picks it up, so a
             // task never waits behind a long (blocking) one while the pool may grow.
             if inner.lanes_nonempty() || local_nonempty() {
                 let _ = pool.notify();
             }
             (inner.handler)(task);
+            if short {
+                inner.active_short.fetch_sub(1, SeqCst);
+            }
             inner.active.fetch_sub(1, SeqCst);
             continue;
+        }
+        // Look a little longer before parking (one worker at a time), still counted as
+        // searching: a submitter meanwhile needs no wake-up.
+        if last_short && inner.spinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok() {
+            last_short = false;
+            let start = std::time::Instant::now();
+            let mut found = false;
+            while start.elapsed() < SPIN {
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                if inner.has_work() {
+                    found = true;
+                    break;
+                }
+            }
+            inner.spinning.store(0, SeqCst);
+            if found {
+                continue;
+            }
         }
         // Over the (possibly lowered) limit: leave now rather than after the idle time.
         let over = inner.threads.load(SeqCst) > inner.max_threads.load(Relaxed);

@@ -155,3 +155,48 @@ fn blocking_tasks_run_in_parallel_up_to_the_limit() {
     assert!(pool.threads() <= 8);
     retire(&pool);
 }
+
+static SHORT_ACTIVE: AtomicUsize = AtomicUsize::new(0);
+static SHORT_MAX: AtomicUsize = AtomicUsize::new(0);
+static SHORT_DONE: AtomicUsize = AtomicUsize::new(0);
+fn short_task(_: ()) {
+    let n = SHORT_ACTIVE.fetch_add(1, SeqCst) + 1;
+    SHORT_MAX.fetch_max(n, SeqCst);
+    std::thread::yield_now();
+    SHORT_ACTIVE.fetch_sub(1, SeqCst);
+    SHORT_DONE.fetch_add(1, SeqCst);
+}
+
+#[test]
+fn short_tasks_do_not_fan_out() {
+    let pool = Pool::new(Config { max_threads: 8, short_workers: 1, ..Default::default() }, short_task);
+    for _ in 0..500 {
+        pool.submit_short((), 0).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(10), || SHORT_DONE.load(SeqCst) == 500));
+    assert_eq!(SHORT_MAX.load(SeqCst), 1, "one worker at a time runs short tasks");
+    retire(&pool);
+}
+
+static MIX_DONE: AtomicUsize = AtomicUsize::new(0);
+fn mixed_task(block: bool) {
+    if block {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    MIX_DONE.fetch_add(1, SeqCst);
+}
+
+#[test]
+fn short_tasks_run_beside_blocking_ones() {
+    let pool = Pool::new(Config { max_threads: 4, short_workers: 1, ..Default::default() }, mixed_task);
+    for i in 0..40 {
+        if i % 2 == 0 {
+            pool.submit(true, 0).unwrap();
+        } else {
+            pool.submit_short(false, 0).unwrap();
+        }
+    }
+    assert!(wait_until(Duration::from_secs(20), || MIX_DONE.load(SeqCst) == 40));
+    assert!(pool.threads() <= 4);
+    retire(&pool);
+}

@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 
 use crate::fileref::FileRef;
 use crate::idmap::IdMap;
-use crate::request::{self, Request};
+use crate::request::{self, Chain, Request};
 
 const SHARDS: usize = 64;
 
@@ -55,6 +55,11 @@ struct FdState {
     /// Registrations so far (each request's `seq`).
     registered: u64,
     next_epoch: u64,
+    /// The status flags of the regular file the latest registration found on this number
+    /// (None: it found something else). Requests on a regular file run on the number itself,
+    /// so while they are live the number is taken to name that file: a new request with the
+    /// same flags needs no `fstat` to know what it names (see [`FdTable::live_file`]).
+    file_flags: Option<i32>,
     /// rtaio's own reference to the file (`fileref.rs`), shared by the live requests that run
     /// after their submitting call. Weak: the requests own it, so it is closed as the last of
     /// them completes, before its status is published (not later, when it leaves this table).
@@ -114,10 +119,12 @@ impl FdTable {
     /// Registers a new request. Returns true if it may start now, false if it waits in its
     /// chain or behind an fsync barrier (a later `release` makes it ready).
     /// `with_file`: the request will run after its submitting call returns, so it gets rtaio's
-    /// own reference to the file.
-    pub fn register(&self, req: &Arc<Request>, with_file: bool) -> bool {
+    /// own reference to the file. `file_flags`: the descriptor names a regular file (or block
+    /// device) with these status flags.
+    pub fn register(&self, req: &Arc<Request>, with_file: bool, file_flags: Option<i32>) -> bool {
         let mut shard = self.shard(req.fd).lock();
         let st = shard.entry(req.fd).or_default();
+        st.file_flags = file_flags;
         if with_file {
             if let Some(f) = st.file_for(req.fd) {
                 req.set_file(f);
@@ -209,6 +216,20 @@ impl FdTable {
         }
     }
 
+    /// Requests on `fd` are live, the latest found a regular file there, and it had these same
+    /// status flags: the number still names that file (the live requests run on the number).
+    pub fn live_file(&self, fd: i32, flags: i32) -> bool {
+        let shard = self.shard(fd).lock();
+        shard.get(&fd).is_some_and(|st| st.file_flags == Some(flags))
+    }
+
+    /// No read of the stream `fd` is in flight or waiting (its reads' chain is idle): a read
+    /// submitted now would start at once.
+    pub fn stream_reads_idle(&self, fd: i32) -> bool {
+        let shard = self.shard(fd).lock();
+        shard.get(&fd).is_none_or(|st| st.chains[Chain::Reads as usize].active.is_none())
+    }
+
     /// The request on `fd` whose aiocb is `aiocb` and whose status is not final yet, if any.
     /// A scan: `aio_cancel` of one aiocb is rare, and this keeps the hot path to one map.
     pub fn find(&self, fd: i32, aiocb: usize) -> Option<Arc<Request>> {
@@ -231,7 +252,7 @@ impl FdTable {
 
     #[cfg(test)]
     fn register_t(&self, req: &Arc<Request>) -> bool {
-        self.register(req, false)
+        self.register(req, false, None)
     }
 
     #[cfg(test)]
@@ -244,7 +265,7 @@ impl FdTable {
 mod tests {
     use super::*;
     use crate::aiocb::AiocbRef;
-    use crate::request::{Chain, Op, Spec};
+    use crate::request::{Op, Spec};
 
     /// Test requests on descriptor 5 are told apart by `offset` (their id here).
     fn req(id: i64, op: Op) -> Arc<Request> {
@@ -429,6 +450,23 @@ mod tests {
         assert!(Arc::ptr_eq(&t.find(5, cb.addr()).unwrap(), &new));
         new.mark_done();
         assert!(Arc::ptr_eq(&t.find(5, cb.addr()).unwrap(), &old));
+    }
+
+    #[test]
+    fn live_file_only_while_requests_on_that_file_are_live() {
+        let t = FdTable::new(0);
+        assert!(!t.live_file(5, libc::O_RDWR));
+        let a = req(1, Op::Write);
+        assert!(t.register(&a, false, Some(libc::O_RDWR)));
+        assert!(t.live_file(5, libc::O_RDWR));
+        assert!(!t.live_file(5, libc::O_RDWR | libc::O_APPEND), "other flags: ask again");
+        let s = stream(2, Op::Write);
+        assert!(t.register(&s, false, None));
+        assert!(!t.live_file(5, libc::O_RDWR), "the latest registration found no regular file");
+        let mut ready = Vec::new();
+        t.release(&a, &mut ready);
+        t.release(&s, &mut ready);
+        assert!(!t.live_file(5, libc::O_RDWR), "nothing live: ask again");
     }
 
     #[test]

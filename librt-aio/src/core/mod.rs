@@ -41,6 +41,7 @@
 //! new one on first use; requests in flight at the fork stay the parent's (`runtime.rs`).
 
 mod cancel;
+mod fdhint;
 mod fdtable;
 mod finish;
 mod runtime;

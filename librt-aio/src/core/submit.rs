@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::abi::AIO_PRIO_DELTA_MAX;
 use crate::aiocb::{self, AiocbRef, Status};
+use crate::core::fdhint;
 use crate::core::runtime::Core;
 use crate::exec::Now;
 use crate::list::ListCtl;
@@ -62,16 +63,28 @@ impl Core {
         // itself reports it); aio_fsync alone checks at the call that the descriptor is open,
         // as glibc's does (not that it is open for writing: fsync works on any descriptor, and
         // a directory, whose entries it makes durable, cannot be opened for writing).
-        let flags = match sys::fd_flags(fd) {
-            Ok(f) => Some(f),
-            Err(e) if sync => return Err(e),
-            Err(_) => None,
+        //
+        // A plain read that may complete inline is tried on the flags `fcntl` gave last time
+        // (`fdhint.rs`): if it does not complete, `fcntl` is asked before anything else is
+        // decided, so the outcome is the same as asking first.
+        let hinted = match what.op {
+            Some(Op::Read) if !what.vectored => fdhint::get(fd),
+            _ => None,
         };
-        let fail = match (what.op, flags) {
+        let mut flags = match hinted {
+            Some(f) => Some(f),
+            None => match ask_flags(fd) {
+                Ok(f) => Some(f),
+                Err(e) if sync => return Err(e),
+                Err(_) => None,
+            },
+        };
+        let fails = |flags: Option<i32>| match (what.op, flags) {
             (None, _) => Some(libc::EINVAL),
             (_, None) => Some(libc::EBADF),
             _ => None,
         };
+        let mut fail = fails(flags);
         // POSIX: aio_fsync shall fail with EINVAL for a file without synchronized I/O (pipes,
         // sockets, terminals...): detect it now rather than through aio_error.
         let mut kind = None;
@@ -106,26 +119,48 @@ impl Core {
             l.add();
         }
         let op = what.op.unwrap_or_default();
-        let flags = flags.unwrap_or(0);
         let mut spec = Spec {
             aiocb: Some(cb),
             fd,
             op,
             data,
             offset: cb.offset(),
-            append: op == Op::Write && flags & libc::O_APPEND != 0,
+            append: op == Op::Write && flags.unwrap_or(0) & libc::O_APPEND != 0,
             lane: reqprio as usize,
             notify,
             list: list.cloned(),
             track: slot,
             chain: None,
             route: Route::Pool,
+            quick: false,
             positional: true,
             depth: self.unreturned.fetch_add(1, Relaxed) + 1,
             stamp: stats::stamp(),
             ran_inline: false,
         };
         let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
+        // A stream's read with no other read of the descriptor in flight completes now if data
+        // is there (what the blocking read would return).
+        let attempt = |flags: i32| match self.exec.try_now(&spec, flags) {
+            Now::Stream if op == Op::Read && self.fds.stream_reads_idle(fd) => match self.exec.try_now_stream(&spec) {
+                Now::Later => Now::Stream,
+                done => done,
+            },
+            now => now,
+        };
+        let mut tried = None;
+        if let Some(f) = hinted {
+            let now = attempt(f);
+            if let Now::Done(n) = now {
+                cb.begin(track_word);
+                self.finish(&Arc::new(Request::new(spec)), Ok(n));
+                return Ok(());
+            }
+            tried = Some(now);
+            flags = ask_flags(fd).ok();
+            fail = fails(flags);
+        }
+        let flags = flags.unwrap_or(0);
         // Accepted, and failed at once (status, then notification), as if performed.
         if let Some(e) = fail {
             spec.ran_inline = true;
@@ -135,7 +170,11 @@ impl Core {
         }
         // A page-cache hit completes in this call, before the request is registered anywhere:
         // the aiocb is marked in progress only once the data is in place.
-        match self.exec.try_now(&spec, flags) {
+        let now = match tried {
+            Some(now) => now,
+            None => attempt(flags),
+        };
+        match now {
             Now::Done(n) => {
                 spec.ran_inline = true;
                 cb.begin(track_word);
@@ -146,7 +185,10 @@ impl Core {
             Now::Later => {}
         }
         // Everything else runs after this call returns.
-        let kind = kind.unwrap_or_else(|| sys::file_kind(fd));
+        // A number with live requests on a regular file, unchanged flags: that file still
+        // (those requests run on the number too), without an fstat.
+        let kind =
+            kind.unwrap_or_else(|| if self.fds.live_file(fd, flags) { FileKind::File } else { sys::file_kind(fd) });
         spec.chain = match (kind, op) {
             (FileKind::Stream, Op::Read) => Some(Chain::Reads),
             (FileKind::Stream, Op::Write) => Some(Chain::Writes),
@@ -158,7 +200,7 @@ impl Core {
         let req = Arc::new(Request::new(spec));
         cb.begin(track_word);
         // Not regular files: the request runs on rtaio's own reference to the file (fileref.rs).
-        if !self.fds.register(&req, kind == FileKind::Stream) {
+        if !self.fds.register(&req, kind == FileKind::Stream, (kind == FileKind::File).then_some(flags)) {
             return Ok(()); // held back: a release starts it
         }
         if let (true, Some(batch)) = (req.route() != Route::Pool, batch) {
@@ -205,6 +247,13 @@ impl Core {
             }
         }
     }
+}
+
+/// `fcntl(F_GETFL)`, remembered for the next reads (`fdhint.rs`).
+fn ask_flags(fd: i32) -> Result<i32, Errno> {
+    let f = sys::fd_flags(fd);
+    fdhint::learn(fd, f.ok());
+    f
 }
 
 use std::sync::atomic::Ordering::Relaxed;

@@ -36,6 +36,12 @@ pub trait Executor: Send + Sync {
         Now::Later
     }
 
+    /// Runs a read of a descriptor that cannot seek in the submitting thread, if data is there
+    /// now. The caller guarantees no other read of that descriptor is in flight.
+    fn try_now_stream(&self, _req: &Spec) -> Now {
+        Now::Later
+    }
+
     /// Starts requests (each claimed by the executor first; one cancelled meanwhile is dropped).
     /// Returns the ones it does not take, unclaimed, for someone else.
     fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>>;

@@ -78,6 +78,11 @@ impl Executor for Executors {
         // read() and write() do not, and neither does glibc's AIO.
         let nonblocking_file = kind == FileKind::File && flags & libc::O_NONBLOCK != 0;
         let uring = !negative && !vectored_stream_write && !too_long && !nonblocking_file;
+        // A buffered write to a regular file copies into the page cache: the pool need not
+        // give it a thread of its own (O_SYNC and O_DSYNC ones wait for the device).
+        spec.quick = spec.op == Op::Write
+            && kind == FileKind::File
+            && flags & (libc::O_DIRECT | libc::O_SYNC | libc::O_DSYNC) == 0;
         spec.route = if uring && self.uring.usable() {
             Route::Uring
         } else if self.kaio.usable()
@@ -132,6 +137,14 @@ impl Executor for Executors {
             Now::Stream => {}
         }
         now
+    }
+
+    fn try_now_stream(&self, req: &Spec) -> Now {
+        // As for try_now.
+        if !self.inline || matches!(self.backend, Backend::Kernel | Backend::Uring) || self.uring.inflight() > 0 {
+            return Now::Later;
+        }
+        inline::try_stream(req)
     }
 
     fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {

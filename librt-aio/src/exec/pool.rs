@@ -22,6 +22,7 @@ impl PoolExec {
         let cfg = Config {
             name: "rtaio-io",
             max_threads: s.max_threads,
+            short_workers: 0,
             idle_timeout: s.idle,
             stack_size: 128 << 10,
             lanes: AIO_PRIO_DELTA_MAX as usize + 1,
@@ -35,7 +36,9 @@ impl Executor for PoolExec {
         let mut stuck = Vec::new();
         for req in reqs {
             let lane = req.lane;
-            match self.pool.submit(req.clone(), lane) {
+            let r =
+                if req.quick { self.pool.submit_short(req.clone(), lane) } else { self.pool.submit(req.clone(), lane) };
+            match r {
                 Ok(()) => {}
                 Err(SubmitError::NoThread(..)) | Err(SubmitError::Stranded(_)) => stuck.push(req),
             }

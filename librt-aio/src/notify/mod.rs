@@ -99,7 +99,14 @@ impl Notifier {
     pub fn new(idle: Duration) -> Notifier {
         Notifier {
             pool: Pool::new(
-                Config { name: "rtaio-notify", max_threads: 1024, idle_timeout: idle, stack_size: 512 << 10, lanes: 1 },
+                Config {
+                    name: "rtaio-notify",
+                    max_threads: 1024,
+                    short_workers: 0,
+                    idle_timeout: idle,
+                    stack_size: 512 << 10,
+                    lanes: 1,
+                },
                 run_job,
             ),
             sender: Sender { pid: sys::getpid(), uid: sys::getuid() },

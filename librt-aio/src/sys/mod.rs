@@ -322,6 +322,16 @@ pub fn nowait_read(fd: c_int, buf: IoBuf, offset: i64) -> Result<usize, Errno> {
     check(unsafe { libc::syscall(libc::SYS_preadv2, fd, iov.as_ptr(), 1, offset as off_t, 0, libc::RWF_NOWAIT) })
 }
 
+/// One non-blocking (`RWF_NOWAIT`) read at the file position, as a raw system call: for a
+/// descriptor that cannot seek (pipe, socket), whose blocking `read` would return whatever is
+/// there; EAGAIN if nothing is, EOPNOTSUPP where the file (or the kernel) has no non-blocking
+/// read (terminals, pipes before Linux 5.x). Available since Linux 4.14.
+pub fn nowait_read_stream(fd: c_int, buf: IoBuf) -> Result<usize, Errno> {
+    let iov = [buf];
+    // SAFETY: as in `nowait_read`; offset -1 reads at the file position.
+    check(unsafe { libc::syscall(libc::SYS_preadv2, fd, iov.as_ptr(), 1, -1 as off_t, 0, libc::RWF_NOWAIT) })
+}
+
 /// Are all pages of `buf` resident in memory? `mincore` on the caller's buffer: a page that is
 /// not (never touched, swapped out, file-backed and uncached, or a userfaultfd page nobody has
 /// filled yet) would make a copy into it wait — possibly for the very thread that is copying.
