@@ -537,8 +537,8 @@ impl Executor for Uring {
         // itself within moments; POSIX lets it complete (AIO_NOTCANCELED), as glibc's running
         // requests do. (The kernel's cancel only sees the submitter's own workers, and
         // answering for a request between the queue and the kernel cost more than it gave.)
-        if req.positional {
-            return false;
+        if req.positional || req.append {
+            return false; // regular files (O_APPEND writes included): not cancelled in flight
         }
         let Some(live) = self.shared.live.lock().clone() else { return false };
         // One cancel at a time, so that two aio_cancel calls racing for one request give the
@@ -562,7 +562,13 @@ impl Executor for Uring {
             // in the ring.
             self.shared.reap(&live, false);
             self.shared.drain_deferred(&live);
-            return req.is_done() && req.final_errno() == libc::ECANCELED;
+            let canceled = req.is_done() && req.final_errno() == libc::ECANCELED;
+            if !canceled {
+                // The kernel did not stop it: an ECANCELED it may still report (io-wq could not
+                // start a worker) is not this cancel's doing.
+                req.request_cancel(false);
+            }
+            return canceled;
         }
         // Its completion is in the ring: reap it here, so the caller's wait for a final status
         // does not depend on another thread. It was cancelled only if that status says so (a
