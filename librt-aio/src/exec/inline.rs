@@ -17,10 +17,6 @@
 //! userfaultfd handler that may be this very thread): a small direct-mapped cache of pages
 //! found resident by `mincore` spares the check for buffers the application reuses.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-use kernel_aio::IoBuf;
-
 use crate::exec::executor::Now;
 use crate::request::{Data, Op, Spec};
 use crate::sys;
@@ -36,7 +32,7 @@ pub fn try_now(req: &Spec, flags: i32) -> Now {
     }
     // RWF_NOWAIT covers the file's side only: a fault on the destination buffer would still
     // block this thread (a userfaultfd page may even be waiting for this very thread).
-    if !resident(buf) {
+    if !sys::buffer_resident_cached(buf) {
         return Now::Later;
     }
     match sys::nowait_read(req.fd, buf, req.offset) {
@@ -53,7 +49,7 @@ pub fn try_now(req: &Spec, flags: i32) -> Now {
 /// checked): done if data (or end of file) is there now.
 pub fn try_stream(req: &Spec) -> Now {
     let Data::Buf(buf) = req.data else { return Now::Later };
-    if req.op != Op::Read || buf.len() > INLINE_MAX || !resident(buf) {
+    if req.op != Op::Read || buf.len() > INLINE_MAX || !sys::buffer_resident_cached(buf) {
         return Now::Later;
     }
     match sys::nowait_read_stream(req.fd, buf) {
@@ -62,30 +58,4 @@ pub fn try_stream(req: &Spec) -> Now {
         // EAGAIN (nothing yet), EOPNOTSUPP, or an error the blocking read reports itself.
         Err(_) => Now::Later,
     }
-}
-
-/// Pages recently found resident (direct-mapped by page number).
-static RESIDENT: [AtomicUsize; 512] = [const { AtomicUsize::new(0) }; 512];
-const PAGE: usize = 4096;
-
-/// Are the buffer's pages resident? A page once found resident is trusted afterwards (it would
-/// have to be paged out, or zapped and registered with userfaultfd, to fault again).
-fn resident(b: IoBuf) -> bool {
-    if b.is_empty() {
-        return true;
-    }
-    let first = b.addr() / PAGE;
-    let Some(end) = b.addr().checked_add(b.len() - 1) else { return false };
-    let last = end / PAGE;
-    let known = |p: usize| RESIDENT[p % RESIDENT.len()].load(Relaxed) == p;
-    if (first..=last).all(known) {
-        return true;
-    }
-    if !sys::buffer_resident(b) {
-        return false;
-    }
-    for p in first..=last.min(first + RESIDENT.len()) {
-        RESIDENT[p % RESIDENT.len()].store(p, Relaxed);
-    }
-    true
 }

@@ -456,40 +456,15 @@ fn kernel_op(r: &Request) -> KOp<'_> {
     KOp { fd: r.exec_fd(), offset: if r.positional { r.offset } else { -1 }, cmd, nowait: false, punt: !resident(r) }
 }
 
-/// Pages recently found resident (direct-mapped by page address): a buffer the application
-/// reuses is checked once, not per request.
-static RESIDENT: [AtomicUsize; 512] = [const { AtomicUsize::new(0) }; 512];
-const PAGE: usize = 4096;
-
 /// Are the request's buffers resident? The submitter copies in its own call; a fault there
 /// (a page swapped out, a userfaultfd page another thread of the application fills) would
 /// stall every request behind it, so such a request goes to the kernel's workers instead.
-/// A page once found resident is trusted afterwards (it would have to be paged out, or
-/// zapped and registered with userfaultfd, to fault again).
 fn resident(r: &Request) -> bool {
-    let bufs: &[IoBuf] = match &r.data {
-        Data::Buf(b) => std::slice::from_ref(b),
-        Data::Vec(v) => v,
-        Data::None => return true,
-    };
-    bufs.iter().all(|&b| {
-        if b.is_empty() {
-            return true;
-        }
-        let first = b.addr() / PAGE;
-        let last = (b.addr() + b.len() - 1) / PAGE;
-        let known = |p: usize| RESIDENT[p % RESIDENT.len()].load(Relaxed) == p;
-        if (first..=last).all(known) {
-            return true;
-        }
-        if !sys::buffer_resident(b) {
-            return false;
-        }
-        for p in first..=last.min(first + RESIDENT.len()) {
-            RESIDENT[p % RESIDENT.len()].store(p, Relaxed);
-        }
-        true
-    })
+    match &r.data {
+        Data::Buf(b) => sys::buffer_resident_cached(*b),
+        Data::Vec(v) => v.iter().all(|&b| sys::buffer_resident_cached(b)),
+        Data::None => true,
+    }
 }
 
 impl Executor for Uring {

@@ -8,7 +8,7 @@
 //! AIO acts on it, in `aio_suspend` (the `*_cancellable` waits, `cancel.c`). Blocking I/O calls
 //! retry on EINTR. Kernel requirements are noted per function ("Available since Linux X").
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Duration;
 
 use kernel_aio::IoBuf;
@@ -351,6 +351,34 @@ pub fn buffer_resident(buf: IoBuf) -> bool {
     // range (ENOMEM for an unmapped range, reported as "not resident").
     let r = unsafe { libc::mincore(start as *mut c_void, end - start, vec.as_mut_ptr()) };
     r == 0 && vec[..pages].iter().all(|v| v & 1 == 1)
+}
+
+/// Pages recently found resident (direct-mapped by page number), shared by every caller of
+/// [`buffer_resident_cached`]: a buffer the application reuses is checked once, not per request.
+static RESIDENT: [AtomicUsize; 512] = [const { AtomicUsize::new(0) }; 512];
+const PAGE: usize = 4096;
+
+/// [`buffer_resident`], remembering the pages it found resident: a page once found resident is
+/// trusted afterwards (it would have to be paged out, or zapped and registered with
+/// userfaultfd, to fault again).
+pub fn buffer_resident_cached(b: IoBuf) -> bool {
+    if b.is_empty() {
+        return true;
+    }
+    let first = b.addr() / PAGE;
+    let Some(end) = b.addr().checked_add(b.len() - 1) else { return false };
+    let last = end / PAGE;
+    let known = |p: usize| RESIDENT[p % RESIDENT.len()].load(Relaxed) == p;
+    if (first..=last).all(known) {
+        return true;
+    }
+    if !buffer_resident(b) {
+        return false;
+    }
+    for p in first..=last.min(first + RESIDENT.len()) {
+        RESIDENT[p % RESIDENT.len()].store(p, Relaxed);
+    }
+    true
 }
 
 /// Adds `n` to an eventfd's counter. Errors (a counter at its maximum) are ignored: the
