@@ -11,7 +11,8 @@
 #   glibc          the program as it is: glibc's POSIX AIO (a thread per fd, one request at a time)
 #   rtaio          the same program with LD_PRELOAD of a snapshot of $RTAIO_LIBDIR/librtaio.so,
 #                  default backend (RTAIO_BACKEND unset)
-#   rtaio-threads  the same, RTAIO_BACKEND=threads (the inline path and the thread pool only)
+#   rtaio-threads  the same without io_uring, as where the kernel refuses it: RTAIO_BACKEND=kaio
+#                  (the inline path and the thread pool; native AIO for O_DIRECT files only)
 #   before         BENCH_BASELINE=/path/to/other/librtaio.so: that library, default backend
 #   kernel references: programs that use the kernel's own interfaces directly, on the same file
 #                  with the same request size and pattern. They bound what any POSIX AIO library
@@ -234,7 +235,7 @@ cfg_cmd() {
     C_ENV=(-u LD_PRELOAD -u RTAIO_BACKEND)
     case $cfg in
         rtaio) C_ENV+=("LD_PRELOAD=$PRELOAD") ;;
-        rtaio-threads) C_ENV+=("LD_PRELOAD=$PRELOAD" RTAIO_BACKEND=threads) ;;
+        rtaio-threads) C_ENV+=("LD_PRELOAD=$PRELOAD" RTAIO_BACKEND=kaio) ;;
         before) C_ENV+=("LD_PRELOAD=$BEFORE") ;;
     esac
     C_TYPE=aio
@@ -297,7 +298,7 @@ cfg_cmd() {
             case $cfg in
                 glibc) C_CMD=("$EV_GLIBC" signal "$EV_FILE" "$qd" "$EV_SECS") ;;
                 rtaio) C_CMD=("$EV_RTAIO" eventfd "$EV_FILE" "$qd" "$EV_SECS") ;;
-                rtaio-threads) C_ENV+=(RTAIO_BACKEND=threads)
+                rtaio-threads) C_ENV+=(RTAIO_BACKEND=kaio)
                     C_CMD=("$EV_RTAIO" eventfd "$EV_FILE" "$qd" "$EV_SECS") ;;
                 rtaio-sigpipe) C_CMD=("$EV_RTAIO" signal "$EV_FILE" "$qd" "$EV_SECS") ;;
             esac ;;

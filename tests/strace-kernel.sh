@@ -9,7 +9,9 @@
 # reads in ONE lio_listio(LIO_WAIT) list (data checked), then aio_fsync(O_SYNC) and
 # aio_fsync(O_DSYNC). It runs under strace -ff (one output file per thread). Checks, in link and
 # in preload mode:
-#   direct, default mode      io_uring: one ring (io_uring_setup), the list of 8 handed to the
+#   direct, default mode      native AIO (O_DIRECT goes there even with io_uring allowed): the
+#                             list in one io_submit of 8, fsyncs as IOCB_CMD_FSYNC/FDSYNC, no ring
+#   direct, RTAIO_BACKEND=uring   io_uring: one ring (io_uring_setup), the list of 8 handed to the
 #                             kernel in ONE io_uring_enter, by rtaio's submitter thread (never
 #                             the application's: the kernel cancels a thread's requests when it
 #                             exits); no io_submit, no pread, no fsync system call on the file
@@ -26,11 +28,11 @@
 #                             io_submit of 8, io_uring_setup is tried once at most
 #   native AIO refused too (RTAIO_BACKEND=kaio with RTAIO_FAULTS=io_setup=ENOSYS, and
 #                             io_submit=EAGAIN): the reads fall back to the pool, data right
-#   fork, default mode        parent and child each make their own ring (2 io_uring_setup), each
-#                             list of 8 goes in one io_uring_enter; fork with RTAIO_BACKEND=kaio:
-#                             each process its own native AIO context
+#   fork, RTAIO_BACKEND=uring parent and child each make their own ring (2 io_uring_setup), each
+#                             list of 8 goes in one io_uring_enter; fork, default mode: each
+#                             process its own native AIO context
 #   setgid (link mode only, when the kernel grants AT_SECURE): RTAIO_FAULTS and
-#                             RTAIO_BACKEND are ignored: the default io_uring path
+#                             RTAIO_BACKEND are ignored: the default native AIO path
 # The last line is `strace-kernel: N passed, N failed[, N skipped]`; exit 1 if anything failed.
 # When strace is missing, ptrace is not permitted, DIR takes no O_DIRECT or the kernel has no
 # io_uring at all: SKIP lines for what cannot be checked.
@@ -139,8 +141,8 @@ check_kaio_list() { # -> errs
 
 for mode in link preload; do
     if [ $have_uring -eq 1 ]; then
-        # -- direct, default mode: io_uring
-        trace direct $mode direct
+        # -- direct, RTAIO_BACKEND=uring: io_uring
+        trace direct $mode direct RTAIO_BACKEND=uring
         if ran direct $mode; then
             errs=()
             [ "$(cnt '^io_uring_setup\(.*\) += [0-9]+$')" -eq 1 ] || errs+=("expected one successful io_uring_setup, found $(cnt '^io_uring_setup\(.*\) += [0-9]+$')")
@@ -149,7 +151,7 @@ for mode in link preload; do
             [ "$(cnt '^io_(setup|submit)\(')" -eq 0 ] || errs+=("native AIO used too: $(grep -E '^io_(setup|submit)\(' <<<"$T" | head -n1 | cut -c1-120)")
             [ "$(cnt "$(ONFD)")" -eq 0 ] || errs+=("$(cnt "$(ONFD)") pread calls on the O_DIRECT fd $FD")
             [ "$(cnt "$(SYNCFD)")" -eq 0 ] || errs+=("fsync/fdatasync called on fd $FD (expected through the ring)")
-            report "direct, default mode: io_uring, the list of 8 in one io_uring_enter by rtaio's submitter thread, no io_submit, no pread, no fsync call" direct $mode "${errs[@]}"
+            report "direct, RTAIO_BACKEND=uring: io_uring, the list of 8 in one io_uring_enter by rtaio's submitter thread, no io_submit, no pread, no fsync call" direct $mode "${errs[@]}"
         fi
 
         # -- buffered, default mode
@@ -162,14 +164,14 @@ for mode in link preload; do
             report "buffered, default mode: no native AIO context, fsyncs through the ring" buffered $mode "${errs[@]}"
         fi
 
-        # -- fork, default mode: each process its own ring
-        trace fork $mode fork
+        # -- fork, RTAIO_BACKEND=uring: each process its own ring
+        trace fork $mode fork RTAIO_BACKEND=uring
         if ran fork $mode; then
             errs=()
             [ "$(cnt '^io_uring_setup\(.*\) += [0-9]+$')" -ge 2 ] || errs+=("$(cnt '^io_uring_setup\(.*\) += [0-9]+$') successful io_uring_setup (expected 2: parent and child)")
             [ "$(cnt "$ENTER8")" -ge 3 ] || errs+=("$(cnt "$ENTER8") lists of 8 in one io_uring_enter (expected 3)")
             [ "$(cnt '^io_uring_enter\(.*= -1')" -eq 0 ] || errs+=("failed io_uring_enter: $(grep -E '^io_uring_enter\(.*= -1' <<<"$T" | head -n1)")
-            report "fork: parent and child each make their own ring; 3 lists of 8, each in one io_uring_enter" fork $mode "${errs[@]}"
+            report "fork, RTAIO_BACKEND=uring: parent and child each make their own ring; 3 lists of 8, each in one io_uring_enter" fork $mode "${errs[@]}"
         fi
     else
         t_skip "$mode: this kernel or sandbox refuses io_uring_setup: the io_uring checks are not run"
@@ -197,16 +199,21 @@ for mode in link preload; do
         fi
     done
 
-    # -- direct, RTAIO_BACKEND=kaio
-    trace kaio $mode direct RTAIO_BACKEND=kaio
-    if ran kaio $mode; then
-        errs=()
-        check_kaio_list
-        [ "$(cnt '^io_uring_setup\(')" -eq 0 ] || errs+=("io_uring_setup called")
-        [ "$(cnt 'IOCB_CMD_FSYNC.*\) += 1$')" -ge 1 ] || errs+=("aio_fsync(O_SYNC) was not submitted as IOCB_CMD_FSYNC")
-        [ "$(cnt 'IOCB_CMD_FDSYNC.*\) += 1$')" -ge 1 ] || errs+=("aio_fsync(O_DSYNC) was not submitted as IOCB_CMD_FDSYNC")
-        report "RTAIO_BACKEND=kaio: 8 O_DIRECT reads in one io_submit of 8, fsyncs as IOCB_CMD_FSYNC/FDSYNC, no ring" kaio $mode "${errs[@]}"
-    fi
+    # -- direct, default mode and RTAIO_BACKEND=kaio: native AIO
+    for b in default kaio; do
+        name=kaio
+        envs=(RTAIO_BACKEND=kaio)
+        [ $b = default ] && name=direct-default envs=()
+        trace $name $mode direct "${envs[@]}"
+        if ran $name $mode; then
+            errs=()
+            check_kaio_list
+            [ "$(cnt '^io_uring_setup\(')" -eq 0 ] || errs+=("io_uring_setup called")
+            [ "$(cnt 'IOCB_CMD_FSYNC.*\) += 1$')" -ge 1 ] || errs+=("aio_fsync(O_SYNC) was not submitted as IOCB_CMD_FSYNC")
+            [ "$(cnt 'IOCB_CMD_FDSYNC.*\) += 1$')" -ge 1 ] || errs+=("aio_fsync(O_DSYNC) was not submitted as IOCB_CMD_FDSYNC")
+            report "direct, ${envs[*]:-default mode}: 8 O_DIRECT reads in one io_submit of 8, fsyncs as IOCB_CMD_FSYNC/FDSYNC, no ring" $name $mode "${errs[@]}"
+        fi
+    done
 
     # -- direct, RTAIO_BACKEND=threads
     trace threads $mode direct RTAIO_BACKEND=threads
@@ -238,14 +245,14 @@ for mode in link preload; do
         fi
     done
 
-    # -- fork with native AIO: each process its own context
-    trace forkkaio $mode fork RTAIO_BACKEND=kaio
+    # -- fork with native AIO (the default for O_DIRECT): each process its own context
+    trace forkkaio $mode fork
     if ran forkkaio $mode; then
         errs=()
         [ "$(cnt '^io_setup\(.*\) += 0$')" -ge 2 ] || errs+=("$(cnt '^io_setup\(.*\) += 0$') successful io_setup (expected 2)")
         [ "$(cnt "$SUB8")" -ge 3 ] || errs+=("$(cnt "$SUB8") 'io_submit(ctx, 8, ...) = 8' (expected 3)")
         [ "$(cnt '^io_submit\(.*\) += -1')" -eq 0 ] || errs+=("failed io_submit: $(grep -E '^io_submit\(.*\) += -1' <<<"$T" | head -n1 | cut -c1-200)")
-        report "fork, RTAIO_BACKEND=kaio: parent and child each io_setup their own context; 3 lists of 8" forkkaio $mode "${errs[@]}"
+        report "fork, default mode: parent and child each io_setup their own native AIO context; 3 lists of 8" forkkaio $mode "${errs[@]}"
     fi
 done
 
@@ -259,7 +266,7 @@ if [ $have_uring -eq 0 ]; then
 elif [ "$(id -g)" != "$grp" ] && chgrp "$grp" "$sg" 2>/dev/null && chmod g+s "$sg" 2>/dev/null; then
     pfx=$OUT/link-setgid
     rm -f "$pfx".tr.*
-    POUT=$(env RTAIO_FAULTS=io_uring_setup=ENOSYS RTAIO_BACKEND=threads timeout -k 5 "$TIMEOUT" \
+    POUT=$(env RTAIO_FAULTS=io_setup=ENOSYS RTAIO_BACKEND=threads timeout -k 5 "$TIMEOUT" \
         strace -ff -qq -e trace="$CALLS" -o "$pfx.tr" "$sg" "$DIR" direct 2>"$pfx.err")
     PRC=$?
     cat "$pfx".tr.* >"$pfx.all" 2>/dev/null
@@ -268,10 +275,10 @@ elif [ "$(id -g)" != "$grp" ] && chgrp "$grp" "$sg" 2>/dev/null && chmod g+s "$s
         t_skip "setgid: the kernel did not grant AT_SECURE here (nosuid mount or tracing rules): not checked"
     elif ! prog_ok; then
         t_fail "link setgid: the program failed (exit $PRC) $(ctx link setgid)" "$(tail -n3 "$pfx.err")"
-    elif [ "$(cnt "$ENTER8")" -eq 1 ]; then
-        t_pass "link setgid (AT_SECURE): RTAIO_FAULTS=io_uring_setup=ENOSYS and RTAIO_BACKEND=threads ignored, the list in one io_uring_enter"
+    elif [ "$(cnt "$SUB8")" -eq 1 ]; then
+        t_pass "link setgid (AT_SECURE): RTAIO_FAULTS=io_setup=ENOSYS and RTAIO_BACKEND=threads ignored, the list in one io_submit"
     else
-        t_fail "link setgid (AT_SECURE): with RTAIO_FAULTS=io_uring_setup=ENOSYS RTAIO_BACKEND=threads in the environment, $(cnt "$ENTER8") lists of 8 in one io_uring_enter (expected 1: the variables must be ignored) $(ctx link setgid)"
+        t_fail "link setgid (AT_SECURE): with RTAIO_FAULTS=io_setup=ENOSYS RTAIO_BACKEND=threads in the environment, $(cnt "$SUB8") lists of 8 in one io_submit (expected 1: the variables must be ignored) $(ctx link setgid)"
     fi
 else
     t_skip "setgid: cannot make a setgid copy of the program here: not checked"

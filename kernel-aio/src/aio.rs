@@ -13,7 +13,7 @@
 use std::cell::UnsafeCell;
 use std::io;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +27,25 @@ const IOCB_CMD_FSYNC: u16 = 2;
 const IOCB_CMD_FDSYNC: u16 = 3;
 const IOCB_CMD_PREADV: u16 = 7;
 const IOCB_CMD_PWRITEV: u16 = 8;
+/// `aio_flags`: the completion also adds 1 to the eventfd in `aio_resfd`.
+const IOCB_FLAG_RESFD: u32 = 1;
+const AIO_RING_MAGIC: u32 = 0xa10a10a1;
+/// Events a non-blocking reap takes per system call (on the stack: no allocation).
+const REAP_BATCH: usize = 32;
+
+/// The header of the completion ring the kernel maps at the context's address (`struct
+/// aio_ring` of fs/aio.c, a stable ABI that libaio's user-space reaping relies on too).
+#[repr(C)]
+struct RingHeader {
+    id: u32,
+    nr: u32,
+    head: u32,
+    tail: u32,
+    magic: u32,
+    compat_features: u32,
+    incompat_features: u32,
+    header_length: u32,
+}
 
 /// `struct iocb` of `<linux/aio_abi.h>` (little-endian layout).
 #[repr(C)]
@@ -110,11 +129,69 @@ impl<T: Owner> Context<T> {
         Ok(Context { ctx, _owners: PhantomData })
     }
 
+    /// Is the ring's header the one this crate knows (so [`Context::maybe_pending`] can say
+    /// "empty")? Async-signal-safe.
+    pub fn ring_readable(&self) -> bool {
+        let h = self.ctx as usize as *const RingHeader;
+        // SAFETY: as in `maybe_pending`.
+        unsafe { std::ptr::addr_of!((*h).magic).read_volatile() == AIO_RING_MAGIC }
+    }
+
+    /// May completions wait in the ring? False only when the ring's header, which the kernel
+    /// maps at the context's address, says it holds none (no system call). Async-signal-safe.
+    pub fn maybe_pending(&self) -> bool {
+        let h = self.ctx as usize as *const RingHeader;
+        // SAFETY: a context's id is the address of its ring, mapped readable by io_setup until
+        // io_destroy (in Drop); the kernel moves `tail`, reapers move `head`: both are read as
+        // atomics. A header without the magic is not trusted.
+        unsafe {
+            let magic = std::ptr::addr_of!((*h).magic).read_volatile();
+            if magic != AIO_RING_MAGIC {
+                return true;
+            }
+            let head = &*(std::ptr::addr_of!((*h).head) as *const AtomicU32);
+            let tail = &*(std::ptr::addr_of!((*h).tail) as *const AtomicU32);
+            head.load(Acquire) != tail.load(Acquire)
+        }
+    }
+
+    /// Takes the completions waiting now, without blocking or allocating, and hands each to
+    /// `f`. Several threads may reap at once: the kernel gives each event to one. Async-signal-
+    /// safe as long as `f` is. Returns how many it took.
+    pub fn try_reap(&self, mut f: impl FnMut(Event<T>)) -> io::Result<usize> {
+        let mut raw = [RawEvent::default(); REAP_BATCH];
+        let zero = timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut total = 0;
+        loop {
+            // SAFETY: `raw` is a writable array of REAP_BATCH events; a zero timeout never waits.
+            let n = check(unsafe {
+                libc::syscall(
+                    libc::SYS_io_getevents,
+                    self.ctx,
+                    0 as c_long,
+                    REAP_BATCH as c_long,
+                    raw.as_mut_ptr(),
+                    &zero as *const timespec,
+                )
+            })? as usize;
+            for ev in &raw[..n] {
+                f(event_of(ev));
+            }
+            total += n;
+            if n < REAP_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Hands `batch` to the kernel, in order, with as few `io_submit` calls as it takes. Returns
     /// the requests the kernel did not take: after a refusal that concerns one block (EINVAL:
     /// no async I/O for that file; EBADF; EFAULT; EOPNOTSUPP) the rest are still tried; after
     /// one that concerns the context (EAGAIN: full; ENOSYS, EPERM: no native AIO) none is.
-    pub fn submit(&self, batch: Vec<(Arc<T>, Op<'_>)>) -> Vec<Refused<T>> {
+    /// `resfd` (-1: none): an eventfd each of these requests adds 1 to when it completes (the
+    /// caller keeps it open until then): a thread can wait for completions by reading it,
+    /// without consuming any event (Available since Linux 2.6.22).
+    pub fn submit(&self, batch: Vec<(Arc<T>, Op<'_>)>, resfd: i32) -> Vec<Refused<T>> {
         let mut ptrs: Vec<*mut RawIocb> = Vec::with_capacity(batch.len());
         for (owner, op) in &batch {
             let cb = owner.iocb();
@@ -122,7 +199,7 @@ impl<T: Owner> Context<T> {
             let raw = Arc::into_raw(owner.clone());
             // SAFETY: the block is not in the kernel (the caller owns the request and hands it
             // over now), so nobody reads it while it is written.
-            unsafe { *cb.raw.get() = raw_iocb(op, raw as u64) };
+            unsafe { *cb.raw.get() = raw_iocb(op, raw as u64, resfd) };
             cb.in_kernel.store(true, Release);
             ptrs.push(cb.raw.get());
         }
@@ -164,17 +241,7 @@ impl<T: Owner> Context<T> {
         let n = check(unsafe {
             libc::syscall(libc::SYS_io_getevents, self.ctx, min as c_long, raw.len() as c_long, raw.as_mut_ptr(), tsp)
         })? as usize;
-        Ok(raw[..n]
-            .iter()
-            .map(|ev| {
-                // `obj` is the block's address (`data` is its aio_data: the owner reference).
-                let p = ev.obj as usize as *mut RawIocb;
-                // SAFETY: the kernel returns each submitted block's aio_data once; the block is
-                // no longer the kernel's, so its flags may be read.
-                let nowait = unsafe { (*p).aio_rw_flags } & libc::RWF_NOWAIT != 0;
-                Event { owner: take_back::<T>(p), res: ev.res, nowait }
-            })
-            .collect())
+        Ok(raw[..n].iter().map(event_of).collect())
     }
 
     /// Asks the kernel to cancel `owner`'s request. Most file systems refuse: then it completes
@@ -203,6 +270,16 @@ impl<T: Owner> Drop for Context<T> {
     }
 }
 
+/// The event of a reaped completion, its owner reference taken back.
+fn event_of<T: Owner>(ev: &RawEvent) -> Event<T> {
+    // `obj` is the block's address (`data` is its aio_data: the owner reference).
+    let p = ev.obj as usize as *mut RawIocb;
+    // SAFETY: the kernel returns each submitted block's aio_data once; the block is no longer
+    // the kernel's, so its flags may be read.
+    let nowait = unsafe { (*p).aio_rw_flags } & libc::RWF_NOWAIT != 0;
+    Event { owner: take_back::<T>(p), res: ev.res, nowait }
+}
+
 /// Takes back the strong reference stored in a block's aio_data and marks the block free.
 fn take_back<T: Owner>(p: *mut RawIocb) -> Arc<T> {
     // SAFETY: `p` is a block that `submit` filled, which the kernel has refused or completed:
@@ -212,7 +289,7 @@ fn take_back<T: Owner>(p: *mut RawIocb) -> Arc<T> {
     owner
 }
 
-fn raw_iocb(op: &Op<'_>, data: u64) -> RawIocb {
+fn raw_iocb(op: &Op<'_>, data: u64, resfd: i32) -> RawIocb {
     let rw_flags = if op.nowait { libc::RWF_NOWAIT } else { 0 };
     let (opcode, buf, nbytes, rw_flags) = match op.cmd {
         Cmd::Read(b) => (IOCB_CMD_PREAD, b.addr(), b.len(), rw_flags),
@@ -230,6 +307,8 @@ fn raw_iocb(op: &Op<'_>, data: u64) -> RawIocb {
         aio_buf: buf as u64,
         aio_nbytes: nbytes as u64,
         aio_offset: if matches!(op.cmd, Cmd::Fsync | Cmd::Fdsync) { 0 } else { op.offset },
+        aio_flags: if resfd >= 0 { IOCB_FLAG_RESFD } else { 0 },
+        aio_resfd: resfd.max(0) as u32,
         ..Default::default()
     }
 }
@@ -264,7 +343,7 @@ mod tests {
         // SAFETY: the buffer lives in `req`, which the context keeps alive until reaped.
         let buf = unsafe { IoBuf::new(req.buf.as_ptr() as usize, 16) };
         let refused =
-            ctx.submit(vec![(req.clone(), Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })]);
+            ctx.submit(vec![(req.clone(), Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })], -1);
         assert!(refused.is_empty());
         let evs = ctx.getevents(1, 4, Some(Duration::from_secs(5))).unwrap();
         assert_eq!(evs.len(), 1);
@@ -275,12 +354,67 @@ mod tests {
         assert_eq!(Arc::strong_count(&req), 1, "the context's reference came back");
         // A bad descriptor is refused for that block only, and its reference comes back.
         let bad = Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) });
-        let refused =
-            ctx.submit(vec![(bad.clone(), Op { fd: -1, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })]);
+        let refused = ctx
+            .submit(vec![(bad.clone(), Op { fd: -1, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })], -1);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].errno, libc::EBADF);
         drop(refused);
         assert_eq!(Arc::strong_count(&bad), 1);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn eventfd_counts_and_reaping_does_not_block() {
+        // SAFETY: plain descriptor creation.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        assert!(efd >= 0);
+        let ctx = match Context::<Req>::new(8) {
+            Ok(c) => c,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EAGAIN | libc::EPERM)) => return,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(ctx.ring_readable(), "the ring header at the context's address");
+        assert!(!ctx.maybe_pending(), "a new ring is empty");
+        assert_eq!(ctx.try_reap(|_| panic!("no event yet")).unwrap(), 0);
+        let path = std::env::temp_dir().join(format!("kernel-aio-efd-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789abcdef").unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+        let reqs: Vec<Arc<Req>> =
+            (0..3).map(|_| Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) })).collect();
+        let batch = reqs
+            .iter()
+            .map(|r| {
+                // SAFETY: the buffer lives in the request, which the context keeps alive.
+                let buf = unsafe { IoBuf::new(r.buf.as_ptr() as usize, 16) };
+                (r.clone(), Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })
+            })
+            .collect();
+        assert!(ctx.submit(batch, efd).is_empty());
+        // Each completion adds 1 to the eventfd (buffered reads complete inside io_submit).
+        let mut total = 0u64;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while total < 3 && std::time::Instant::now() < deadline {
+            let mut v = 0u64;
+            // SAFETY: reads 8 bytes into a local.
+            if unsafe { libc::read(efd, &mut v as *mut u64 as *mut libc::c_void, 8) } == 8 {
+                total += v;
+            }
+        }
+        assert_eq!(total, 3, "one eventfd count per completion");
+        assert!(ctx.maybe_pending(), "the events wait in the ring");
+        let mut got = Vec::new();
+        assert_eq!(ctx.try_reap(|ev| got.push((ev.owner, ev.res))).unwrap(), 3);
+        assert!(!ctx.maybe_pending(), "reaped: the ring is empty again");
+        for (owner, res) in &got {
+            assert_eq!(*res, 16);
+            assert_eq!(&owner.buf[..], b"0123456789abcdef");
+        }
+        drop(got);
+        assert!(reqs.iter().all(|r| Arc::strong_count(r) == 1), "every reference came back once");
+        drop(ctx);
+        // SAFETY: closing our own descriptor.
+        unsafe { libc::close(efd) };
         std::fs::remove_file(path).unwrap();
     }
 }

@@ -39,6 +39,9 @@ pub const ST_DONE: u32 = 2;
 pub const ST_RETURNED: u32 = 3;
 pub const ST_MASK: u32 = 0xf;
 pub const ST_WAITERS: u32 = 0x10;
+/// The request's completion will arrive in native AIO's ring (not reaped yet): a thread may
+/// wait for it in the kernel (`Executor::kernel_wait`) instead of on the status word.
+pub const ST_IN_KERNEL: u32 = 0x20;
 
 static SECRET: AtomicU64 = AtomicU64::new(0);
 static FORK_GEN: AtomicU32 = AtomicU32::new(0);
@@ -327,6 +330,21 @@ impl<'a> AiocbRef<'a> {
     /// Still in progress (as `aio_error` would say EINPROGRESS)?
     pub fn in_progress(&self) -> bool {
         self.status() == Status::InProgress
+    }
+
+    /// Marks (or unmarks) an in-progress request as one whose completion arrives in native
+    /// AIO's ring ([`ST_IN_KERNEL`]). Only its executor calls this, while it owns the request.
+    pub fn set_in_kernel(&self, on: bool) {
+        if on {
+            self.state().fetch_or(ST_IN_KERNEL, SeqCst);
+        } else {
+            self.state().fetch_and(!ST_IN_KERNEL, SeqCst);
+        }
+    }
+
+    /// In progress, with its completion still to come from native AIO's ring? Async-signal-safe.
+    pub fn awaits_kernel(&self) -> bool {
+        self.status() == Status::InProgress && self.state().load(SeqCst) & ST_IN_KERNEL != 0
     }
 
     /// For `aio_suspend`: if the request is still in progress, sets the waiters flag and returns

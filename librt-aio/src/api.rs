@@ -56,12 +56,12 @@ pub fn suspend<'a>(
     entry: impl Fn(usize) -> Option<AiocbRef<'a>>,
     timeout: Option<Duration>,
 ) -> Result<(), Errno> {
-    let Some(c) = core::existing() else { return crate::wait::suspend(n, entry, timeout, &|| {}) };
+    let Some(c) = core::existing() else { return crate::wait::suspend(n, entry, timeout, &|| {}, &|_| None) };
     c.exec.poll(true);
     if crate::wait::spin(n, &entry, timeout, &|| c.exec.poll(true)) {
         return Ok(());
     }
-    crate::wait::suspend(n, entry, timeout, &|| c.exec.before_sleep())
+    crate::wait::suspend(n, entry, timeout, &|| c.exec.before_sleep(), &|still| c.exec.kernel_wait(still))
 }
 
 /// `aio_init`.

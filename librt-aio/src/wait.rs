@@ -90,14 +90,21 @@ pub fn spin<'a>(
     false
 }
 
+/// A wait in the kernel for completions of requests still in the kernel (`Executor::
+/// kernel_wait`): given a re-check, it waits or declines (None).
+pub type KernelWait<'k> = &'k dyn Fn(&dyn Fn() -> bool) -> Option<Result<(), Errno>>;
+
 /// `aio_suspend` over `n` entries; `entry(i)` views entry i (`None` = NULL entry). `timeout`:
 /// `None` waits forever. `before_sleep` runs each time the thread, counted in [`sleeping`], is
-/// about to sleep (it must be async-signal-safe). No allocation, whatever `n` is.
+/// about to sleep (it must be async-signal-safe). Without a timeout, a wait whose entries all
+/// complete through a kernel ring is done by `kernel_wait` where it accepts (the kernel wakes
+/// this thread itself; that wait has no timeout). No allocation, whatever `n` is.
 pub fn suspend<'a>(
     n: usize,
     entry: impl Fn(usize) -> Option<AiocbRef<'a>>,
     timeout: Option<Duration>,
     before_sleep: &dyn Fn(),
+    kernel_wait: KernelWait<'_>,
 ) -> Result<(), Errno> {
     let deadline = timeout.map(deadline_after);
     let live = (0..n).filter(|&i| entry(i).is_some()).count();
@@ -105,7 +112,7 @@ pub fn suspend<'a>(
         return Ok(()); // nothing to wait for (glibc returns at once too)
     }
     if live <= FUTEX_WAITV_MAX {
-        match suspend_waitv(n, &entry, deadline, before_sleep) {
+        match suspend_waitv(n, &entry, deadline, before_sleep, kernel_wait) {
             Err(libc::ENOSYS) => {}
             r => return r,
         }
@@ -113,16 +120,27 @@ pub fn suspend<'a>(
     suspend_long(n, &entry, deadline, before_sleep)
 }
 
+/// Are all entries in progress with their completions still in a kernel ring?
+fn all_in_kernel<'a>(n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>) -> bool {
+    (0..n).filter_map(entry).all(|cb| cb.awaits_kernel())
+}
+
 fn suspend_waitv<'a>(
     n: usize,
     entry: &impl Fn(usize) -> Option<AiocbRef<'a>>,
     deadline: Option<timespec>,
     before_sleep: &dyn Fn(),
+    kernel_wait: KernelWait<'_>,
 ) -> Result<(), Errno> {
     let mut v = [FutexWaitv::default(); FUTEX_WAITV_MAX];
-    // Counted as asleep for the whole wait; a cancelled waiter is uncounted by the cleanup.
-    SLEEPERS.fetch_add(1, SeqCst);
-    let r = loop {
+    loop {
+        if deadline.is_none() && all_in_kernel(n, entry) {
+            match kernel_wait(&|| all_in_kernel(n, entry)) {
+                None => {}
+                Some(Ok(()) | Err(libc::EAGAIN)) => continue,
+                Some(Err(e)) => return Err(e), // EINTR
+            }
+        }
         let mut k = 0;
         let mut done = false;
         for cb in (0..n).filter_map(entry) {
@@ -138,21 +156,23 @@ fn suspend_waitv<'a>(
             }
         }
         if done {
-            break Ok(());
+            return Ok(());
         }
         if deadline.as_ref().is_some_and(passed) {
-            break Err(libc::EAGAIN);
+            return Err(libc::EAGAIN);
         }
+        // Counted as asleep while it sleeps; a cancelled waiter is uncounted by the cleanup.
+        SLEEPERS.fetch_add(1, SeqCst);
         before_sleep();
         // An absolute deadline: the kernel restarts the wait after an SA_RESTART handler.
-        match sys::futex_waitv_cancellable(&v[..k], deadline.as_ref(), Some(&SLEEPERS)) {
+        let r = sys::futex_waitv_cancellable(&v[..k], deadline.as_ref(), Some(&SLEEPERS));
+        SLEEPERS.fetch_sub(1, SeqCst);
+        match r {
             Ok(_) | Err(libc::EAGAIN) => {}
-            Err(libc::ETIMEDOUT) => break Err(libc::EAGAIN),
-            Err(e) => break Err(e), // EINTR, ENOSYS (fallback), EFAULT...
+            Err(libc::ETIMEDOUT) => return Err(libc::EAGAIN),
+            Err(e) => return Err(e), // EINTR, ENOSYS (fallback), EFAULT...
         }
-    };
-    SLEEPERS.fetch_sub(1, SeqCst);
-    r
+    }
 }
 
 fn suspend_long<'a>(

@@ -62,6 +62,17 @@ pub trait Executor: Send + Sync {
     /// A thread is about to sleep until a request completes: completions must now be
     /// collected without it (async-signal-safe).
     fn before_sleep(&self) {}
+
+    /// Waits in the kernel for completions of this executor's requests, the kernel waking this
+    /// thread itself (no hop through another thread), then reaps them as [`Executor::poll`]
+    /// with `signal_safe` does. For a thread whose awaited requests are all this executor's
+    /// and still in the kernel; `still` re-checks that once the wait is this thread's. `None`:
+    /// not possible now (sleep on the status words instead). Returns after a completion, a
+    /// signal handler (EINTR if the kernel did not restart the wait) or a spurious wake-up.
+    /// A POSIX cancellation point. Async-signal-safe.
+    fn kernel_wait(&self, _still: &dyn Fn() -> bool) -> Option<Result<(), Errno>> {
+        None
+    }
 }
 
 /// Starts `reqs` on `exec`; the ones it cannot take fail with EAGAIN (the only request that

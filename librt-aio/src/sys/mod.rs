@@ -388,6 +388,33 @@ pub fn eventfd_add(fd: c_int, n: u64) {
     let _ = retry(|| unsafe { libc::syscall(libc::SYS_write, fd, &n as *const u64 as *const c_void, 8usize) });
 }
 
+/// A new eventfd (counter 0, blocking reads, close-on-exec).
+pub fn eventfd_new() -> Result<c_int, Errno> {
+    // SAFETY: plain descriptor creation.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        Err(errno())
+    } else {
+        Ok(fd)
+    }
+}
+
+/// Blocks until the eventfd's counter is non-zero and resets it, as a POSIX cancellation
+/// point (`registered` as for [`futex_waitv_cancellable`]). The kernel restarts the read after
+/// an SA_RESTART handler (EINTR after another one). Consumes nothing but the counter, so a
+/// cancel that strikes as it returns loses nothing.
+#[cfg(not(miri))]
+pub fn eventfd_wait_cancellable(fd: c_int, registered: Option<&AtomicUsize>) -> Result<(), Errno> {
+    let mut v = 0u64;
+    let args = [fd as c_long, &mut v as *mut u64 as c_long, 8, 0, 0, 0];
+    cancellable(registered, libc::SYS_read, args).map(|_| ())
+}
+
+#[cfg(miri)]
+pub fn eventfd_wait_cancellable(_fd: c_int, _registered: Option<&AtomicUsize>) -> Result<(), Errno> {
+    Err(libc::ENOSYS)
+}
+
 // ---------------------------------------------------------------------------------------------
 // futex
 
@@ -512,8 +539,8 @@ unsafe extern "C" fn release_waiter(arg: *mut c_void) {
 #[cfg(not(miri))]
 fn cancellable(registered: Option<&AtomicUsize>, nr: c_long, args: [c_long; 6]) -> Result<usize, Errno> {
     let arg = registered.map_or(std::ptr::null_mut(), |c| c as *const AtomicUsize as *mut c_void);
-    // SAFETY: `args` are those of a futex system call that the two callers below build from
-    // live references; the cleanup touches only `registered`.
+    // SAFETY: `args` are those of a futex wait or an eventfd read that the callers below build
+    // from live references; the cleanup touches only `registered`.
     let r = unsafe { rtaio_cancellable_syscall(release_waiter, arg, nr, &args) };
     if r < 0 {
         Err(-r as Errno)
