@@ -6,8 +6,8 @@
  *  2. four threads at once, each its own 8 reads and aio_suspend(NULL); a fifth polls
  *     aio_error on its own 8 without ever waiting: all progress (nobody's completion is
  *     stranded by another thread's reaping).
- *  3. notifications while threads wait: reads with SIGEV_SIGNAL (counted by an SA_SIGINFO
- *     handler) and SIGEV_THREAD beside two aio_suspend threads: each delivered exactly once,
+ *  3. notifications while threads wait: reads with SIGEV_THREAD_ID (a real-time signal to a
+ *     thread that takes it with sigtimedwait) and SIGEV_THREAD beside two aio_suspend threads: each delivered exactly once,
  *     and only after its aiocb is complete.
  *  4. signals during the waits: SIGUSR2 with SA_RESTART at a waiting thread, again and again:
  *     aio_suspend never fails (the wait restarts); SIGUSR1 without SA_RESTART: it may fail with
@@ -46,20 +46,39 @@ static void check_block(const unsigned char *p, unsigned blk, const char *what)
         FAILF("%s: block %u differs at byte %ld", what, blk, d);
 }
 
+static _Atomic pid_t sig_tid; /* part 3's signal-taking thread */
+
 struct slot {
     struct aiocb cb;
     unsigned char *buf;
     unsigned blk;
 };
 
+/* t_rand is one generator for the process; threads draw from their own (seeded from it). */
+static _Thread_local uint64_t rng;
+static unsigned rand_block(void)
+{
+    if (!rng) {
+        static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&m);
+        rng = t_rand() | 1;
+        pthread_mutex_unlock(&m);
+    }
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (unsigned)(rng % NBLK);
+}
+
 static void submit_read(struct slot *s, int notify, int signo, void (*fn)(union sigval))
 {
-    s->blk = (unsigned)t_rand_below(NBLK);
+    s->blk = rand_block();
     t_cb(&s->cb, fd, s->buf, BLK, (off_t)s->blk * BLK);
     s->cb.aio_sigevent.sigev_notify = notify;
     s->cb.aio_sigevent.sigev_signo = signo;
     s->cb.aio_sigevent.sigev_value.sival_ptr = s;
-    s->cb.aio_sigevent.sigev_notify_function = fn;
+    if (notify == SIGEV_THREAD)
+        s->cb.aio_sigevent.sigev_notify_function = fn;
+    else if (notify == SIGEV_THREAD_ID)
+        s->cb.aio_sigevent.sigev_notify_thread_id = atomic_load(&sig_tid);
     CHECK_OK(aio_read(&s->cb));
 }
 
@@ -178,16 +197,29 @@ static void thread_note(union sigval v)
     note_of(v.sival_ptr);
 }
 
-/* SIGEV_THREAD callbacks run with an empty signal mask (as glibc's do): the signal is
- * handled, not waited for. */
-static void on_note_signal(int s, siginfo_t *si, void *uc)
+/* The signal goes to one thread that keeps it blocked and takes it with sigtimedwait
+ * (SIGEV_THREAD_ID): SIGEV_THREAD callbacks run with an empty signal mask (as glibc's do), and
+ * a handler would see queued instances merged under TSan. */
+static _Atomic int sig_stop;
+static void *sigwaiter_main(void *arg)
 {
-    (void)s, (void)uc;
-    if (si->si_code != SI_ASYNCIO) {
-        atomic_fetch_add(&notes_early, 1000);
-        return;
+    (void)arg;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGRTMIN + 1);
+    CHECK_OK(pthread_sigmask(SIG_BLOCK, &s, NULL));
+    atomic_store(&sig_tid, t_gettid());
+    while (!atomic_load(&sig_stop)) {
+        siginfo_t si;
+        struct timespec t = { 0, 50 * 1000 * 1000 };
+        if (sigtimedwait(&s, &si, &t) == SIGRTMIN + 1) {
+            if (si.si_code != SI_ASYNCIO)
+                atomic_fetch_add(&notes_early, 1000);
+            else
+                note_of(si.si_value.sival_ptr);
+        }
     }
-    note_of(si->si_value.sival_ptr);
+    return NULL;
 }
 
 /* ---- part 4 ---- */
@@ -273,12 +305,10 @@ int main(void)
     /* 3 */
     t_phase("notifications beside waiting threads");
     {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = on_note_signal;
-        sa.sa_flags = SA_SIGINFO | SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        CHECK_OK(sigaction(SIGRTMIN + 1, &sa, NULL));
+        pthread_t sw;
+        CHECK_OK(pthread_create(&sw, NULL, sigwaiter_main, NULL));
+        while (!atomic_load(&sig_tid))
+            sched_yield();
         struct worker ws[2];
         for (int i = 0; i < 2; i++) {
             memset(&ws[i], 0, sizeof ws[i]);
@@ -290,7 +320,7 @@ int main(void)
         for (int i = 0; i < NOTE_N; i++) {
             notes[i].buf = kaio_alloc(BLK);
             if (i % 2)
-                submit_read(&notes[i], SIGEV_SIGNAL, SIGRTMIN + 1, NULL);
+                submit_read(&notes[i], SIGEV_THREAD_ID, SIGRTMIN + 1, NULL);
             else
                 submit_read(&notes[i], SIGEV_THREAD, 0, thread_note);
             if (i % 16 == 15)
@@ -302,10 +332,12 @@ int main(void)
         while (atomic_load(&notes_total) < NOTE_N && t_now() < end)
             t_sleep_ms(5);
         t_sleep_ms(100); /* a duplicate would arrive now */
+        atomic_store(&sig_stop, 1);
+        CHECK_OK(pthread_join(sw, NULL));
         for (int i = 0; i < NOTE_N; i++) {
             if (atomic_load(&note_count[i]) != 1)
                 FAILF("part 3: notification %d (%s) delivered %d times", i,
-                      i % 2 ? "SIGEV_SIGNAL" : "SIGEV_THREAD", atomic_load(&note_count[i]));
+                      i % 2 ? "SIGEV_THREAD_ID" : "SIGEV_THREAD", atomic_load(&note_count[i]));
             CHECK_EQ(aio_error(&notes[i].cb), 0);
             CHECK_EQ(aio_return(&notes[i].cb), BLK);
             check_block(notes[i].buf, notes[i].blk, "part 3 (notified)");
@@ -341,9 +373,15 @@ int main(void)
             FAILF("part 4: no signal was handled");
     }
 
-    /* 5 */
+    /* 5: not under TSan, whose signal bookkeeping does not expect glibc's SIGCANCEL handler
+     * to unwind a thread from uninstrumented code (tests/sanitize.sh: CANCEL_UNINSTR). */
     t_phase("cancelling waiting threads");
+#ifdef __SANITIZE_THREAD__
+    t_note("part 5 (pthread_cancel) not run under TSan");
+    for (int round = 0; round < 0; round++) {
+#else
     for (int round = 0; round < 40; round++) {
+#endif
         static struct victim vi;
         memset(&vi, 0, sizeof vi);
         for (int i = 0; i < 8; i++)
@@ -352,7 +390,7 @@ int main(void)
         CHECK_OK(pthread_create(&th, NULL, victim_main, &vi));
         while (!atomic_load(&vi.started))
             sched_yield();
-        t_sleep_ms((long)t_rand_below(3));
+        t_sleep_ms((long)(rand_block() % 3));
         CHECK_OK(pthread_cancel(th));
         void *ret;
         CHECK_OK(pthread_join(th, &ret));
