@@ -9,7 +9,8 @@
 //!   signal blocked (the creating thread blocks all signals around `spawn`, so there is no
 //!   window in which the new thread could take a signal), are bounded by `max_threads`, and exit
 //!   after `idle_timeout` without work.
-//! - Parking uses one futex word (`wake_seq`) and a sleeper count. A submitter wakes (or starts)
+//! - Parking uses one futex word (`wake_seq`) and a sleeper count; a wake-up goes to the worker
+//!   that parked last, if it still sleeps (a bit of its own in the futex's wait bitset). A submitter wakes (or starts)
 //!   a worker only when the queued tasks outnumber the workers already searching for work; a
 //!   searcher that takes a task while more remain passes the word on. So a burst of blocking
 //!   tasks fans out to as many threads as it needs, and a task never waits behind a blocking one
@@ -118,6 +119,8 @@ struct Inner<T> {
     short_workers: usize,
     sleepers: AtomicUsize,
     wake_seq: AtomicU32,
+    /// The worker that parked last (its id), whom `wake_one` wakes first.
+    last_parked: AtomicU64,
     next_worker_id: AtomicU64,
 }
 
@@ -180,6 +183,7 @@ impl<T: Send + 'static> Pool<T> {
                 },
                 sleepers: AtomicUsize::new(0),
                 wake_seq: AtomicU32::new(0),
+                last_parked: AtomicU64::new(0),
                 next_worker_id: AtomicU64::new(0),
             }),
         }
@@ -374,14 +378,20 @@ impl<T> Inner<T> {
         job.task
     }
 
+    /// Wakes one sleeping worker: the one that parked last if it still sleeps (its cache and
+    /// its core are the warmest; the futex's own order would take the one asleep longest, so
+    /// that a trickle of blocking tasks rotates through every worker), else any.
     fn wake_one(&self) {
         self.wake_seq.fetch_add(1, SeqCst);
-        sys::futex_wake(&self.wake_seq, 1);
+        let bit = wake_bit(self.last_parked.load(SeqCst));
+        if sys::futex_wake(&self.wake_seq, 1, bit) == 0 {
+            sys::futex_wake(&self.wake_seq, 1, u32::MAX);
+        }
     }
 
     fn wake_all(&self) {
         self.wake_seq.fetch_add(1, SeqCst);
-        sys::futex_wake(&self.wake_seq, i32::MAX);
+        sys::futex_wake(&self.wake_seq, i32::MAX, u32::MAX);
     }
 
     /// Tasks waiting in the shared lanes (a snapshot).
@@ -471,6 +481,11 @@ impl Drop for LocalGuard {
     }
 }
 
+/// A worker's futex wake-up bit (workers 32 apart share one: then either may be woken).
+fn wake_bit(id: u64) -> u32 {
+    1 << (id % 32)
+}
+
 /// How long a worker that found no work keeps looking before it parks.
 const SPIN: Duration = Duration::from_micros(50);
 
@@ -534,7 +549,8 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
                 continue;
             }
             let idle = Duration::from_millis(inner.idle_ms.load(Relaxed));
-            let timed_out = sys::futex_wait(&inner.wake_seq, seq, idle);
+            inner.last_parked.store(id, SeqCst);
+            let timed_out = sys::futex_wait(&inner.wake_seq, seq, idle, wake_bit(id));
             inner.sleepers.fetch_sub(1, SeqCst);
             timed_out
         };
