@@ -296,7 +296,7 @@ else
     if [ $have_uring -eq 1 ]; then
         expect "doctor: io_uring available, verdict ok, exit 0" \
             "$rc|$(dline doc io_uring)|$(grep -c '^verdict: ok: ' "$OUT/doc.doc")" "0|io_uring: available|1" "$OUT/doc.doc"
-        expect "doctor: backend auto -> io_uring" "$(dline doc backend)" "backend: auto -> io_uring for every request" "$OUT/doc.doc"
+        expect "doctor: backend auto -> io_uring" "$(dline doc backend)" "backend: auto -> native AIO for O_DIRECT files, io_uring for the rest" "$OUT/doc.doc"
     else
         expect "doctor: no io_uring here: exit 1, a fallback verdict" "$rc $(grep -c '^verdict: fallback: ' "$OUT/doc.doc")" "1 1" "$OUT/doc.doc"
     fi

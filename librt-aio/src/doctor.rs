@@ -166,6 +166,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
         format!("{rest} for everything")
     };
     let (backend, fast) = match s.backend {
+        Backend::Auto if uring_ok && kaio_ok => {
+            ("native AIO for O_DIRECT files, io_uring for the rest".to_string(), true)
+        }
         Backend::Auto | Backend::Uring if uring_ok => ("io_uring for every request".to_string(), true),
         Backend::Auto | Backend::Uring => (kaio_part, false),
         Backend::Kaio => (kaio_part, false),

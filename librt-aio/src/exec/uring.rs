@@ -57,6 +57,10 @@ const ENTRIES: u32 = 1024;
 /// sleeping: a queue the application keeps full never waits for a wake-up. Counted, not
 /// timed: reading the clock in the loop cost more than the looking.
 const SPIN_ROUNDS: u32 = 256;
+/// The submitter's look-before-sleep pays off (see `Shared::submitter`) this much at most; it
+/// looks after one piece of work in SPIN_PROBE when it has not been paying.
+const SPIN_SCORE_MAX: u32 = 8;
+const SPIN_PROBE: u32 = 16;
 /// See `Shared::settle`.
 const SETTLE_ROUNDS: u32 = 64;
 const SETTLE_MAX: u32 = 2048;
@@ -331,6 +335,12 @@ impl Shared {
     /// The submitter thread.
     fn submitter(self: Arc<Self>, live: Arc<Live>) {
         let mut spins = 0;
+        // Whether looking has been paying off lately (0..=SPIN_SCORE_MAX): at 0 the submitter
+        // looks only after every SPIN_PROBE-th piece of work, so requests that wait for the
+        // device (uncached reads one at a time) do not cost it a core of spinning.
+        let mut score = SPIN_SCORE_MAX;
+        let mut probe = 0u32;
+        let mut spinning = false;
         let mut worked_since_sleep = true;
         let mut quiet_since = Instant::now();
         loop {
@@ -344,7 +354,12 @@ impl Shared {
             worked |= self.reap(&live, false) > 0;
             worked |= self.drain_deferred(&live) > 0;
             if worked {
-                spins = SPIN_ROUNDS;
+                if spinning {
+                    score = (score + 1).min(SPIN_SCORE_MAX);
+                }
+                probe = probe.wrapping_add(1);
+                spinning = score > 0 || probe % SPIN_PROBE == 0;
+                spins = if spinning { SPIN_ROUNDS } else { 0 };
                 worked_since_sleep = true;
                 continue;
             }
@@ -352,6 +367,10 @@ impl Shared {
                 spins -= 1;
                 std::hint::spin_loop();
                 continue;
+            }
+            if spinning {
+                spinning = false;
+                score = score.saturating_sub(2);
             }
             let now = Instant::now();
             if worked_since_sleep {
