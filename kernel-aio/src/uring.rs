@@ -214,13 +214,17 @@ impl<T: Send + Sync + 'static> Ring<T> {
     /// performing to end (interrupted, or complete), and then answers as for one it
     /// cancelled: either way its completion says how it ended. Available since Linux 6.0
     /// (NotFound before).
-    pub fn cancel(&self, owner: &T) -> Canceled {
+    /// The kernel's wait is bounded by `wait` (ETIME then: Attempted), so that the caller
+    /// can look for the completion itself and ask again: a wait that missed its wake-up, or a
+    /// request continued after the cancel, never holds it for good.
+    pub fn cancel(&self, owner: &T, wait: Duration) -> Canceled {
         let key = owner as *const T as u64;
-        match self.ring.submitter().register_sync_cancel(None, types::CancelBuilder::user_data(key)) {
+        let ts = types::Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
+        match self.ring.submitter().register_sync_cancel(Some(ts), types::CancelBuilder::user_data(key)) {
             Ok(()) => Canceled::Ended,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Canceled::NotFound,
-            // EALREADY, or the wait for it cut short (EINTR: a signal for this thread): the
-            // cancel is under way.
+            // EALREADY, the wait for it over (ETIME) or cut short (EINTR: a signal for this
+            // thread): the cancel is under way.
             Err(_) => Canceled::Attempted,
         }
     }
@@ -372,7 +376,7 @@ mod tests {
         ring.enter(None).unwrap();
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(ring.try_reap(8, |_, _| panic!("nothing to read yet"), || {}), Some(0));
-        if ring.cancel(&*pr) == Canceled::Ended {
+        if ring.cancel(&*pr, Duration::from_secs(5)) == Canceled::Ended {
             let (_, res) = reap_one(&ring);
             assert_eq!(res, -(libc::ECANCELED as i64));
         }

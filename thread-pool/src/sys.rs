@@ -12,8 +12,8 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration, bits: u32)
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes one timespec into a valid local.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    let mut nsec = now.tv_nsec as i64 + timeout.subsec_nanos() as i64;
-    let mut sec = (now.tv_sec as i64).saturating_add(timeout.as_secs().min(i64::MAX as u64 / 2) as i64);
+    let mut nsec = now.tv_nsec + timeout.subsec_nanos() as i64;
+    let mut sec = now.tv_sec.saturating_add(timeout.as_secs().min(i64::MAX as u64 / 2) as i64);
     if nsec >= 1_000_000_000 {
         nsec -= 1_000_000_000;
         sec = sec.saturating_add(1);

@@ -61,6 +61,9 @@ const SPIN_ROUNDS: u32 = 256;
 /// looks after one piece of work in SPIN_PROBE when it has not been paying.
 const SPIN_SCORE_MAX: u32 = 8;
 const SPIN_PROBE: u32 = 16;
+/// How long the kernel's synchronous cancel may wait for a running request before rtaio looks
+/// for its completion itself (and asks again).
+const CANCEL_WAIT: Duration = Duration::from_millis(20);
 /// See `Shared::settle`.
 const SETTLE_ROUNDS: u32 = 64;
 const SETTLE_MAX: u32 = 2048;
@@ -295,7 +298,8 @@ impl Shared {
         if res > 0 && req.op == Op::Write && !req.positional {
             if let Data::Buf(b) = req.data {
                 let done = req.progress.fetch_add(res as usize, Relaxed) + res as usize;
-                if done < b.len() {
+                // A write cancelled after a part reports the part (not continued).
+                if done < b.len() && !req.cancel_requested() {
                     let n = live.ring.push(vec![(req.clone(), kernel_op(&req))]).len();
                     if n == 0 {
                         live.queued.fetch_add(1, SeqCst);
@@ -358,7 +362,7 @@ impl Shared {
                     score = (score + 1).min(SPIN_SCORE_MAX);
                 }
                 probe = probe.wrapping_add(1);
-                spinning = score > 0 || probe % SPIN_PROBE == 0;
+                spinning = score > 0 || probe.is_multiple_of(SPIN_PROBE);
                 spins = if spinning { SPIN_ROUNDS } else { 0 };
                 worked_since_sleep = true;
                 continue;
@@ -540,7 +544,7 @@ impl Executor for Uring {
         let _one = self.shared.cancel_lock.lock();
         // Kept once set: an ECANCELED (or EINTR) completion is the cancel's doing from now on.
         req.request_cancel(true);
-        let mut answer = live.ring.cancel(req);
+        let mut answer = live.ring.cancel(req, CANCEL_WAIT);
         if answer == Canceled::NotFound {
             // Not in the kernel yet (queued for the submitter), or complete. Once the
             // submitter has handed over what is queued, ask again: a request is never
@@ -549,7 +553,7 @@ impl Executor for Uring {
                 Shared::wake(&live);
                 std::thread::yield_now();
             }
-            answer = live.ring.cancel(req);
+            answer = live.ring.cancel(req, CANCEL_WAIT);
         }
         if answer == Canceled::NotFound {
             // Complete (perhaps by a cancel that came first): its completion may still wait
@@ -568,9 +572,15 @@ impl Executor for Uring {
         // does not depend on another thread. It was cancelled only if that status says so (a
         // request the kernel was completing reports its result instead, and a stream write
         // cancelled after a part reports the part).
+        let mut asked = Instant::now();
         while !req.is_done() {
             self.shared.reap(&live, false);
             self.shared.drain_deferred(&live);
+            if asked.elapsed() >= CANCEL_WAIT && !req.is_done() {
+                // Still running (a worker's write the interruption missed): ask again.
+                let _ = live.ring.cancel(req, CANCEL_WAIT);
+                asked = Instant::now();
+            }
             std::thread::yield_now();
         }
         req.final_errno() == libc::ECANCELED
