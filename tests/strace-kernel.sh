@@ -16,7 +16,8 @@
 #                             the application's: the kernel cancels a thread's requests when it
 #                             exits); no io_submit, no pread, no fsync system call on the file
 #   buffered, default mode    cached reads complete inline (preadv2) or in the ring; no native
-#                             AIO context; the fsyncs go through the ring (no fsync call)
+#                             AIO context; the fsyncs are fsync/fdatasync calls of a pool thread
+#                             (RTAIO_BACKEND=uring: through the ring, no fsync call)
 #   direct, RTAIO_BACKEND=kaio    native AIO: the list in one io_submit of 8 IOCB_CMD_PREAD,
 #                             fsyncs as IOCB_CMD_FSYNC/FDSYNC, no ring
 #   direct, RTAIO_BACKEND=threads no ring, no io_submit: the reads are pread64 calls
@@ -154,14 +155,21 @@ for mode in link preload; do
             report "direct, RTAIO_BACKEND=uring: io_uring, the list of 8 in one io_uring_enter by rtaio's submitter thread, no io_submit, no pread, no fsync call" direct $mode "${errs[@]}"
         fi
 
-        # -- buffered, default mode
+        # -- buffered, default mode: fsyncs on the pool; RTAIO_BACKEND=uring: through the ring
         trace buffered $mode buffered
         if ran buffered $mode; then
             errs=()
             [ "$(cnt '^io_(setup|submit)\(')" -eq 0 ] || errs+=("native AIO used: $(grep -E '^io_(setup|submit)\(' <<<"$T" | head -n1 | cut -c1-120)")
+            [ "$(cnt "$(SYNCFD)")" -eq 2 ] || errs+=("$(cnt "$(SYNCFD)") fsync/fdatasync calls on fd $FD (expected 2, by a pool thread)")
+            [ "$(grep -cE "$(SYNCFD)" <<<"$TMAIN")" -eq 0 ] || errs+=("the application's thread called fsync/fdatasync itself")
+            report "buffered, default mode: no native AIO context, the fsyncs on a pool thread" buffered $mode "${errs[@]}"
+        fi
+        trace bufuring $mode buffered RTAIO_BACKEND=uring
+        if ran bufuring $mode; then
+            errs=()
             [ "$(cnt "$(SYNCFD)")" -eq 0 ] || errs+=("fsync/fdatasync called on fd $FD (expected through the ring)")
             [ "$(cnt '^io_uring_enter\(')" -ge 1 ] || errs+=("the ring was not used (the fsyncs)")
-            report "buffered, default mode: no native AIO context, fsyncs through the ring" buffered $mode "${errs[@]}"
+            report "buffered, RTAIO_BACKEND=uring: the fsyncs through the ring, no fsync call" bufuring $mode "${errs[@]}"
         fi
 
         # -- fork, RTAIO_BACKEND=uring: each process its own ring
