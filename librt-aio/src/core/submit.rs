@@ -152,6 +152,7 @@ impl Core {
         if let Some(f) = hinted {
             let now = attempt(f);
             if let Now::Done(n) = now {
+                spec.ran_inline = true; // (counted as inline in the statistics)
                 cb.begin(track_word);
                 self.finish(&Arc::new(Request::new(spec)), Ok(n));
                 return Ok(());
