@@ -546,9 +546,7 @@ impl Shared {
                 continue;
             }
             let idle = Duration::from_millis(self.idle_ms.load(Relaxed));
-            // Idle: leave if nothing is in flight. A submitter counts its requests before it
-            // looks at `reaper`: if it saw RUNNING just before we left, we see its count here
-            // and come back (unless it already started another reaper).
+            // Idle: leave if nothing is in flight (and close the run's eventfd).
             if self.inflight.load(SeqCst) == 0
                 && now.duration_since(quiet_since) >= idle
                 && self.kernel_waiter.compare_exchange(0, 1, SeqCst, SeqCst).is_ok()
@@ -556,7 +554,8 @@ impl Shared {
                 // Holding `kernel_waiter`, nobody reads the eventfd. A submitter counts its
                 // requests before it looks at `reaper`, and reads the eventfd after: if it saw
                 // RUNNING before we left, we see its count below and stay (it may have found
-                // no eventfd: its requests are then waited for on their status words).
+                // no eventfd: its requests are then waited for on their status words), unless
+                // it already started another reaper, with an eventfd of its own.
                 self.refused_fds.lock().clear();
                 let efd = self.efd.swap(-1, SeqCst);
                 let left = self.reaper.compare_exchange(REAPER_RUNNING, REAPER_NONE, SeqCst, SeqCst).is_ok();
