@@ -30,7 +30,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use kernel_aio::aio::Context;
-use kernel_aio::{Cmd, Op as KOp, Refused};
+use kernel_aio::{Cmd, Event, Op as KOp, Refused};
 use parking_lot::Mutex;
 
 use crate::config::{Backend, Faults, Settings};
@@ -437,8 +437,7 @@ impl Shared {
         let n = ctx
             .try_reap(|ev| {
                 mark_in_kernel(&ev.owner, false);
-                let redo = would_block(&ev.owner, ev.nowait, ev.res);
-                self.completed(ev.owner, if redo { REDO } else { ev.res });
+                self.completed_event(ev);
             })
             .unwrap_or(0);
         if n > 0 {
@@ -496,6 +495,12 @@ impl Shared {
         n
     }
 
+    /// A reaped event (already unmarked), finished.
+    fn completed_event(&self, ev: Event<Request>) {
+        let redo = would_block(&ev.owner, ev.nowait, ev.res);
+        self.completed(ev.owner, if redo { REDO } else { ev.res });
+    }
+
     /// One completion, finished (`res` REDO: the fallback does it).
     fn completed(&self, req: Arc<Request>, res: i64) {
         self.uncount(&req);
@@ -528,11 +533,8 @@ impl Shared {
                 self.kernel_waiter.store(0, SeqCst);
                 match got {
                     Ok(events) => {
-                        for ev in events {
-                            worked = true;
-                            let redo = would_block(&ev.owner, ev.nowait, ev.res);
-                            self.completed(ev.owner, if redo { REDO } else { ev.res });
-                        }
+                        worked |= !events.is_empty();
+                        events.into_iter().for_each(|ev| self.completed_event(ev));
                     }
                     Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                     Err(_) => std::thread::sleep(LAZY_TICK),
@@ -558,17 +560,10 @@ impl Shared {
                 // it already started another reaper, with an eventfd of its own.
                 self.refused_fds.lock().clear();
                 let efd = self.efd.swap(-1, SeqCst);
-                let left = self.reaper.compare_exchange(REAPER_RUNNING, REAPER_NONE, SeqCst, SeqCst).is_ok();
-                if left && self.inflight.load(SeqCst) == 0 {
-                    if efd >= 0 {
-                        fileref::track_owned(efd, false);
-                        sys::close(efd);
-                    }
-                    self.kernel_waiter.store(0, SeqCst);
-                    return;
-                }
-                if left && self.reaper.compare_exchange(REAPER_NONE, REAPER_RUNNING, SeqCst, SeqCst).is_err() {
-                    // Another reaper started meanwhile (with an eventfd of its own, or none).
+                let gone = self.reaper.compare_exchange(REAPER_RUNNING, REAPER_NONE, SeqCst, SeqCst).is_ok()
+                    && (self.inflight.load(SeqCst) == 0
+                        || self.reaper.compare_exchange(REAPER_NONE, REAPER_RUNNING, SeqCst, SeqCst).is_err());
+                if gone {
                     if efd >= 0 {
                         fileref::track_owned(efd, false);
                         sys::close(efd);
