@@ -10,6 +10,7 @@
 #   - fallbacks: RTAIO_FAULTS=io_uring_setup=EPERM, io_setup=ENOSYS; a seccomp filter that
 #     refuses io_uring (tests/helpers/noring.c); native AIO on O_DIRECT (when the file system
 #     has it);
+#   - requests the waiting thread ran itself (the "waiter" executor);
 #   - notifications by kind; threads started;
 #   - RTAIO_STATS=FILE with %p; RTAIO_STATS_SIGNAL (a report then, and at exit);
 #     RTAIO_STATS_INTERVAL; a fork child's own, zeroed counters; rtaio --stats;
@@ -151,6 +152,16 @@ if ok_run "threads lio8"; then
         "(8, 0, 0, 0)" "$OUT/threads.err"
 fi
 
+# --- requests the waiting thread ran itself (core/help.rs) ---------------------------------
+# 200 writes one at a time, each waited for in aio_suspend: each is queued for the pool, and the
+# caller runs it if no worker took it first. Which one wins is a race, so not how many: some.
+name=qd1w; run qd1w qd1w RTAIO_STATS=1 RTAIO_STATS_FORMAT=json RTAIO_BACKEND=threads
+if ok_run "qd1w"; then
+    expect "json, RTAIO_BACKEND=threads, 200 writes at depth 1: pool+waiter writes 200, the waiter ran some" \
+        "$(js "$OUT/qd1w.err" '(e["pool"]["write"]+e["waiter"]["write"], e["waiter"]["write"] > 0)')" \
+        "(200, True)" "$OUT/qd1w.err"
+fi
+
 # --- operations counted apart -------------------------------------------------------------
 if [ $have_uring -eq 1 ]; then
     name=mix; run mix mix RTAIO_STATS=1 RTAIO_BACKEND=uring
@@ -252,7 +263,7 @@ fi
 if [ "$(realpath "$LIBDIR")" = "$(realpath "$root/target/release")" ]; then
     env -u RTAIO_STATS -u RTAIO_BACKEND "$root/rtaio" --stats "$OUT/prog" lio8 "$DATA" >"$OUT/launch.out" 2>"$OUT/launch.err"
     expect "rtaio --stats CMD: the report at exit on stderr, 8 reads" \
-        "$(grep -c '^___ rtaio statistics' "$OUT/launch.err") $(awk '$1 ~ /^(inline|io_uring|kaio|pool)$/ && NF >= 7 { s += $2 } END { print s }' "$OUT/launch.err")" \
+        "$(grep -c '^___ rtaio statistics' "$OUT/launch.err") $(awk '$1 ~ /^(inline|io_uring|kaio|pool|waiter)$/ && NF >= 7 { s += $2 } END { print s }' "$OUT/launch.err")" \
         "1 8" "$OUT/launch.err"
 else
     t_skip "rtaio --stats: the checkout's launcher runs target/release, not $LIBDIR"

@@ -58,6 +58,10 @@ pub fn suspend<'a>(
 ) -> Result<(), Errno> {
     let Some(c) = core::existing() else { return crate::wait::suspend(n, entry, timeout, &|| {}, &|_| None) };
     c.exec.poll(true);
+    // Without a timeout, the request this thread queued last may still be queued: run it.
+    if timeout.is_none() && c.help(n, &entry) {
+        return Ok(());
+    }
     if crate::wait::spin(n, &entry, timeout, &|| c.exec.poll(true)) {
         return Ok(());
     }

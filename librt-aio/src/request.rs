@@ -18,8 +18,16 @@
 //! CANCELED request drops it. One more transition: an executor that claimed a request and then
 //! does not take it gives it back (RUNNING → QUEUED, [`Request::unclaim`]) before another
 //! executor sees it.
+//!
+//! A thread waiting for a request in `aio_suspend` may run it itself while it is still queued
+//! (`Core::help`): QUEUED → HELPING ([`Request::claim_for_help`]), the I/O, the status
+//! published, then HELPED ([`Request::mark_helped`]). The rest of its completion is still the
+//! queue's: the executor that pops it waits out HELPING ([`Request::wait_helped`]) and finishes
+//! it. A HELPING request is running (AIO_NOTCANCELED); a HELPED one is done.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*,
+};
 use std::sync::Arc;
 
 use kernel_aio::aio::{Iocb, Owner};
@@ -30,6 +38,7 @@ use crate::aiocb::AiocbRef;
 use crate::fileref::FileRef;
 use crate::list::ListCtl;
 use crate::notify::Notify;
+use crate::sys;
 use crate::sys::arcs::Linked;
 use crate::track::SlotRef;
 
@@ -88,6 +97,15 @@ const CANCELED: u8 = 2;
 const FINISHING: u8 = 3;
 /// Final: the status is published (set by the owner right after publishing it).
 const DONE: u8 = 4;
+/// A waiting application thread runs it (claimed out of QUEUED in the executor's queue).
+const HELPING: u8 = 5;
+/// That thread published its status; the executor that pops it finishes it.
+const HELPED: u8 = 6;
+
+const HELP_WAITING: u32 = 1;
+const HELP_OVER: u32 = 2;
+/// How long an executor waiting for a helped request sleeps before it looks again.
+const HELP_RECHECK: std::time::Duration = std::time::Duration::from_millis(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -128,6 +146,10 @@ pub struct Spec {
     /// a regular file): the pool runs it on one of a few workers in turn, not on a thread of
     /// its own.
     pub quick: bool,
+    /// While it is queued, a thread waiting for it may run it itself (`Core::help`): one
+    /// system call on a regular file at its offset, whose completion needs nothing but its
+    /// status (decided by the executor layer at submission).
+    pub helpable: bool,
     /// At `offset`; false for a descriptor that cannot seek and for O_APPEND writes, which
     /// go at the file position (the end of the file).
     pub positional: bool,
@@ -165,6 +187,9 @@ pub struct Request {
     published_early: AtomicBool,
     /// The errno of its final status (0: success), once published.
     final_errno: AtomicI32,
+    /// A futex word for an executor waiting out HELPING (HELP_WAITING), changed by the helper
+    /// once it is HELPED (HELP_OVER).
+    help_word: AtomicU32,
     /// A reaped completion waiting to be finished: its result, and the deferred list's link.
     pub deferred_result: AtomicI64,
     deferred_next: AtomicPtr<Request>,
@@ -225,6 +250,7 @@ impl Request {
             has_file: AtomicBool::new(false),
             published_early: AtomicBool::new(false),
             final_errno: AtomicI32::new(0),
+            help_word: AtomicU32::new(0),
             deferred_result: AtomicI64::new(0),
             deferred_next: AtomicPtr::new(std::ptr::null_mut()),
         }
@@ -292,6 +318,62 @@ impl Request {
         self.phase.compare_exchange(QUEUED, RUNNING, AcqRel, Acquire).is_ok()
     }
 
+    /// A thread waiting for the request takes it to run it itself; false if anyone else moved
+    /// it out of QUEUED first. Async-signal-safe.
+    pub fn claim_for_help(&self) -> bool {
+        self.phase.compare_exchange(QUEUED, HELPING, AcqRel, Acquire).is_ok()
+    }
+
+    /// The helper published its status (async-signal-safe). `wake`: wake an executor waiting
+    /// for it now; else [`Request::wake_helped_waiter`] does later (see `wait_helped`).
+    pub fn mark_helped(&self, wake: bool) {
+        self.phase.store(HELPED, SeqCst);
+        if wake {
+            self.wake_helped_waiter();
+        }
+    }
+
+    /// Wakes an executor waiting for this request's helper, if it is HELPED. Async-signal-safe.
+    pub fn wake_helped_waiter(&self) {
+        if self.phase.load(SeqCst) == HELPED && self.help_word.swap(HELP_OVER, SeqCst) == HELP_WAITING {
+            sys::futex_wake(&self.help_word, i32::MAX);
+        }
+    }
+
+    /// For an executor that popped a request it could not claim: true if a helper took it
+    /// (then this waits until the helper has published its status, and the caller finishes
+    /// it); false if it was cancelled or refused.
+    ///
+    /// The helper does not wake this waiter when it is done, unless something is held back
+    /// behind a request; the helping thread's next submission does, or it looks again after
+    /// HELP_RECHECK. So a woken worker does not race that next submission's caller for it,
+    /// and what is left of this request's completion (leaving the descriptor table) waits
+    /// at most HELP_RECHECK when nothing waits for it.
+    pub fn wait_helped(&self) -> bool {
+        loop {
+            match self.phase.load(SeqCst) {
+                HELPED => return true,
+                HELPING => {}
+                _ => return false,
+            }
+            // The helper is in one system call on a regular file: sleep until it is over.
+            self.help_word.store(HELP_WAITING, SeqCst);
+            if self.phase.load(SeqCst) == HELPING {
+                let d = sys::deadline_after(HELP_RECHECK);
+                let _ = sys::futex_wait_until(&self.help_word, HELP_WAITING, Some(&d));
+            }
+        }
+    }
+
+    /// What finishing a helped request (published already) is given as its result: only its
+    /// errno matters any more.
+    pub fn helped_result(&self) -> Result<usize, i32> {
+        match self.final_errno() {
+            0 => Ok(0),
+            e => Err(e),
+        }
+    }
+
     /// Gives back a request claimed by an executor that does not take it after all.
     pub fn unclaim(&self) {
         self.phase.store(QUEUED, Release);
@@ -300,9 +382,10 @@ impl Request {
     pub fn try_cancel(&self) -> CancelOutcome {
         match self.phase.compare_exchange(QUEUED, CANCELED, AcqRel, Acquire) {
             Ok(_) => CancelOutcome::Canceled,
-            Err(RUNNING) => CancelOutcome::Running,
+            Err(RUNNING | HELPING) => CancelOutcome::Running,
             Err(CANCELED) => CancelOutcome::AlreadyCanceled,
-            Err(DONE) => CancelOutcome::Done,
+            // A helped request's status is final; the executor that pops it finishes it.
+            Err(DONE | HELPED) => CancelOutcome::Done,
             Err(_) => CancelOutcome::Finishing,
         }
     }
@@ -338,6 +421,11 @@ impl Request {
         self.phase.load(Acquire) == DONE
     }
 
+    /// Being run by a thread waiting for it (`Core::help`).
+    pub fn is_helping(&self) -> bool {
+        self.phase.load(Acquire) == HELPING
+    }
+
     pub fn is_queued(&self) -> bool {
         self.phase.load(Acquire) == QUEUED
     }
@@ -366,5 +454,26 @@ mod tests {
         assert_eq!(r.try_cancel(), CancelOutcome::Canceled);
         assert!(!r.claim(), "a cancelled request is never run");
         assert_eq!(r.try_cancel(), CancelOutcome::AlreadyCanceled);
+    }
+
+    #[test]
+    fn a_helper_runs_it_and_the_executor_finishes_it() {
+        let r = Arc::new(req());
+        assert!(r.claim_for_help());
+        assert!(!r.claim(), "the executor that pops it does not run it again");
+        assert!(!r.claim_for_help());
+        assert_eq!(r.try_cancel(), CancelOutcome::Running, "being run: AIO_NOTCANCELED");
+        let r2 = r.clone();
+        let waiter = std::thread::spawn(move || r2.wait_helped());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!waiter.is_finished(), "the executor waits for the helper");
+        r.mark_helped(false);
+        assert!(waiter.join().unwrap(), "it looks again by itself");
+        assert_eq!(r.try_cancel(), CancelOutcome::Done, "its status is final");
+        // Not helped: cancelled while queued, then popped.
+        let r = req();
+        assert_eq!(r.try_cancel(), CancelOutcome::Canceled);
+        assert!(!r.claim_for_help());
+        assert!(!r.wait_helped());
     }
 }

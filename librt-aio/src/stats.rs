@@ -49,9 +49,11 @@ pub enum Exec {
     Uring = 1,
     Kaio = 2,
     Pool = 3,
+    /// Queued, then run by the thread waiting for it in `aio_suspend` (`core/help.rs`).
+    Waiter = 4,
 }
-const EXECS: usize = 4;
-const EXEC_NAMES: [&str; EXECS] = ["inline", "io_uring", "kaio", "pool"];
+const EXECS: usize = 5;
+const EXEC_NAMES: [&str; EXECS] = ["inline", "io_uring", "kaio", "pool", "waiter"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpKind {
@@ -856,6 +858,7 @@ mod tests {
         for want in [
             r#"{"rtaio_stats":1,"pid":42,"when":"exit","elapsed_ms":7,"executors":{"inline":{"read":0,"#,
             r#""errors":{"EBADF":1}"#,
+            r#""waiter":{"read":0,"write":0,"#,
             r#""io_uring":{"read":8,"write":2,"fsync":1,"fdatasync":0,"bytes":32768,"errors":{},"latency_ns":{"count":1000,"#,
             r#""fallbacks":[{"what":"io_uring refused (io_uring_setup)","errno":"EPERM","count":1}]"#,
             r#""peak_in_flight":8,"threads_started":{"pool":0,"notify":1,"uring_submitter":2,"kaio_reaper":3}"#,

@@ -9,6 +9,7 @@
  *   signal    lio8, then raise(ARG) (RTAIO_STATS_SIGNAL), then 3 more reads (lio_listio)
  *   fork      lio8; then a child does 2 reads and exits; the parent waits for it
  *   interval  lio8, then waits (30 s at most) until the stats file ARG holds an interval report
+ *   qd1w      200 writes, one at a time, each waited for with aio_suspend (no timeout)
  * Prints "pid N" (and "child N" for fork) and "secure N" (getauxval(AT_SECURE)) on stdout. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -126,6 +127,9 @@ int main(int argc, char **argv)
         one(0, O_SYNC, NULL, 0);
         one(0, O_DSYNC, NULL, 0);
         list_reads(N);
+    } else if (!strcmp(mode, "qd1w")) {
+        for (int i = 0; i < 200; i++)
+            one(LIO_WRITE, 0, NULL, BS);
     } else if (!strcmp(mode, "ebadf")) {
         int bad = dup(fd);
         close(bad);

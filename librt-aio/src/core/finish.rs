@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crate::aiocb::AiocbRef;
 use crate::core::runtime::Core;
+use crate::exec::given_back;
 use crate::notify::Notify;
-use crate::request::{CancelOutcome, Op, Request, Route};
+use crate::request::{Op, Request, Route};
 use crate::stats;
 use crate::sys::Errno;
 use crate::wait;
@@ -26,8 +27,8 @@ impl Core {
     pub(crate) fn start_ready(&self, mut ready: Vec<Arc<Request>>) {
         while !ready.is_empty() {
             for r in self.exec.start(std::mem::take(&mut ready)) {
-                if r.try_cancel() == CancelOutcome::Canceled {
-                    self.finish_into(&r, Err(libc::EAGAIN), &mut ready);
+                if let Some(result) = given_back(&r) {
+                    self.finish_into(&r, result, &mut ready);
                 }
             }
         }
@@ -41,8 +42,15 @@ impl Core {
         if !req.may_publish_early() {
             return false;
         }
-        self.outstanding.fetch_sub(1, Release);
         req.mark_finishing();
+        self.publish_status(req, result);
+        true
+    }
+
+    /// Publishes the status of a request [`Request::may_publish_early`] allows, leaving its
+    /// phase to the caller (`publish_early`, `help.rs`). Async-signal-safe.
+    pub(crate) fn publish_status(&self, req: &Request, result: Result<usize, Errno>) {
+        self.outstanding.fetch_sub(1, Release);
         req.mark_published_early();
         count(req, result);
         let (value, error) = split(result);
@@ -50,7 +58,6 @@ impl Core {
         if let Some(cb) = req.aiocb {
             wait::wake_after_publish(cb.publish(value, error));
         }
-        true
     }
 
     fn finish_into(&self, req: &Arc<Request>, result: Result<usize, Errno>, ready: &mut Vec<Arc<Request>>) {
@@ -113,6 +120,7 @@ fn count(req: &Request, result: Result<usize, Errno>) {
     }
     let exec = match req.route() {
         _ if req.ran_inline => stats::Exec::Inline,
+        _ if req.is_helping() => stats::Exec::Waiter,
         Route::Uring => stats::Exec::Uring,
         Route::Kaio => stats::Exec::Kaio,
         Route::Pool => stats::Exec::Pool,

@@ -33,6 +33,10 @@
 //! 3. **Cancel** (`cancel.rs`): a QUEUED request is taken (QUEUED → CANCELED) and finished with
 //!    ECANCELED; a RUNNING one is asked of its executor (native AIO's `io_cancel`).
 //!
+//! A thread waiting in `aio_suspend` for the request it queued last may run it itself while it
+//! is still queued (`help.rs`): it publishes the status (step 2.2), and the executor that pops
+//! the request finishes it from step 2.3 on.
+//!
 //! Locks: a descriptor-table shard (by descriptor number) for a few list operations; an
 //! eventfd queue's lock; the tracker's queue lock. None is held across I/O, publishing or
 //! notification, and no path holds two (an eventfd registry shard, then its queue, excepted).
@@ -44,6 +48,7 @@ mod cancel;
 mod fdhint;
 mod fdtable;
 mod finish;
+mod help;
 mod runtime;
 mod submit;
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use crate::abi::AIO_PRIO_DELTA_MAX;
 use crate::aiocb::{self, AiocbRef, Status};
-use crate::core::fdhint;
 use crate::core::runtime::Core;
-use crate::exec::Now;
+use crate::core::{fdhint, help};
+use crate::exec::{given_back, Now};
 use crate::list::ListCtl;
 use crate::notify::Notify;
 use crate::request::{CancelOutcome, Chain, Data, Op, Request, Route, Spec};
@@ -133,6 +133,7 @@ impl Core {
             chain: None,
             route: Route::Pool,
             quick: false,
+            helpable: false,
             positional: true,
             depth: self.unreturned.fetch_add(1, Relaxed) + 1,
             stamp: stats::stamp(),
@@ -210,20 +211,23 @@ impl Core {
         }
         let mut refused = false;
         for stuck in self.exec.start(vec![req.clone()]) {
-            if stuck.try_cancel() == CancelOutcome::Canceled {
-                if Arc::ptr_eq(&stuck, &req) {
+            if Arc::ptr_eq(&stuck, &req) {
+                // (not helped: only this thread could have, after this call)
+                if stuck.try_cancel() == CancelOutcome::Canceled {
                     self.refuse(&stuck);
                     refused = true;
-                } else {
-                    self.finish(&stuck, Err(libc::EAGAIN));
                 }
+            } else if let Some(result) = given_back(&stuck) {
+                self.finish(&stuck, result);
             }
         }
         if refused {
-            Err(libc::EAGAIN)
-        } else {
-            Ok(())
+            return Err(libc::EAGAIN);
         }
+        if req.helpable {
+            help::remember(&req);
+        }
+        Ok(())
     }
 
     /// Starts the native AIO requests lio_listio collected (one `io_submit`). Any that nothing

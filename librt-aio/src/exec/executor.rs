@@ -46,6 +46,14 @@ pub trait Executor: Send + Sync {
     /// Returns the ones it does not take, unclaimed, for someone else.
     fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>>;
 
+    /// Runs a request this executor has queued and not started, in the calling thread: a
+    /// thread waiting for it in `aio_suspend` (`core/help.rs`). Claims it for the caller
+    /// (`Request::claim_for_help`) and returns its result, or None (not claimed). One system
+    /// call at most, not a cancellation point; async-signal-safe.
+    fn help(&self, _req: &Request) -> Option<Result<usize, Errno>> {
+        None
+    }
+
     /// Asks to stop a running request: true if it will finish with ECANCELED.
     fn cancel(&self, _req: &Request) -> bool {
         false
@@ -79,8 +87,20 @@ pub trait Executor: Send + Sync {
 /// reaches here unowned is one no thread can run).
 pub fn start_or_fail(exec: &dyn Executor, reqs: Vec<Arc<Request>>, finish: &Finish) {
     for r in exec.start(reqs) {
-        if r.try_cancel() == CancelOutcome::Canceled {
-            finish(&r, Err(libc::EAGAIN));
+        if let Some(result) = given_back(&r) {
+            finish(&r, result);
         }
+    }
+}
+
+/// A request an executor gave back unrun (no thread can run it): the result to finish it with
+/// if the caller owns it now. Taken while queued: EAGAIN. Run meanwhile by a thread waiting
+/// for it (`core/help.rs`): its status is published, and the rest is the caller's to finish.
+/// None: someone else owns it.
+pub fn given_back(r: &Request) -> Option<Result<usize, Errno>> {
+    match r.try_cancel() {
+        CancelOutcome::Canceled => Some(Err(libc::EAGAIN)),
+        _ if r.wait_helped() => Some(r.helped_result()),
+        _ => None,
     }
 }

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use executor::{Executor, Finish, Now, Publish};
+pub use executor::{given_back, Executor, Finish, Now, Publish};
 
 use crate::config::{Backend, Settings};
 use crate::notify::Notify;
@@ -96,6 +96,21 @@ impl Executor for Executors {
         // RTAIO_BACKEND=uring keeps them on the ring.
         let file_sync = matches!(spec.op, Op::Sync { .. }) && kind == FileKind::File;
         let uring = uring && !(file_sync && self.backend == Backend::Auto);
+        // One read or write of a regular file at its offset, whose completion needs nothing
+        // but its status: a thread waiting for it may run it while the pool has it queued
+        // (core/help.rs).
+        let helpable = kind == FileKind::File
+            && spec.positional
+            && matches!(spec.data, Data::Buf(_))
+            && matches!(spec.notify, Notify::None)
+            && spec.list.is_none()
+            && spec.track.is_none()
+            && spec.chain.is_none();
+        // A lone request (nothing else of the application's in flight) goes to the pool, where
+        // the caller waiting for it runs it itself: on the ring its completion would come back
+        // through the submitter thread and a wake-up (make bench, uncached read QD1: ~0.9x
+        // glibc on the ring). RTAIO_BACKEND=uring keeps it on the ring.
+        let uring = uring && !(helpable && spec.depth == 1 && self.backend == Backend::Auto);
         let kaio = self.kaio.usable()
             && kind == FileKind::File
             && !(spec.op == Op::Write && spec.append)
@@ -123,6 +138,7 @@ impl Executor for Executors {
         } else {
             Route::Pool
         };
+        spec.helpable = helpable && spec.route == Route::Pool;
     }
 
     fn try_now(&self, req: &Spec, flags: i32) -> Now {
@@ -199,6 +215,13 @@ impl Executor for Executors {
             return pool;
         }
         self.pool.start(pool)
+    }
+
+    fn help(&self, req: &Request) -> Option<Result<usize, Errno>> {
+        match req.route() {
+            Route::Pool => self.pool.help(req),
+            _ => None,
+        }
     }
 
     fn cancel(&self, req: &Request) -> bool {

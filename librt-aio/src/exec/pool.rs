@@ -55,14 +55,32 @@ impl Executor for PoolExec {
         self.pool.set_max_threads(max_threads);
         self.pool.set_idle_timeout(idle);
     }
+
+    fn help(&self, req: &Request) -> Option<Result<usize, Errno>> {
+        // What `plan` allowed: a plain buffer, a regular file, at the offset, no file
+        // reference of rtaio's (so no lock to take for the descriptor).
+        let Data::Buf(buf) = req.data else { return None };
+        if !req.helpable || !req.may_publish_early() {
+            return None;
+        }
+        // The copy must not fault on a page that waits for this very thread (userfaultfd), as
+        // for the inline path.
+        if !sys::buffer_resident_cached(buf) || !req.claim_for_help() {
+            return None;
+        }
+        Some(sys::transfer_at_raw(req.fd, buf, req.offset, req.op == Op::Write))
+    }
 }
 
 /// A worker's task: run one request.
 fn run(req: &Arc<Request>, finish: &Finish) {
-    if !req.claim() {
-        return; // cancelled or refused while queued
+    if req.claim() {
+        finish(req, execute(req));
+    } else if req.wait_helped() {
+        // A thread waiting for it ran it and published its status (`core/help.rs`).
+        finish(req, req.helped_result());
     }
-    finish(req, execute(req));
+    // (else cancelled or refused while queued)
 }
 
 /// The blocking system call for a request.

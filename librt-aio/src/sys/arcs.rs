@@ -6,7 +6,10 @@
 //! - [`ArcStack`]: an intrusive stack of `Arc`s, through a link inside each object: pushing is
 //!   one compare-and-swap (async-signal-safe, allocation-free); taking is all at once, so no
 //!   node is ever popped while another thread reads it (no ABA).
+//! - [`ThreadArc`]: a thread's own slot for one `Arc` (in a `thread_local!`), that the same
+//!   thread may borrow from a signal handler.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 
@@ -106,6 +109,57 @@ impl<T: Linked> ArcStack<T> {
     }
 }
 
+/// One thread's slot for an `Arc<T>`, meant for a `const`-initialised `thread_local!`: it has
+/// no destructor (so borrowing it never registers one: no allocation), and whoever fills it
+/// empties it before the thread ends ([`ThreadArc::replace`] with `None`).
+pub struct ThreadArc<T> {
+    p: Cell<*const T>,
+    /// A borrow is in progress on this thread ([`ThreadArc::with`]; a signal handler may have
+    /// interrupted it).
+    borrowed: Cell<bool>,
+}
+
+impl<T> ThreadArc<T> {
+    pub const fn new() -> Self {
+        ThreadArc { p: Cell::new(std::ptr::null()), borrowed: Cell::new(false) }
+    }
+
+    /// Puts `v` in the slot and gives back what was there. Not async-signal-safe (the caller
+    /// drops what it gets); called from a signal handler that interrupted a borrow, it leaks
+    /// the borrowed value rather than free it under the borrower.
+    pub fn replace(&self, v: Option<Arc<T>>) -> Option<Arc<T>> {
+        let old = self.p.replace(v.map_or(std::ptr::null(), Arc::into_raw));
+        if old.is_null() || self.borrowed.get() {
+            return None;
+        }
+        // SAFETY: a non-null pointer in the slot is the reference an earlier `replace` leaked
+        // into it; it is out of the slot now, and no borrow of it is in progress.
+        Some(unsafe { Arc::from_raw(old) })
+    }
+
+    /// Runs `f` on the value, if there is one. Async-signal-safe (no allocation, no lock): the
+    /// slot is this thread's, so only this thread's `replace` could free the value meanwhile,
+    /// and it does not while the borrow lasts.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        let p = self.p.get();
+        if p.is_null() || self.borrowed.get() {
+            return None;
+        }
+        self.borrowed.set(true);
+        // SAFETY: a non-null pointer in the slot is a reference the slot holds; see above for
+        // why it outlives the borrow.
+        let r = f(unsafe { &*p });
+        self.borrowed.set(false);
+        Some(r)
+    }
+}
+
+impl<T> Default for ThreadArc<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +192,28 @@ mod tests {
         assert!(all.iter().all(|n| Arc::strong_count(n) == 1), "one reference per node");
         drop(all);
         assert_eq!(Arc::strong_count(&alive), 1, "every pushed node was freed once");
+    }
+
+    #[test]
+    fn thread_arc_holds_one_reference() {
+        let (a, b) = (Arc::new(1u32), Arc::new(2u32));
+        let s = ThreadArc::new();
+        assert_eq!(s.with(|x| *x), None);
+        assert!(s.replace(Some(a.clone())).is_none());
+        assert_eq!(s.with(|x| *x), Some(1));
+        assert_eq!(Arc::strong_count(&a), 2);
+        let old = s.replace(Some(b.clone())).unwrap();
+        assert!(Arc::ptr_eq(&old, &a));
+        drop(old);
+        assert_eq!(Arc::strong_count(&a), 1, "the slot let go of the old value");
+        // A replace inside a borrow (a handler interrupting it) does not free the borrowed value.
+        s.with(|x| {
+            assert_eq!(*x, 2);
+            assert!(s.replace(None).is_none());
+            assert_eq!(*x, 2);
+        });
+        assert_eq!(Arc::strong_count(&b), 2, "leaked rather than freed under the borrow");
+        assert_eq!(s.with(|x| *x), None);
     }
 
     #[test]

@@ -304,6 +304,17 @@ pub fn writev_at(fd: c_int, bufs: &[IoBuf], offset: Option<i64>) -> Result<usize
     })
 }
 
+/// One positional read or write as a raw system call: not a cancellation point (unlike
+/// glibc's `pread`), for an application's thread that must publish what it did whatever
+/// happens (`aio_suspend` running a request itself). EINTR is retried, as in the workers,
+/// whose signals are blocked. Async-signal-safe.
+pub fn transfer_at_raw(fd: c_int, buf: IoBuf, offset: i64, write: bool) -> Result<usize, Errno> {
+    let nr = if write { libc::SYS_pwrite64 } else { libc::SYS_pread64 };
+    // SAFETY: `buf` is valid for the kernel to read or write (IoBuf's contract; EFAULT
+    // otherwise); the offset is one register on LP64.
+    retry(|| unsafe { libc::syscall(nr, fd, buf.addr() as *mut c_void, buf.len(), offset as off_t) })
+}
+
 pub fn sync(fd: c_int, data_only: bool) -> Result<usize, Errno> {
     // SAFETY: no pointers involved.
     retry(|| unsafe { (if data_only { libc::fdatasync(fd) } else { libc::fsync(fd) }) as c_long })
