@@ -10,7 +10,8 @@
 #   - fallbacks: RTAIO_FAULTS=io_uring_setup=EPERM, io_setup=ENOSYS; a seccomp filter that
 #     refuses io_uring (tests/helpers/noring.c); native AIO on O_DIRECT (when the file system
 #     has it);
-#   - requests the waiting thread ran itself (the "waiter" executor);
+#   - requests the waiting thread ran itself (the "waiter" executor); a deep queue of cached
+#     reads shared between the caller and the pool without io_uring;
 #   - notifications by kind; threads started;
 #   - RTAIO_STATS=FILE with %p; RTAIO_STATS_SIGNAL (a report then, and at exit);
 #     RTAIO_STATS_INTERVAL; a fork child's own, zeroed counters; rtaio --stats;
@@ -160,6 +161,15 @@ if ok_run "qd1w"; then
     expect "json, RTAIO_BACKEND=threads, 200 writes at depth 1: pool+waiter writes 200, the waiter ran some" \
         "$(js "$OUT/qd1w.err" '(e["pool"]["write"]+e["waiter"]["write"], e["waiter"]["write"] > 0)')" \
         "(200, True)" "$OUT/qd1w.err"
+fi
+
+# A deep queue of page-cache reads without io_uring: about half are handed to the pool's
+# running worker (exec/mod.rs, Now::Share), the rest complete inline.
+name=qd8r; run qd8r qd8r RTAIO_STATS=1 RTAIO_STATS_FORMAT=json RTAIO_BACKEND=threads
+if ok_run "qd8r"; then
+    expect "json, RTAIO_BACKEND=threads, 20 rounds of 8 cached reads in flight: 160 reads, some inline, some on the pool (or run by the waiter)" \
+        "$(js "$OUT/qd8r.err" '(e["inline"]["read"]+e["pool"]["read"]+e["waiter"]["read"], e["inline"]["read"] > 0, e["pool"]["read"]+e["waiter"]["read"] > 0)')" \
+        "(160, True, True)" "$OUT/qd8r.err"
 fi
 
 # --- operations counted apart -------------------------------------------------------------

@@ -10,6 +10,7 @@
  *   fork      lio8; then a child does 2 reads and exits; the parent waits for it
  *   interval  lio8, then waits (30 s at most) until the stats file ARG holds an interval report
  *   qd1w      200 writes, one at a time, each waited for with aio_suspend (no timeout)
+ *   qd8r      20 rounds of 8 reads in flight (aio_read each, then all waited for)
  * Prints "pid N" (and "child N" for fork) and "secure N" (getauxval(AT_SECURE)) on stdout. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -130,6 +131,21 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "qd1w")) {
         for (int i = 0; i < 200; i++)
             one(LIO_WRITE, 0, NULL, BS);
+    } else if (!strcmp(mode, "qd8r")) {
+        struct aiocb cbs[N];
+        memset(cbs, 0, sizeof cbs);
+        for (int round = 0; round < 20; round++) {
+            for (int i = 0; i < N; i++) {
+                cbs[i].aio_fildes = fd;
+                cbs[i].aio_buf = buf + (size_t)i * BS;
+                cbs[i].aio_nbytes = BS;
+                cbs[i].aio_offset = (off_t)i * BS;
+                if (aio_read(&cbs[i]))
+                    die("aio_read");
+            }
+            for (int i = 0; i < N; i++)
+                wait_one(&cbs[i], BS);
+        }
     } else if (!strcmp(mode, "ebadf")) {
         int bad = dup(fd);
         close(bad);

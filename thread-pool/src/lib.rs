@@ -294,6 +294,19 @@ impl<T: Send + 'static> Pool<T> {
         Ok(())
     }
 
+    /// Short tasks queued in the shared lanes or running now, if a short task submitted now
+    /// would find a thread (a snapshot); None when every thread the pool may have is busy with
+    /// a task that is not short (which may never end: a read of an empty pipe).
+    pub fn short_backlog(&self) -> Option<usize> {
+        let inner = &self.inner;
+        let short = inner.active_short.load(SeqCst);
+        let long = inner.active.load(SeqCst).saturating_sub(short);
+        if long >= inner.max_threads.load(Relaxed) {
+            return None;
+        }
+        Some(short + inner.lanes.iter().skip(1).step_by(2).map(|l| l.len()).sum::<usize>())
+    }
+
     /// Removes and returns every task waiting in the shared lanes: for an owner that found the
     /// pool without a thread and unable to start one, so it can fail those tasks rather than
     /// leave them queued with nothing to run them.

@@ -184,6 +184,7 @@ impl Core {
                 return Ok(());
             }
             Now::Stream => kind = Some(FileKind::Stream),
+            Now::Share => spec.quick = true,
             Now::Later => {}
         }
         // Everything else runs after this call returns.

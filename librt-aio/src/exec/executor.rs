@@ -23,6 +23,9 @@ pub enum Now {
     Stream,
     /// Not now: the request runs later, elsewhere.
     Later,
+    /// Not here: a page-cache read of a deep queue, for a worker already running to copy
+    /// beside the caller (it runs later, as a short task: `Spec::quick`).
+    Share,
 }
 
 /// A way to run requests.

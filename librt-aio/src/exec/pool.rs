@@ -31,6 +31,13 @@ impl PoolExec {
     }
 }
 
+impl PoolExec {
+    /// Short tasks queued or running; None if no thread would be there for another one.
+    pub fn short_backlog(&self) -> Option<usize> {
+        self.pool.short_backlog()
+    }
+}
+
 impl Executor for PoolExec {
     fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
         let mut stuck = Vec::new();
