@@ -22,7 +22,7 @@
 use std::cell::Cell;
 use std::ffi::CStr;
 use std::fmt::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::{Relaxed, SeqCst}};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -309,6 +309,9 @@ pub fn init() {
         let _mask = sys::SignalMask::full();
         let _ = std::thread::Builder::new().name("rtaio-stats".into()).stack_size(64 << 10).spawn(move || loop {
             std::thread::sleep(Duration::from_millis(ms));
+            if EXITING.load(SeqCst) {
+                return;
+            }
             report("interval");
         });
     }
@@ -331,7 +334,12 @@ pub fn after_fork() {
     SINCE.store(sys::monotonic_ns(), Relaxed);
 }
 
+/// The exit report is being written or was: the interval thread writes no more (the exit
+/// report is the last).
+static EXITING: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn at_exit() {
+    EXITING.store(true, SeqCst);
     // A process that submitted no request stays silent at exit (a shell, `timeout`, `env`
     // between the launcher and the program inherit the variables too).
     if PEAK_IN_FLIGHT.load(Relaxed) > 0 {
@@ -363,7 +371,7 @@ pub fn report(when: &str) {
             }
         }
     };
-    let mut out = Out { fd, buf: [0; 1024], len: 0 };
+    let mut out = Out { fd, buf: [0; 4096], len: 0 };
     let elapsed = sys::monotonic_ns().saturating_sub(SINCE.load(Relaxed));
     let head = Header { pid, when, elapsed_ms: elapsed / 1_000_000 };
     let _ = if s.json {
@@ -419,9 +427,12 @@ impl Write for Fixed<'_> {
 }
 
 /// A stack buffer flushed to a descriptor when full.
+/// A report's output, written in pieces of at most its buffer's size: a text report fits in
+/// one, so it is one write(2), whole in a file that other reports append to at the same time
+/// (the interval thread's).
 struct Out {
     fd: i32,
-    buf: [u8; 1024],
+    buf: [u8; 4096],
     len: usize,
 }
 
