@@ -85,8 +85,11 @@ impl Core {
         if let Some(l) = &req.list {
             l.count_done(error != 0, &self.notifier);
         }
-        // Last, leave the table: until now aio_cancel finds the request (and sees it DONE).
-        self.fds.release(req, ready);
+        // Last, leave the table: until now aio_cancel finds the request (and sees it DONE). A
+        // request that completed (or failed) in the submitting call was never in it.
+        if !req.ran_inline {
+            self.fds.release(req, ready);
+        }
     }
 
     /// Undoes a submission whose request no executor could take, claimed back before any
