@@ -22,7 +22,10 @@
 use std::cell::Cell;
 use std::ffi::CStr;
 use std::fmt::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::{Relaxed, SeqCst}};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 use std::sync::OnceLock;
 use std::time::Duration;
 

@@ -101,7 +101,9 @@ static int child(void)
     t_sleep_ms(300); /* the queue is full by now; the rest wait somewhere */
     sigset_t pend;
     CHECK_OK(sigpending(&pend));
-    CHECK(sigismember(&pend, s1));
+    /* One of ours at least; which, when a busy machine leaves the queue a single slot, is
+     * whichever notification got it first (a thread-directed SIGRTMIN+1 may). */
+    CHECK(sigismember(&pend, s1) || sigismember(&pend, s2));
 
     static int seen1[NSIG1], seen2[NSIG2], seen_list;
     int got = 0, dup = 0;
