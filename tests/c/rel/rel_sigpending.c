@@ -12,7 +12,8 @@
  * The limit is applied in a child process (it counts per user: lowering it for the test
  * process would not disturb others, but a child keeps the test's own state simple). Since it
  * counts every pending signal of the user, other processes' included, the child raises it
- * from 4 until the queue takes at least one signal of its own (a busy machine may hold more). */
+ * from 4 until the queue takes at least MIN_OWN signals of its own (a busy machine may hold
+ * more). */
 #include "t.h"
 #include <sys/resource.h>
 
@@ -21,6 +22,10 @@
 #define NLIO 10
 #define LIST_VALUE 5000
 #define TOTAL (NSIG1 + NSIG2 + 1)
+/* Signals of our own the queue must take under the chosen limit: a margin for the user's other
+ * processes, whose pending signals (and POSIX timers: each `timeout` wrapper preallocates one
+ * entry) come and go meanwhile; far fewer than the 251 notifications all the same. */
+#define MIN_OWN 3
 
 static struct aiocb cbs[NSIG1 + NSIG2 + NLIO];
 static char bufs[NSIG1 + NSIG2 + NLIO][64];
@@ -52,13 +57,13 @@ static int child(void)
         qerr = errno;
         for (int i = 0; i < own; i++)
             CHECK_EQ(sigtimedwait(&set, &si, &zero), s1);
-        if (own > 0)
+        if (own >= MIN_OWN)
             break;
     }
     if (own >= 10000)
         SKIP("RLIMIT_SIGPENDING has no effect (%d signals queued)", own);
-    if (own == 0)
-        SKIP("the user's signal queue is full under every limit tried");
+    if (own < MIN_OWN)
+        SKIP("the user's signal queue is (nearly) full under every limit tried");
     t_note("limit %lu: the queue holds %d signals of ours (then sigqueue: %s)", (unsigned long)lim,
            own, strerror(qerr));
 
@@ -101,8 +106,8 @@ static int child(void)
     t_sleep_ms(300); /* the queue is full by now; the rest wait somewhere */
     sigset_t pend;
     CHECK_OK(sigpending(&pend));
-    /* One of ours at least; which, when a busy machine leaves the queue a single slot, is
-     * whichever notification got it first (a thread-directed SIGRTMIN+1 may). */
+    /* Ours hold the queue; which of the two signals, depends on which notifications got there
+     * first (thread-directed SIGRTMIN+1 ones may). */
     CHECK(sigismember(&pend, s1) || sigismember(&pend, s2));
 
     static int seen1[NSIG1], seen2[NSIG2], seen_list;
