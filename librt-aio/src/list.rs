@@ -21,7 +21,8 @@ impl ListCtl {
         ListCtl { pending: AtomicUsize::new(1), failed: AtomicBool::new(false), done: AtomicU32::new(0), notify }
     }
 
-    /// One more request of this list was queued.
+    /// One more request of this list was queued (one that completes in the submitting call is
+    /// not counted).
     pub fn add(&self) {
         self.pending.fetch_add(1, Relaxed);
     }
@@ -34,6 +35,14 @@ impl ListCtl {
 
     pub fn any_failed(&self) -> bool {
         self.failed.load(Acquire)
+    }
+
+    /// A request of the list that was never counted by `add` completed (in the submitting
+    /// call, which holds a count of its own).
+    pub fn note_failed(&self, failed: bool) {
+        if failed {
+            self.failed.store(true, Release);
+        }
     }
 
     /// A request of the list completed (or the submitter dropped its own count): the last one

@@ -63,8 +63,11 @@ impl Core {
     fn finish_into(&self, req: &Arc<Request>, result: Result<usize, Errno>, ready: &mut Vec<Arc<Request>>) {
         let (value, error) = split(result);
         if !req.was_published_early() {
-            // No longer outstanding before the caller can see it complete and resubmit.
-            self.outstanding.fetch_sub(1, Release);
+            // No longer outstanding before the caller can see it complete and resubmit (one
+            // that completed in the submitting call never was).
+            if !req.ran_inline {
+                self.outstanding.fetch_sub(1, Release);
+            }
             req.mark_finishing();
             req.set_final_errno(error);
             count(req, result);
@@ -83,7 +86,12 @@ impl Core {
         }
         self.notifier.deliver(&req.notify);
         if let Some(l) = &req.list {
-            l.count_done(error != 0, &self.notifier);
+            if req.ran_inline {
+                // Never pending: the submitting call holds the list's own count meanwhile.
+                l.note_failed(error != 0);
+            } else {
+                l.count_done(error != 0, &self.notifier);
+            }
         }
         // Last, leave the table: until now aio_cancel finds the request (and sees it DONE). A
         // request that completed (or failed) in the submitting call was never in it.

@@ -95,12 +95,10 @@ impl Core {
             }
             kind = Some(k);
         }
-        let before = self.outstanding.fetch_add(1, Relaxed);
-        if before >= self.max_requests {
-            self.outstanding.fetch_sub(1, Relaxed);
+        // (Counted as outstanding below, once it does not complete in this call.)
+        if self.outstanding.load(Relaxed) >= self.max_requests {
             return Err(libc::EAGAIN);
         }
-        stats::in_flight(before + 1);
         // aio_waitcomplete tracking: the aiocb's previous request (its status not retrieved,
         // since it is being reused) leaves consideration, whatever the new one is; the new one
         // gets a slot unless an eventfd queue owns it.
@@ -109,14 +107,8 @@ impl Core {
         if track::enabled() && !matches!(notify, Notify::Eventfd(_)) {
             match self.tracker().alloc(cb.addr()) {
                 Ok(s) => slot = Some(s),
-                Err(e) => {
-                    self.outstanding.fetch_sub(1, Relaxed);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
-        }
-        if let Some(l) = list {
-            l.add();
         }
         let op = what.op.unwrap_or_default();
         let mut spec = Spec {
@@ -187,7 +179,22 @@ impl Core {
             Now::Share => spec.quick = true,
             Now::Later => {}
         }
-        // Everything else runs after this call returns.
+        // Everything else runs after this call returns: outstanding, and pending in its list,
+        // until it finishes. (A request that completed in this call was never either: no
+        // shared counter is written for it.)
+        let before = self.outstanding.fetch_add(1, Relaxed);
+        if before >= self.max_requests {
+            self.outstanding.fetch_sub(1, Relaxed);
+            if let Some(s) = slot {
+                self.tracker().discard(s);
+            }
+            self.note_returned();
+            return Err(libc::EAGAIN);
+        }
+        stats::in_flight(before + 1);
+        if let Some(l) = list {
+            l.add();
+        }
         // A number with live requests on a regular file, unchanged flags: that file still
         // (those requests run on the number too), without an fstat.
         let kind =
