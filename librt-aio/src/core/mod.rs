@@ -54,7 +54,7 @@ mod submit;
 
 pub use cancel::cancel;
 pub use finish::fail_unqueued;
-pub use runtime::{apply_aio_init, existing, get};
+pub use runtime::{apply_aio_init, existing, get, Core};
 pub use submit::Submission;
 
 #[cfg(test)]

@@ -14,6 +14,9 @@ pub type Finish = Arc<dyn Fn(&Arc<Request>, Result<usize, Errno>) + Send + Sync>
 /// safe. A request published here is finished later through [`Finish`] all the same.
 pub type Publish = Arc<dyn Fn(&Request, Result<usize, Errno>) -> bool + Send + Sync>;
 
+/// Work for another thread ([`Executor::beside`]).
+pub type Work = Box<dyn FnOnce() + Send>;
+
 /// What running a request in the submitting thread found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Now {
@@ -56,6 +59,11 @@ pub trait Executor: Send + Sync {
     fn help(&self, _req: &Request) -> Option<Result<usize, Errno>> {
         None
     }
+
+    /// Runs `work` on a thread of this executor's that is free now, beside the caller (work that
+    /// neither blocks nor waits for anything), or drops it. It may also run later, or never:
+    /// the caller must not count on it.
+    fn beside(&self, _work: Work) {}
 
     /// Asks to stop a running request: true if it will finish with ECANCELED.
     fn cancel(&self, _req: &Request) -> bool {

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use executor::{given_back, Executor, Finish, Now, Publish};
+pub use executor::{given_back, Executor, Finish, Now, Publish, Work};
 
 use crate::config::{Backend, Settings};
 use crate::notify::Notify;
@@ -192,11 +192,16 @@ impl Executor for Executors {
             return Now::Later;
         }
         let now = inline::try_now(req, flags);
+        // (Written only when they change: threads reading at once share these lines.)
         if let Some(h) = file_hit(req.fd) {
-            h.store(matches!(now, Now::Done(_)), Relaxed);
+            let hit = matches!(now, Now::Done(_));
+            if h.load(Relaxed) != hit {
+                h.store(hit, Relaxed);
+            }
         }
         match now {
-            Now::Done(_) => INLINE_MISSES.store(0, Relaxed),
+            Now::Done(_) if INLINE_MISSES.load(Relaxed) != 0 => INLINE_MISSES.store(0, Relaxed),
+            Now::Done(_) => {}
             Now::Later => {
                 let m = (INLINE_MISSES.load(Relaxed) + 1).min(MAX_BACKOFF);
                 INLINE_MISSES.store(m, Relaxed);
@@ -246,6 +251,10 @@ impl Executor for Executors {
             Route::Pool => self.pool.help(req),
             _ => None,
         }
+    }
+
+    fn beside(&self, work: Work) {
+        self.pool.beside(work);
     }
 
     fn cancel(&self, req: &Request) -> bool {

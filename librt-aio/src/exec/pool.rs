@@ -9,12 +9,20 @@ use thread_pool::{Config, Pool, SubmitError};
 
 use crate::abi::AIO_PRIO_DELTA_MAX;
 use crate::config::Settings;
-use crate::exec::executor::{Executor, Finish};
+use crate::exec::executor::{Executor, Finish, Work};
 use crate::request::{Data, Op, Request};
 use crate::sys::{self, Errno};
 
 pub struct PoolExec {
-    pool: Pool<Arc<Request>>,
+    pool: Pool<Task>,
+    /// More than one CPU to run on: work handed beside the caller can run at the same time.
+    spare_core: bool,
+}
+
+/// What a worker runs: a request, or work handed to it beside the caller.
+enum Task {
+    Request(Arc<Request>),
+    Work(Work),
 }
 
 impl PoolExec {
@@ -27,7 +35,12 @@ impl PoolExec {
             stack_size: 128 << 10,
             lanes: AIO_PRIO_DELTA_MAX as usize + 1,
         };
-        PoolExec { pool: Pool::new(cfg, move |req: Arc<Request>| run(&req, &finish)) }
+        let handler = move |task: Task| match task {
+            Task::Request(req) => run(&req, &finish),
+            Task::Work(work) => work(),
+        };
+        let spare_core = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        PoolExec { pool: Pool::new(cfg, handler), spare_core }
     }
 }
 
@@ -43,8 +56,8 @@ impl Executor for PoolExec {
         let mut stuck = Vec::new();
         for req in reqs {
             let lane = req.lane;
-            let r =
-                if req.quick { self.pool.submit_short(req.clone(), lane) } else { self.pool.submit(req.clone(), lane) };
+            let task = Task::Request(req.clone());
+            let r = if req.quick { self.pool.submit_short(task, lane) } else { self.pool.submit(task, lane) };
             match r {
                 Ok(()) => {}
                 Err(SubmitError::NoThread(..)) | Err(SubmitError::Stranded(_)) => stuck.push(req),
@@ -53,9 +66,19 @@ impl Executor for PoolExec {
         if !stuck.is_empty() && self.pool.threads() == 0 {
             // No thread, and none can be started: whatever others queued meanwhile (counting on
             // a thread that then failed to start) would wait forever. Give it back too.
-            stuck.extend(self.pool.take_queued());
+            stuck.extend(self.pool.take_queued().into_iter().filter_map(|t| match t {
+                Task::Request(r) => Some(r),
+                Task::Work(_) => None, // (dropped: nobody counts on it)
+            }));
         }
         stuck
+    }
+
+    fn beside(&self, work: Work) {
+        // Only where a thread would be free for it: not behind tasks that may never end.
+        if self.spare_core && self.pool.short_backlog().is_some() {
+            let _ = self.pool.submit_short(Task::Work(work), 0);
+        }
     }
 
     fn set_limits(&self, max_threads: usize, idle: Duration) {
