@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use libc::timespec;
+use thread_pool::SpinBudget;
 
 use crate::aiocb::AiocbRef;
 use crate::sys::{self, deadline_after, passed, Errno, FutexWaitv, FUTEX_WAITV_MAX};
@@ -44,12 +45,9 @@ pub fn wake_after_publish(flagged: Option<usize>) {
 
 /// How long `aio_suspend` looks before it sleeps, when looking has been paying off.
 const SPIN: Duration = Duration::from_micros(20);
-/// How often looking found a completion lately (0..=SPIN_SCORE_MAX): at 0, only every
-/// SPIN_PROBE-th wait looks, so waits for the device do not pay for it.
-static SPIN_SCORE: AtomicU32 = AtomicU32::new(4);
-const SPIN_SCORE_MAX: u32 = 16;
-static SPIN_PROBE_COUNT: AtomicU32 = AtomicU32::new(0);
-const SPIN_PROBE: u32 = 32; // a power of two
+/// How often looking found a completion lately, for every waiting thread: waits for the
+/// device do not pay for it.
+static SPIN_BUDGET: SpinBudget = SpinBudget::new(4, 16, 32, 4);
 
 /// Before `aio_suspend` sleeps: looks for a completed entry for a few microseconds (calling
 /// `poll` between looks), so that a completion due shortly (a queue the pool works through on
@@ -65,8 +63,7 @@ pub fn spin<'a>(
     if limit.is_zero() || (0..n).all(|i| entry(i).is_none()) {
         return false;
     }
-    let score = SPIN_SCORE.load(Relaxed);
-    if score == 0 && SPIN_PROBE_COUNT.fetch_add(1, Relaxed) & (SPIN_PROBE - 1) != 0 {
+    if !SPIN_BUDGET.worth_it() {
         return false;
     }
     let done = || (0..n).filter_map(&entry).any(|cb| !cb.in_progress());
@@ -77,7 +74,7 @@ pub fn spin<'a>(
     let mut rounds = 0u32;
     loop {
         if done() {
-            SPIN_SCORE.store((score + 1).min(SPIN_SCORE_MAX), Relaxed);
+            SPIN_BUDGET.found();
             return true;
         }
         rounds += 1;
@@ -89,7 +86,7 @@ pub fn spin<'a>(
         }
         std::hint::spin_loop();
     }
-    SPIN_SCORE.store(score.saturating_sub(4), Relaxed);
+    SPIN_BUDGET.missed();
     false
 }
 

@@ -45,7 +45,10 @@ use std::time::Duration;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::RwLock;
 
+mod spin;
 mod sys;
+
+pub use spin::SpinBudget;
 
 /// Pool settings. `max_threads` and `idle_timeout` can be changed later.
 #[derive(Clone, Debug)]
@@ -499,8 +502,8 @@ fn wake_bit(id: u64) -> u32 {
     1 << (id % 32)
 }
 
-/// The look-before-parking pays off this much at most; without pay it happens once in
-/// SPIN_PROBE times.
+/// The look-before-parking's [`SpinBudget`]: it pays off this much at most; without pay it
+/// happens once in SPIN_PROBE times.
 const SPIN_SCORE_MAX: u32 = 8;
 const SPIN_PROBE: u32 = 16;
 
@@ -517,11 +520,9 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
     // writes), so looking a little longer pays; after a task that may have waited for the
     // device, the next one is as far off, and spinning only takes a core from others.
     let mut last_short = false;
-    // Whether looking longer has been finding work lately (0..=SPIN_SCORE_MAX): at 0 the
-    // worker looks only once in SPIN_PROBE times, so short tasks that come one at a time
-    // between device waits (a write, then its fdatasync) do not cost a core of spinning.
-    let mut score = SPIN_SCORE_MAX;
-    let mut probe = 0u32;
+    // Whether looking longer has been finding work lately: short tasks that come one at a
+    // time between device waits (a write, then its fdatasync) do not cost a core of spinning.
+    let budget = SpinBudget::new(SPIN_SCORE_MAX, SPIN_SCORE_MAX, SPIN_PROBE, 2);
     loop {
         if let Some(job) = find() {
             let short = job.short; // counted in active_short by find_task
@@ -542,9 +543,7 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
         }
         // Look a little longer before parking (one worker at a time), still counted as
         // searching: a submitter meanwhile needs no wake-up.
-        probe = probe.wrapping_add(u32::from(last_short));
-        let worth_it = score > 0 || probe.is_multiple_of(SPIN_PROBE);
-        if last_short && worth_it && inner.spinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok() {
+        if last_short && budget.worth_it() && inner.spinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok() {
             last_short = false;
             let start = std::time::Instant::now();
             let mut found = false;
@@ -559,10 +558,10 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
             }
             inner.spinning.store(0, SeqCst);
             if found {
-                score = (score + 1).min(SPIN_SCORE_MAX);
+                budget.found();
                 continue;
             }
-            score = score.saturating_sub(2);
+            budget.missed();
         }
         // Over the (possibly lowered) limit: leave now rather than after the idle time.
         let over = inner.threads.load(SeqCst) > inner.max_threads.load(Relaxed);

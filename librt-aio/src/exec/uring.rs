@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use kernel_aio::uring::{Canceled, Doorbell, Ring};
 use kernel_aio::{Cmd, IoBuf, Op as KOp};
 use parking_lot::Mutex;
+use thread_pool::SpinBudget;
 
 use crate::config::Settings;
 use crate::exec::executor::{Executor, Finish, Publish};
@@ -57,8 +58,8 @@ const ENTRIES: u32 = 1024;
 /// sleeping: a queue the application keeps full never waits for a wake-up. Counted, not
 /// timed: reading the clock in the loop cost more than the looking.
 const SPIN_ROUNDS: u32 = 256;
-/// The submitter's look-before-sleep pays off (see `Shared::submitter`) this much at most; it
-/// looks after one piece of work in SPIN_PROBE when it has not been paying.
+/// The submitter's look-before-sleep ([`SpinBudget`], see `Shared::submitter`) pays off this
+/// much at most; it looks after one piece of work in SPIN_PROBE when it has not been paying.
 const SPIN_SCORE_MAX: u32 = 8;
 const SPIN_PROBE: u32 = 16;
 /// How long the kernel's synchronous cancel may wait for a running request before rtaio looks
@@ -339,11 +340,9 @@ impl Shared {
     /// The submitter thread.
     fn submitter(self: Arc<Self>, live: Arc<Live>) {
         let mut spins = 0;
-        // Whether looking has been paying off lately (0..=SPIN_SCORE_MAX): at 0 the submitter
-        // looks only after every SPIN_PROBE-th piece of work, so requests that wait for the
-        // device (uncached reads one at a time) do not cost it a core of spinning.
-        let mut score = SPIN_SCORE_MAX;
-        let mut probe = 0u32;
+        // Whether looking has been paying off lately: requests that wait for the device
+        // (uncached reads one at a time) do not cost the submitter a core of spinning.
+        let budget = SpinBudget::new(SPIN_SCORE_MAX, SPIN_SCORE_MAX, SPIN_PROBE, 2);
         let mut spinning = false;
         let mut worked_since_sleep = true;
         let mut quiet_since = Instant::now();
@@ -359,10 +358,9 @@ impl Shared {
             worked |= self.drain_deferred(&live) > 0;
             if worked {
                 if spinning {
-                    score = (score + 1).min(SPIN_SCORE_MAX);
+                    budget.found();
                 }
-                probe = probe.wrapping_add(1);
-                spinning = score > 0 || probe.is_multiple_of(SPIN_PROBE);
+                spinning = budget.worth_it();
                 spins = if spinning { SPIN_ROUNDS } else { 0 };
                 worked_since_sleep = true;
                 continue;
@@ -374,7 +372,7 @@ impl Shared {
             }
             if spinning {
                 spinning = false;
-                score = score.saturating_sub(2);
+                budget.missed();
             }
             let now = Instant::now();
             if worked_since_sleep {
