@@ -95,10 +95,13 @@ impl Core {
             }
             kind = Some(k);
         }
-        // (Counted as outstanding below, once it does not complete in this call.)
-        if self.outstanding.load(Relaxed) >= self.max_requests {
+        // (Counted as outstanding below, once it does not complete in this call; in flight in
+        // the statistics either way.)
+        let before = self.outstanding.load(Relaxed);
+        if before >= self.max_requests {
             return Err(libc::EAGAIN);
         }
+        stats::in_flight(before + 1);
         // aio_waitcomplete tracking: the aiocb's previous request (its status not retrieved,
         // since it is being reused) leaves consideration, whatever the new one is; the new one
         // gets a slot unless an eventfd queue owns it.
