@@ -11,7 +11,8 @@
 //!   io_uring (the default where the kernel allows it), native AIO, the thread pool.
 //! - `request`, `list`: a request and a `lio_listio` list; `notify`: sigevents, delivery and
 //!   SIGEV_EVENTFD queues; `track`: `aio_waitcomplete`; `wait`: `aio_suspend` and LIO_WAIT;
-//!   `fileref`: rtaio's own references to files; `config`: tuning; `idmap`: small-key maps;
+//!   `fileref`: rtaio's own references to files; `fdhint`: what is remembered per descriptor
+//!   number between requests (flags, page-cache hits); `config`: tuning; `idmap`: small-key maps;
 //!   `stats`: statistics on request (`RTAIO_STATS`); `doctor`: `rtaio --doctor`.
 //! - The leaves: `aiocb` (the view of the caller's `struct aiocb` and the status protocol in
 //!   glibc's reserved fields; `unsafe`), `abi` (`#[repr(C)]` mirrors), `sys` (the system
@@ -32,6 +33,7 @@ mod core;
 #[doc(hidden)]
 pub mod doctor;
 mod exec;
+mod fdhint;
 pub mod ffi;
 mod fileref;
 mod idmap;

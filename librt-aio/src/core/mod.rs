@@ -45,7 +45,6 @@
 //! new one on first use; requests in flight at the fork stay the parent's (`runtime.rs`).
 
 mod cancel;
-mod fdhint;
 mod fdtable;
 mod finish;
 mod help;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use crate::abi::AIO_PRIO_DELTA_MAX;
 use crate::aiocb::{self, AiocbRef, Status};
+use crate::core::help;
 use crate::core::runtime::Core;
-use crate::core::{fdhint, help};
 use crate::exec::{given_back, Now};
+use crate::fdhint;
 use crate::list::ListCtl;
 use crate::notify::Notify;
 use crate::request::{CancelOutcome, Chain, Data, Op, Request, Route, Spec};

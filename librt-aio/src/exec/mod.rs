@@ -19,13 +19,14 @@ mod kaio;
 mod pool;
 mod uring;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use executor::{given_back, Executor, Finish, Now, Publish, Work};
 
 use crate::config::{Backend, Settings};
+use crate::fdhint;
 use crate::notify::Notify;
 use crate::request::{Data, Op, Request, Route, Spec};
 use crate::stats::{self, Fallback};
@@ -40,18 +41,6 @@ const SHARE_DEN: usize = 2;
 static INLINE_SKIP: AtomicU32 = AtomicU32::new(0);
 static INLINE_MISSES: AtomicU32 = AtomicU32::new(0);
 const MAX_BACKOFF: u32 = 6;
-
-/// Per descriptor number: the last read tried inline on it was a page-cache hit at an offset
-/// (a regular file or block device). A deep queue's reads are shared with the pool only on
-/// such descriptors (a stream's read must keep its inline attempt, and never wait in the
-/// short-task lane); a stale bit (the number reused) costs a stream its attempt, no more:
-/// `plan` makes only regular files' requests short tasks.
-static FILE_HIT: [AtomicBool; HIT_SLOTS] = [const { AtomicBool::new(false) }; HIT_SLOTS];
-const HIT_SLOTS: usize = 4096;
-
-fn file_hit(fd: i32) -> Option<&'static AtomicBool> {
-    FILE_HIT.get(usize::try_from(fd).ok()?)
-}
 
 /// The process's executors, and the route a request takes among them.
 pub struct Executors {
@@ -180,7 +169,7 @@ impl Executor for Executors {
                     return Now::Later;
                 }
             } else if INLINE_MISSES.load(Relaxed) == 0
-                && file_hit(req.fd).is_some_and(|h| h.load(Relaxed))
+                && fdhint::was_hit(req.fd)
                 && self.pool.short_backlog().is_some_and(|n| n * SHARE_DEN < req.depth * SHARE_NUM)
             {
                 return Now::Share;
@@ -192,13 +181,12 @@ impl Executor for Executors {
             return Now::Later;
         }
         let now = inline::try_now(req, flags);
-        // (Written only when they change: threads reading at once share these lines.)
-        if let Some(h) = file_hit(req.fd) {
-            let hit = matches!(now, Now::Done(_));
-            if h.load(Relaxed) != hit {
-                h.store(hit, Relaxed);
-            }
-        }
+        // A deep queue's reads are shared only on a descriptor whose last inline read hit at
+        // an offset (a stream's read must keep its inline attempt, and never wait in the
+        // short-task lane); a stale bit (the number reused) costs a stream its attempt, no
+        // more: `plan` makes only regular files' requests short tasks.
+        fdhint::note_hit(req.fd, matches!(now, Now::Done(_)));
+        // (The miss count is written only when it changes: threads reading at once share it.)
         match now {
             Now::Done(_) if INLINE_MISSES.load(Relaxed) != 0 => INLINE_MISSES.store(0, Relaxed),
             Now::Done(_) => {}
