@@ -48,7 +48,7 @@ use parking_lot::RwLock;
 mod spin;
 mod sys;
 
-pub use spin::SpinBudget;
+pub use spin::{cpus, SpinBudget};
 
 /// Pool settings. `max_threads` and `idle_timeout` can be changed later.
 #[derive(Clone, Debug)]
@@ -182,7 +182,7 @@ impl<T: Send + 'static> Pool<T> {
                 short_workers: if cfg.short_workers > 0 {
                     cfg.short_workers
                 } else {
-                    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+                    spin::cpus().saturating_sub(1).max(1)
                 },
                 sleepers: AtomicUsize::new(0),
                 wake_seq: AtomicU32::new(0),

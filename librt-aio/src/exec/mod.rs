@@ -162,7 +162,8 @@ impl Executor for Executors {
         // lio_listio list's entries, nor requests with a notification: their completions cost
         // more than the copy taken over (make bench: lio 256 cached 0.87x glibc shared vs 1.26x
         // inline; the mixed SIGEV_SIGNAL program 0.90x vs 1.25x).
-        let shareable = req.list.is_none() && matches!(req.notify, Notify::None);
+        // (With one CPU to run on, the other thread would only take turns with the caller.)
+        let shareable = req.list.is_none() && matches!(req.notify, Notify::None) && self.pool.spare_core();
         if shareable && req.depth > 1 {
             if self.uring.usable() {
                 if self.uring.inflight() * SHARE_DEN < req.depth * SHARE_NUM {

@@ -39,12 +39,17 @@ impl PoolExec {
             Task::Request(req) => run(&req, &finish),
             Task::Work(work) => work(),
         };
-        let spare_core = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        let spare_core = thread_pool::cpus() > 1;
         PoolExec { pool: Pool::new(cfg, handler), spare_core }
     }
 }
 
 impl PoolExec {
+    /// More than one CPU to run on: work handed to a worker can run beside the caller.
+    pub fn spare_core(&self) -> bool {
+        self.spare_core
+    }
+
     /// Short tasks queued or running; None if no thread would be there for another one.
     pub fn short_backlog(&self) -> Option<usize> {
         self.pool.short_backlog()
