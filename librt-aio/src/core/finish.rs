@@ -8,7 +8,7 @@ use crate::aiocb::AiocbRef;
 use crate::core::runtime::Core;
 use crate::exec::given_back;
 use crate::notify::Notify;
-use crate::request::{Op, Request, Route};
+use crate::request::{Op, Request, Route, Spec};
 use crate::stats;
 use crate::sys::Errno;
 use crate::wait;
@@ -60,7 +60,24 @@ impl Core {
         }
     }
 
+    /// Finishes a request that completed (or failed) in the submitting call: never registered
+    /// anywhere, so nothing can follow it, and it needs no place on the heap.
+    pub(crate) fn finish_inline(&self, spec: Spec, result: Result<usize, Errno>) {
+        let req = Request::new(Spec { ran_inline: true, ..spec });
+        self.complete(&req, result);
+    }
+
     fn finish_into(&self, req: &Arc<Request>, result: Result<usize, Errno>, ready: &mut Vec<Arc<Request>>) {
+        self.complete(req, result);
+        // Last, leave the table: until now aio_cancel finds the request (and sees it DONE). A
+        // request that completed (or failed) in the submitting call was never in it.
+        if !req.ran_inline {
+            self.fds.release(req, ready);
+        }
+    }
+
+    /// The completion sequence up to leaving the descriptor table.
+    fn complete(&self, req: &Request, result: Result<usize, Errno>) {
         let (value, error) = split(result);
         if !req.was_published_early() {
             // No longer outstanding before the caller can see it complete and resubmit (one
@@ -92,11 +109,6 @@ impl Core {
             } else {
                 l.count_done(error != 0, &self.notifier);
             }
-        }
-        // Last, leave the table: until now aio_cancel finds the request (and sees it DONE). A
-        // request that completed (or failed) in the submitting call was never in it.
-        if !req.ran_inline {
-            self.fds.release(req, ready);
         }
     }
 

@@ -149,9 +149,8 @@ impl Core {
         if let Some(f) = hinted {
             let now = attempt(f);
             if let Now::Done(n) = now {
-                spec.ran_inline = true; // (counted as inline in the statistics)
                 cb.begin(track_word);
-                self.finish(&Arc::new(Request::new(spec)), Ok(n));
+                self.finish_inline(spec, Ok(n));
                 return Ok(());
             }
             tried = Some(now);
@@ -161,9 +160,8 @@ impl Core {
         let flags = flags.unwrap_or(0);
         // Accepted, and failed at once (status, then notification), as if performed.
         if let Some(e) = fail {
-            spec.ran_inline = true;
             cb.begin(track_word);
-            self.finish(&Arc::new(Request::new(spec)), Err(e));
+            self.finish_inline(spec, Err(e));
             return Ok(());
         }
         // A page-cache hit completes in this call, before the request is registered anywhere:
@@ -174,9 +172,8 @@ impl Core {
         };
         match now {
             Now::Done(n) => {
-                spec.ran_inline = true;
                 cb.begin(track_word);
-                self.finish(&Arc::new(Request::new(spec)), Ok(n));
+                self.finish_inline(spec, Ok(n));
                 return Ok(());
             }
             Now::Stream => kind = Some(FileKind::Stream),
