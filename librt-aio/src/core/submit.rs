@@ -192,7 +192,6 @@ impl Core {
             self.note_returned();
             return Err(libc::EAGAIN);
         }
-        stats::in_flight(before + 1);
         if let Some(l) = list {
             l.add();
         }

@@ -15,8 +15,6 @@ use crate::sys::{self, Errno};
 
 pub struct PoolExec {
     pool: Pool<Task>,
-    /// More than one CPU to run on: work handed beside the caller can run at the same time.
-    spare_core: bool,
 }
 
 /// What a worker runs: a request, or work handed to it beside the caller.
@@ -39,15 +37,14 @@ impl PoolExec {
             Task::Request(req) => run(&req, &finish),
             Task::Work(work) => work(),
         };
-        let spare_core = thread_pool::cpus() > 1;
-        PoolExec { pool: Pool::new(cfg, handler), spare_core }
+        PoolExec { pool: Pool::new(cfg, handler) }
     }
 }
 
 impl PoolExec {
     /// More than one CPU to run on: work handed to a worker can run beside the caller.
     pub fn spare_core(&self) -> bool {
-        self.spare_core
+        thread_pool::cpus() > 1
     }
 
     /// Short tasks queued or running; None if no thread would be there for another one.
@@ -81,7 +78,7 @@ impl Executor for PoolExec {
 
     fn beside(&self, work: Work) {
         // Only where a thread would be free for it: not behind tasks that may never end.
-        if self.spare_core && self.pool.short_backlog().is_some() {
+        if self.spare_core() && self.pool.short_backlog().is_some() {
             let _ = self.pool.submit_short(Task::Work(work), 0);
         }
     }
