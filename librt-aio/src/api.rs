@@ -57,6 +57,11 @@ pub fn suspend<'a>(
     timeout: Option<Duration>,
 ) -> Result<(), Errno> {
     let Some(c) = core::existing() else { return crate::wait::suspend(n, entry, timeout, &|| {}, &|_| None) };
+    // An entry already complete (a page-cache hit finished in aio_read): nothing to collect
+    // first, no executor asked.
+    if (0..n).filter_map(&entry).any(|cb| !cb.in_progress()) {
+        return Ok(());
+    }
     c.exec.poll(true);
     // Without a timeout, the request this thread queued last may still be queued: run it.
     if timeout.is_none() && c.help(n, &entry) {
