@@ -104,6 +104,13 @@ impl<T: Send + Sync + 'static> Ring<T> {
         self.ring.as_raw_fd()
     }
 
+    /// Has the kernel add 1 to the eventfd `efd` for every completion it posts from now on
+    /// (IORING_REGISTER_EVENTFD): a thread may then wait for completions by reading it, with a
+    /// read's handling of signals, instead of in the ring. The kernel keeps its own reference.
+    pub fn notify_completions(&self, efd: i32) -> io::Result<()> {
+        self.ring.submitter().register_eventfd(efd)
+    }
+
     /// Completion queue entries: more requests than this in flight at once would overflow it.
     pub fn capacity(&self) -> usize {
         self.cq_entries

@@ -42,6 +42,26 @@ pub const ST_WAITERS: u32 = 0x10;
 /// The request's completion will arrive in native AIO's ring (not reaped yet): a thread may
 /// wait for it in the kernel (`Executor::kernel_wait`) instead of on the status word.
 pub const ST_IN_KERNEL: u32 = 0x20;
+/// The same for io_uring's completion queue.
+pub const ST_IN_RING: u32 = 0x40;
+
+/// The kernel queue a request's completion is to come from, where a thread may wait for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelQueue {
+    /// Native AIO's ring ([`ST_IN_KERNEL`]).
+    Aio,
+    /// io_uring's completion queue ([`ST_IN_RING`]).
+    Uring,
+}
+
+impl KernelQueue {
+    const fn bit(self) -> u32 {
+        match self {
+            KernelQueue::Aio => ST_IN_KERNEL,
+            KernelQueue::Uring => ST_IN_RING,
+        }
+    }
+}
 
 static SECRET: AtomicU64 = AtomicU64::new(0);
 static FORK_GEN: AtomicU32 = AtomicU32::new(0);
@@ -332,19 +352,24 @@ impl<'a> AiocbRef<'a> {
         self.status() == Status::InProgress
     }
 
-    /// Marks (or unmarks) an in-progress request as one whose completion arrives in native
-    /// AIO's ring ([`ST_IN_KERNEL`]). Only its executor calls this, while it owns the request.
-    pub fn set_in_kernel(&self, on: bool) {
+    /// Marks (or unmarks) an in-progress request as one whose completion arrives in kernel
+    /// queue `q`. Only its executor calls this, while it owns the request.
+    pub fn set_in_kernel(&self, q: KernelQueue, on: bool) {
         if on {
-            self.state().fetch_or(ST_IN_KERNEL, SeqCst);
+            self.state().fetch_or(q.bit(), SeqCst);
         } else {
-            self.state().fetch_and(!ST_IN_KERNEL, SeqCst);
+            self.state().fetch_and(!q.bit(), SeqCst);
         }
     }
 
-    /// In progress, with its completion still to come from native AIO's ring? Async-signal-safe.
-    pub fn awaits_kernel(&self) -> bool {
-        self.status() == Status::InProgress && self.state().load(SeqCst) & ST_IN_KERNEL != 0
+    /// In progress, with its completion still to come from a kernel queue: which one.
+    /// Async-signal-safe.
+    pub fn awaits_kernel(&self) -> Option<KernelQueue> {
+        let s = self.state().load(SeqCst);
+        if s & ST_MASK != ST_IN_PROGRESS {
+            return None;
+        }
+        [KernelQueue::Aio, KernelQueue::Uring].into_iter().find(|q| s & q.bit() != 0)
     }
 
     /// For `aio_suspend`: if the request is still in progress, sets the waiters flag and returns

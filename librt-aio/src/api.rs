@@ -56,7 +56,7 @@ pub fn suspend<'a>(
     entry: impl Fn(usize) -> Option<AiocbRef<'a>>,
     timeout: Option<Duration>,
 ) -> Result<(), Errno> {
-    let Some(c) = core::existing() else { return crate::wait::suspend(n, entry, timeout, &|| {}, &|_| None) };
+    let Some(c) = core::existing() else { return crate::wait::suspend(n, entry, timeout, &|| {}, &|_, _| None) };
     // An entry already complete (a page-cache hit finished in aio_read): nothing to collect
     // first, no executor asked.
     if (0..n).filter_map(&entry).any(|cb| !cb.in_progress()) {
@@ -70,7 +70,7 @@ pub fn suspend<'a>(
     if crate::wait::spin(n, &entry, timeout, &|| c.exec.poll(true)) {
         return Ok(());
     }
-    crate::wait::suspend(n, entry, timeout, &|| c.exec.before_sleep(), &|still| c.exec.kernel_wait(still))
+    crate::wait::suspend(n, entry, timeout, &|| c.exec.before_sleep(), &|q, still| c.exec.kernel_wait(q, still))
 }
 
 /// `aio_init`.

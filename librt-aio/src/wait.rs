@@ -17,7 +17,7 @@ use std::time::Duration;
 use libc::timespec;
 use thread_pool::SpinBudget;
 
-use crate::aiocb::AiocbRef;
+use crate::aiocb::{AiocbRef, KernelQueue};
 use crate::sys::{self, deadline_after, passed, Errno, FutexWaitv, FUTEX_WAITV_MAX};
 
 static LONG_WAITERS: AtomicUsize = AtomicUsize::new(0);
@@ -92,7 +92,7 @@ pub fn spin<'a>(
 
 /// A wait in the kernel for completions of requests still in the kernel (`Executor::
 /// kernel_wait`): given a re-check, it waits or declines (None).
-pub type KernelWait<'k> = &'k dyn Fn(&dyn Fn() -> bool) -> Option<Result<(), Errno>>;
+pub type KernelWait<'k> = &'k dyn Fn(KernelQueue, &dyn Fn() -> bool) -> Option<Result<(), Errno>>;
 
 /// `aio_suspend` over `n` entries; `entry(i)` views entry i (`None` = NULL entry). `timeout`:
 /// `None` waits forever. `before_sleep` runs each time the thread, counted in [`sleeping`], is
@@ -120,9 +120,11 @@ pub fn suspend<'a>(
     suspend_long(n, &entry, deadline, before_sleep)
 }
 
-/// Are all entries in progress with their completions still in a kernel ring?
-fn all_in_kernel<'a>(n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>) -> bool {
-    (0..n).filter_map(entry).all(|cb| cb.awaits_kernel())
+/// The kernel queue all entries' completions are still to come from, if there is one.
+fn all_in_kernel<'a>(n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>) -> Option<KernelQueue> {
+    let mut cbs = (0..n).filter_map(entry);
+    let q = cbs.next()?.awaits_kernel()?;
+    cbs.all(|cb| cb.awaits_kernel() == Some(q)).then_some(q)
 }
 
 fn suspend_waitv<'a>(
@@ -134,8 +136,8 @@ fn suspend_waitv<'a>(
 ) -> Result<(), Errno> {
     let mut v = [FutexWaitv::default(); FUTEX_WAITV_MAX];
     loop {
-        if deadline.is_none() && all_in_kernel(n, entry) {
-            match kernel_wait(&|| all_in_kernel(n, entry)) {
+        if let (None, Some(q)) = (deadline, all_in_kernel(n, entry)) {
+            match kernel_wait(q, &|| all_in_kernel(n, entry) == Some(q)) {
                 None => {}
                 Some(Ok(()) | Err(libc::EAGAIN)) => continue,
                 Some(Err(e)) => return Err(e), // EINTR

@@ -477,10 +477,11 @@ static inline void t_wait_blocked_read(int fd)
     }
 }
 
-/* Wait until thread `tid` of this process sleeps in a futex wait (futex or futex_waitv):
- * where aio_suspend, lio_listio and aio_waitcomplete block, in glibc and in rtaio. Fails the
- * test after T_DEADLINE_S; without /proc it waits 500 ms instead. */
-static inline void t_wait_thread_in_futex(pid_t tid)
+/* Wait until thread `tid` of this process sleeps where aio_suspend, lio_listio and
+ * aio_waitcomplete block: a futex wait (futex or futex_waitv), in glibc and in rtaio, or for
+ * rtaio's aio_suspend on requests all in one kernel queue, a read() of that queue's eventfd.
+ * Fails the test after T_DEADLINE_S; without /proc it waits 500 ms instead. */
+static inline void t_wait_thread_asleep(pid_t tid)
 {
     double end = t_now() + T_DEADLINE_S;
     char path[64];
@@ -494,10 +495,10 @@ static inline void t_wait_thread_in_futex(pid_t tid)
         long nr = -1;
         int ok = fscanf(f, "%ld", &nr) == 1;
         fclose(f);
-        if (ok && (nr == SYS_futex || nr == 449 /* futex_waitv */))
+        if (ok && (nr == SYS_futex || nr == 449 /* futex_waitv */ || nr == SYS_read))
             return;
         if (t_now() > end)
-            FAILF("thread %d not asleep in a futex wait after %.0f s (syscall %ld)", (int)tid,
+            FAILF("thread %d not asleep in a wait after %.0f s (syscall %ld)", (int)tid,
                   T_DEADLINE_S, nr);
         t_sleep_ms(2);
     }

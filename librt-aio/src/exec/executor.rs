@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::aiocb::KernelQueue;
 use crate::request::{CancelOutcome, Request, Spec};
 use crate::sys::{Errno, FileKind};
 
@@ -89,7 +90,7 @@ pub trait Executor: Send + Sync {
     /// not possible now (sleep on the status words instead). Returns after a completion, a
     /// signal handler (EINTR if the kernel did not restart the wait) or a spurious wake-up.
     /// A POSIX cancellation point. Async-signal-safe.
-    fn kernel_wait(&self, _still: &dyn Fn() -> bool) -> Option<Result<(), Errno>> {
+    fn kernel_wait(&self, _queue: KernelQueue, _still: &dyn Fn() -> bool) -> Option<Result<(), Errno>> {
         None
     }
 }

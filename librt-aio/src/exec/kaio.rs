@@ -33,6 +33,7 @@ use kernel_aio::aio::Context;
 use kernel_aio::{Cmd, Event, Op as KOp, Refused};
 use parking_lot::Mutex;
 
+use crate::aiocb::KernelQueue;
 use crate::config::{Backend, Faults, Settings};
 use crate::exec::executor::{start_or_fail, Executor, Finish, Publish};
 use crate::fileref;
@@ -169,7 +170,7 @@ fn needs_finishing(r: &Request) -> bool {
 /// published (after that the aiocb is the application's).
 fn mark_in_kernel(r: &Request, on: bool) {
     if let Some(cb) = r.aiocb {
-        cb.set_in_kernel(on);
+        cb.set_in_kernel(KernelQueue::Aio, on);
     }
 }
 
@@ -322,7 +323,7 @@ impl Executor for Kaio {
         }
     }
 
-    fn kernel_wait(&self, still: &dyn Fn() -> bool) -> Option<Result<(), Errno>> {
+    fn kernel_wait(&self, _queue: KernelQueue, still: &dyn Fn() -> bool) -> Option<Result<(), Errno>> {
         let sh = &self.shared;
         let Some(Some(ctx)) = sh.ctx.get() else { return None };
         // (A ring whose header cannot be read could not tell "nothing to reap": no waiting here.)

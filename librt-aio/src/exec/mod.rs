@@ -25,6 +25,7 @@ use std::time::Duration;
 
 pub use executor::{given_back, Executor, Finish, Now, Publish, Work};
 
+use crate::aiocb::KernelQueue;
 use crate::config::{Backend, Settings};
 use crate::fdhint;
 use crate::notify::Notify;
@@ -267,9 +268,11 @@ impl Executor for Executors {
         self.kaio.before_sleep();
     }
 
-    fn kernel_wait(&self, still: &dyn Fn() -> bool) -> Option<Result<(), Errno>> {
-        // Only native AIO's completions can wake an application thread directly.
-        self.kaio.kernel_wait(still)
+    fn kernel_wait(&self, queue: KernelQueue, still: &dyn Fn() -> bool) -> Option<Result<(), Errno>> {
+        match queue {
+            KernelQueue::Aio => self.kaio.kernel_wait(queue, still),
+            KernelQueue::Uring => self.uring.kernel_wait(queue, still),
+        }
     }
 
     fn set_limits(&self, max_threads: usize, idle: Duration) {

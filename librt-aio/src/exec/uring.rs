@@ -16,13 +16,16 @@
 //!   drops the ring and exits: an idle process keeps nothing.
 //! - **Reaping** is done by whoever is there: the submitter; a submitting thread; a caller of
 //!   `aio_error` or `aio_suspend`, which publishes the status itself (no hop through another
-//!   thread; async-signal-safe: a try-lock and atomics). A request whose completion needs
+//!   thread; async-signal-safe: a try-lock and atomics). A thread in `aio_suspend` whose
+//!   entries are all in the ring (`ST_IN_RING`) sleeps on the ring's completion eventfd, which
+//!   the kernel bumps with every completion it posts (`kernel_wait`): the kernel wakes it,
+//!   not the submitter. A request whose completion needs
 //!   more than its status (a notification, a list, an order others wait on) is finished by a
 //!   non-signal context; if a signal-safe reaper took its completion, it leaves it on the
 //!   deferred list and wakes the submitter.
 //! - The submitter sleeps in the ring (woken by each completion) only while someone needs
 //!   completions finished without asking: requests with notifications or lists in flight,
-//!   threads asleep in `aio_suspend`, requests held back behind others. Otherwise it sleeps
+//!   threads asleep on status words in `aio_suspend`, requests held back behind others. Otherwise it sleeps
 //!   on a futex, and callers reap their own completions.
 //!
 //! Cancel in flight: the kernel's synchronous cancel (a request waiting for data is cancelled;
@@ -42,6 +45,7 @@ use kernel_aio::{Cmd, IoBuf, Op as KOp};
 use parking_lot::Mutex;
 use thread_pool::SpinBudget;
 
+use crate::aiocb::KernelQueue;
 use crate::config::Settings;
 use crate::exec::executor::{Executor, Finish, Publish};
 use crate::fileref;
@@ -95,6 +99,17 @@ struct Live {
     state: AtomicU32,
     /// Entries queued since the submitter last entered.
     queued: AtomicUsize,
+    /// An eventfd the kernel adds to with every completion (-1: none could be made): a thread
+    /// in `aio_suspend` whose entries are all in the ring waits on it (`kernel_wait`).
+    cq_fd: i32,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if self.cq_fd >= 0 {
+            sys::close(self.cq_fd);
+        }
+    }
 }
 
 struct Shared {
@@ -113,6 +128,10 @@ struct Shared {
     /// `Request::deferred_result`).
     deferred: ArcStack<Request>,
     idle_ms: AtomicU64,
+    /// Held (1) by the one thread that waits on the completion eventfd (a read consumes its
+    /// count), or by the submitter while it drops the ring (so that the eventfd is never
+    /// closed under a waiter).
+    kernel_waiter: AtomicUsize,
     cancel_lock: Mutex<()>,
     /// Test-only: io_uring_setup fails with this errno (`RTAIO_FAULTS=io_uring_setup=EPERM`).
     setup_fault: Option<i32>,
@@ -131,6 +150,7 @@ impl Uring {
                 needy: AtomicUsize::new(0),
                 deferred: ArcStack::default(),
                 idle_ms: AtomicU64::new(s.idle.as_millis().max(1) as u64),
+                kernel_waiter: AtomicUsize::new(0),
                 cancel_lock: Mutex::new(()),
                 setup_fault: s.faults.io_uring_setup,
                 finish,
@@ -157,6 +177,16 @@ impl Uring {
 /// Does finishing this request take more than publishing its status?
 fn needs_finishing(r: &Request) -> bool {
     !r.may_publish_early()
+}
+
+/// Marks whether the request's completion is still to come from the ring (`ST_IN_RING`):
+/// set before the kernel may complete it, cleared by whoever reaps it, before its status is
+/// published (after that the aiocb is the application's). Returns a reference for the ring.
+fn mark_in_ring(r: &Arc<Request>, on: bool) -> Arc<Request> {
+    if let Some(cb) = r.aiocb {
+        cb.set_in_kernel(KernelQueue::Uring, on);
+    }
+    r.clone()
 }
 
 impl Shared {
@@ -186,12 +216,23 @@ impl Shared {
             return None;
         };
         self.state.store(READY, Release);
+        // Without a completion eventfd, threads in aio_suspend sleep on their status words and
+        // the submitter wakes them.
+        let cq_fd = match sys::eventfd_new() {
+            Ok(efd) if ring.notify_completions(efd).is_ok() => efd,
+            Ok(efd) => {
+                sys::close(efd);
+                -1
+            }
+            Err(_) => -1,
+        };
         let live = Arc::new(Live {
             ring,
             bell,
             bell_armed: AtomicBool::new(false),
             state: AtomicU32::new(AWAKE),
             queued: AtomicUsize::new(0),
+            cq_fd,
         });
         if !self.spawn_submitter(&live) {
             stats::fallback(stats::Fallback::UringThread, libc::EAGAIN, 1);
@@ -200,6 +241,7 @@ impl Shared {
         stats::thread_started(stats::Thread::UringSubmitter);
         fileref::track_owned(live.ring.fd(), true);
         fileref::track_owned(live.bell.fd(), true);
+        fileref::track_owned(live.cq_fd, true);
         self.current.set(live.clone());
         *g = Some(live.clone());
         Some(live)
@@ -228,10 +270,12 @@ impl Shared {
     /// submitter will enter them. Returns the ones the ring could not take.
     fn push(&self, live: &Live, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
         let n = reqs.len();
-        let batch = reqs.iter().map(|r| (r.clone(), kernel_op(r))).collect();
+        // Marked before the kernel may complete them; unmarked by whoever reaps them.
+        let batch = reqs.iter().map(|r| (mark_in_ring(r, true), kernel_op(r))).collect();
         let refused = live.ring.push(batch);
         let mut back = Vec::with_capacity(refused.len());
         for r in refused {
+            mark_in_ring(&r.owner, false);
             self.uncount(&r.owner);
             back.push(r.owner);
         }
@@ -258,6 +302,7 @@ impl Shared {
             let got = live.ring.try_reap(
                 64,
                 |req, res| {
+                    mark_in_ring(&req, false);
                     if signal_safe {
                         if !(self.publish)(&req, result_of(&req, res)) || request::held_back() > 0 {
                             wake = true; // someone must finish it, or release what waits on it
@@ -301,12 +346,13 @@ impl Shared {
                 let done = req.progress.fetch_add(res as usize, Relaxed) + res as usize;
                 // A write cancelled after a part reports the part (not continued).
                 if done < b.len() && !req.cancel_requested() {
-                    let n = live.ring.push(vec![(req.clone(), kernel_op(&req))]).len();
+                    let n = live.ring.push(vec![(mark_in_ring(&req, true), kernel_op(&req))]).len();
                     if n == 0 {
                         live.queued.fetch_add(1, SeqCst);
                         Self::wake(live);
                         return; // still in flight
                     }
+                    mark_in_ring(&req, false);
                 }
                 self.uncount(&req);
                 (self.finish)(&req, Ok(done));
@@ -420,11 +466,19 @@ impl Shared {
         if self.inflight.load(SeqCst) != 0 || live.queued.load(SeqCst) != 0 {
             return false;
         }
+        // A thread still reading the completion eventfd (its requests completed just now) is
+        // about to leave: the ring goes on the next look.
+        if self.kernel_waiter.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
+            return false;
+        }
         *g = None;
         drop(self.current.take()); // after signal-safe reapers that hold it let go
         drop(g);
         fileref::track_owned(live.ring.fd(), false);
         fileref::track_owned(live.bell.fd(), false);
+        fileref::track_owned(live.cq_fd, false);
+        // A later waiter finds the next ring (or none): never this one's eventfd.
+        self.kernel_waiter.store(0, SeqCst);
         true
     }
 
@@ -582,6 +636,33 @@ impl Executor for Uring {
             std::thread::yield_now();
         }
         req.final_errno() == libc::ECANCELED
+    }
+
+    fn kernel_wait(&self, _queue: KernelQueue, still: &dyn Fn() -> bool) -> Option<Result<(), sys::Errno>> {
+        let sh = &self.shared;
+        if sh.kernel_waiter.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
+            return None; // another thread waits on the eventfd: sleep on the status words
+        }
+        // Holding `kernel_waiter`: the ring (and its eventfd) is not dropped under us.
+        let fd = sh.current.with(|live| live.cq_fd).unwrap_or(-1);
+        if fd < 0 {
+            sh.kernel_waiter.store(0, SeqCst);
+            return None;
+        }
+        // Every completion posted after the first check adds to the eventfd, which only the
+        // holder of `kernel_waiter` reads: none is missed. One posted before it is still in
+        // the queue (or being reaped: the check says so too), or its reaper has finished, so
+        // that its request is unmarked (`still` says so).
+        let ready = sh.current.with(|live| live.ring.has_completions()).unwrap_or(true);
+        let r = if ready || !still() {
+            Ok(())
+        } else {
+            // A cancel here ends the thread: the cleanup gives `kernel_waiter` back.
+            sys::eventfd_wait_cancellable(fd, Some(&sh.kernel_waiter))
+        };
+        sh.current.with(|live| sh.reap(live, true));
+        sh.kernel_waiter.store(0, SeqCst);
+        Some(r)
     }
 
     fn poll(&self, signal_safe: bool) {

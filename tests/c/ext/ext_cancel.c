@@ -50,7 +50,7 @@ static void one(int pending, const char *what)
     } else {
         while (tid == 0)
             sched_yield();
-        t_wait_thread_in_futex(tid);
+        t_wait_thread_asleep(tid);
         CHECK_OK(pthread_cancel(t));
     }
     struct timespec ts;

@@ -261,7 +261,11 @@ static void *victim_main(void *arg)
 
 int main(void)
 {
+#ifdef RING_WAIT
+    ring_wait_setup();
+#else
     t_init("kaio_wait");
+#endif
     struct t_watchdog wd = { 60, 3, 500, 1, NULL, NULL };
     t_watchdog_start(&wd);
     fd = kaio_open(O_DIRECT);
@@ -273,6 +277,9 @@ int main(void)
     }
     free(w);
     t_note("backend %s", kaio_backend());
+#ifdef RING_WAIT
+    ring_wait_check();
+#endif
 
     /* 1 */
     t_phase("one thread, depth 16");
@@ -418,6 +425,6 @@ int main(void)
 
     t_watchdog_stop();
     close(fd);
-    printf("kaio_wait: OK\n");
+    printf("%s: OK\n", t_name);
     return T_PASS;
 }

@@ -125,7 +125,7 @@ static void suspend_case(int n, const char *what)
     CHECK_OK(pthread_create(&t, NULL, body, &j));
     while (tid == 0)
         sched_yield();
-    t_wait_thread_in_futex(tid);
+    t_wait_thread_asleep(tid);
     CHECK_OK(pthread_cancel(t));
     join_canceled(t, what);
     feed_and_complete(n, what);
@@ -192,7 +192,7 @@ int main(void)
     CHECK_OK(pthread_create(&t, NULL, body, &j));
     while (tid == 0)
         sched_yield();
-    t_wait_thread_in_futex(tid);
+    t_wait_thread_asleep(tid);
     CHECK_OK(pthread_cancel(t));
     t_sleep_ms(200);
     if (phase != 0 || cleaned)
