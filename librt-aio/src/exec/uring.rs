@@ -19,14 +19,14 @@
 //!   thread; async-signal-safe: a try-lock and atomics). A thread in `aio_suspend` whose
 //!   entries are all in the ring (`ST_IN_RING`) sleeps on the ring's completion eventfd, which
 //!   the kernel bumps with every completion it posts (`kernel_wait`): the kernel wakes it,
-//!   not the submitter. A request whose completion needs
-//!   more than its status (a notification, a list, an order others wait on) is finished by a
-//!   non-signal context; if a signal-safe reaper took its completion, it leaves it on the
-//!   deferred list and wakes the submitter.
+//!   not the submitter. A request whose completion needs more than its status (a
+//!   notification, a list, an order others wait on) is finished by a non-signal context; if a
+//!   signal-safe reaper took its completion, it leaves it on the deferred list and wakes the
+//!   submitter.
 //! - The submitter sleeps in the ring (woken by each completion) only while someone needs
 //!   completions finished without asking: requests with notifications or lists in flight,
-//!   threads asleep on status words in `aio_suspend`, requests held back behind others. Otherwise it sleeps
-//!   on a futex, and callers reap their own completions.
+//!   threads asleep on status words in `aio_suspend`, requests held back behind others.
+//!   Otherwise it sleeps on a futex, and callers reap their own completions.
 //!
 //! Cancel in flight: the kernel's synchronous cancel (a request waiting for data is cancelled;
 //! one being performed is not). Refusals: a ring that cannot be made turns io_uring off for
