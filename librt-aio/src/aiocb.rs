@@ -365,10 +365,10 @@ impl<'a> AiocbRef<'a> {
     /// In progress, with its completion still to come from a kernel queue: which one.
     /// Async-signal-safe.
     pub fn awaits_kernel(&self) -> Option<KernelQueue> {
-        let s = self.state().load(SeqCst);
-        if s & ST_MASK != ST_IN_PROGRESS {
-            return None;
+        if self.status() != Status::InProgress {
+            return None; // (also an aiocb of the parent's, in a child after fork)
         }
+        let s = self.state().load(SeqCst);
         [KernelQueue::Aio, KernelQueue::Uring].into_iter().find(|q| s & q.bit() != 0)
     }
 
