@@ -223,3 +223,37 @@ pub fn wait_flag(done: &AtomicU32) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_in_the_kernel_only_for_entries_all_in_one_queue() {
+        crate::aiocb::init_secret(1); // (as the first submission does)
+        let [a, b, c] = [(); 3].map(|_| AiocbRef::leaked_for_test());
+        for cb in [a, b, c] {
+            cb.begin(0);
+        }
+        a.set_in_kernel(KernelQueue::Uring, true);
+        b.set_in_kernel(KernelQueue::Uring, true);
+        let list = [Some(a), None, Some(b)];
+        assert_eq!(all_in_kernel(3, &|i| list[i]), Some(KernelQueue::Uring));
+        // One entry in each queue: neither wait would see both completions.
+        c.set_in_kernel(KernelQueue::Aio, true);
+        let mixed = [Some(a), Some(c)];
+        assert_eq!(all_in_kernel(2, &|i| mixed[i]), None);
+        assert_eq!(all_in_kernel(1, &|i| [Some(c)][i]), Some(KernelQueue::Aio));
+        // Reaped (unmarked), or complete: not waited for in the kernel.
+        b.set_in_kernel(KernelQueue::Uring, false);
+        assert_eq!(all_in_kernel(3, &|i| list[i]), None);
+        b.set_in_kernel(KernelQueue::Uring, true);
+        let _ = b.publish(4096, 0);
+        assert_eq!(all_in_kernel(3, &|i| list[i]), None);
+        assert_eq!(all_in_kernel(1, &|_| None), None);
+        // Garbage in an aiocb this process never submitted (no tag) is no request.
+        let d = AiocbRef::leaked_for_test();
+        d.state().store(crate::aiocb::ST_IN_PROGRESS | crate::aiocb::ST_IN_RING, SeqCst);
+        assert_eq!(all_in_kernel(1, &|i| [Some(d)][i]), None);
+    }
+}
