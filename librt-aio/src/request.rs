@@ -34,7 +34,7 @@ use kernel_aio::aio::{Iocb, Owner};
 use kernel_aio::IoBuf;
 use parking_lot::Mutex;
 
-use crate::aiocb::AiocbRef;
+use crate::aiocb::{AiocbRef, KernelQueue};
 use crate::fileref::FileRef;
 use crate::list::ListCtl;
 use crate::notify::Notify;
@@ -260,6 +260,16 @@ impl Request {
     pub fn set_file(&self, f: Arc<FileRef>) {
         self.file.lock().get_or_insert(f);
         self.has_file.store(true, Release);
+    }
+
+    /// Marks whether the request's completion is still to come from kernel queue `q`: set
+    /// before the kernel can complete it, cleared by whoever reaps it, before its status is
+    /// published (after that the aiocb is the application's). A thread in `aio_suspend` waits
+    /// in that queue only while all its entries are so marked (`Executor::kernel_wait`).
+    pub fn set_in_kernel(&self, q: KernelQueue, on: bool) {
+        if let Some(cb) = self.aiocb {
+            cb.set_in_kernel(q, on);
+        }
     }
 
     /// Is publishing its status all its completion needs until the request is released? (No

@@ -68,7 +68,7 @@ pub fn spin<'a>(
     }
     let done = || (0..n).filter_map(&entry).any(|cb| !cb.in_progress());
     if done() {
-        return true; // (a page-cache hit completed in aio_read: no clock read)
+        return true; // (completed by the poll or the help before: no clock read)
     }
     let deadline = deadline_after(limit);
     let mut rounds = 0u32;

@@ -165,13 +165,9 @@ fn needs_finishing(r: &Request) -> bool {
     !r.may_publish_early()
 }
 
-/// Marks whether the request's completion is still to come from the ring (`ST_IN_KERNEL`):
-/// set before the kernel can complete it, cleared by whoever reaps it, before its status is
-/// published (after that the aiocb is the application's).
+/// Marks whether the request's completion is still to come from the ring (`ST_IN_KERNEL`).
 fn mark_in_kernel(r: &Request, on: bool) {
-    if let Some(cb) = r.aiocb {
-        cb.set_in_kernel(KernelQueue::Aio, on);
-    }
+    r.set_in_kernel(KernelQueue::Aio, on);
 }
 
 /// `deferred_result` of a completion the kernel refused to do without blocking: the fallback

@@ -179,14 +179,9 @@ fn needs_finishing(r: &Request) -> bool {
     !r.may_publish_early()
 }
 
-/// Marks whether the request's completion is still to come from the ring (`ST_IN_RING`):
-/// set before the kernel may complete it, cleared by whoever reaps it, before its status is
-/// published (after that the aiocb is the application's). Returns a reference for the ring.
-fn mark_in_ring(r: &Arc<Request>, on: bool) -> Arc<Request> {
-    if let Some(cb) = r.aiocb {
-        cb.set_in_kernel(KernelQueue::Uring, on);
-    }
-    r.clone()
+/// Marks whether the request's completion is still to come from the ring (`ST_IN_RING`).
+fn mark_in_ring(r: &Request, on: bool) {
+    r.set_in_kernel(KernelQueue::Uring, on);
 }
 
 impl Shared {
@@ -271,7 +266,13 @@ impl Shared {
     fn push(&self, live: &Live, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
         let n = reqs.len();
         // Marked before the kernel may complete them; unmarked by whoever reaps them.
-        let batch = reqs.iter().map(|r| (mark_in_ring(r, true), kernel_op(r))).collect();
+        let batch = reqs
+            .iter()
+            .map(|r| {
+                mark_in_ring(r, true);
+                (r.clone(), kernel_op(r))
+            })
+            .collect();
         let refused = live.ring.push(batch);
         let mut back = Vec::with_capacity(refused.len());
         for r in refused {
@@ -346,7 +347,8 @@ impl Shared {
                 let done = req.progress.fetch_add(res as usize, Relaxed) + res as usize;
                 // A write cancelled after a part reports the part (not continued).
                 if done < b.len() && !req.cancel_requested() {
-                    let n = live.ring.push(vec![(mark_in_ring(&req, true), kernel_op(&req))]).len();
+                    mark_in_ring(&req, true);
+                    let n = live.ring.push(vec![(req.clone(), kernel_op(&req))]).len();
                     if n == 0 {
                         live.queued.fetch_add(1, SeqCst);
                         Self::wake(live);
@@ -644,16 +646,16 @@ impl Executor for Uring {
             return None; // another thread waits on the eventfd: sleep on the status words
         }
         // Holding `kernel_waiter`: the ring (and its eventfd) is not dropped under us.
-        let fd = sh.current.with(|live| live.cq_fd).unwrap_or(-1);
-        if fd < 0 {
-            sh.kernel_waiter.store(0, SeqCst);
-            return None;
-        }
-        // Every completion posted after the first check adds to the eventfd, which only the
+        // Every completion posted after the check below adds to the eventfd, which only the
         // holder of `kernel_waiter` reads: none is missed. One posted before it is still in
         // the queue (or being reaped: the check says so too), or its reaper has finished, so
         // that its request is unmarked (`still` says so).
-        let ready = sh.current.with(|live| live.ring.has_completions()).unwrap_or(true);
+        let Some((fd, ready)) =
+            sh.current.with(|live| (live.cq_fd, live.ring.has_completions())).filter(|&(fd, _)| fd >= 0)
+        else {
+            sh.kernel_waiter.store(0, SeqCst);
+            return None;
+        };
         let r = if ready || !still() {
             Ok(())
         } else {
