@@ -24,9 +24,13 @@
 //!   time): a submitter that sees it searching wakes nobody, so a steady stream of short tasks
 //!   costs no futex calls.
 //!
-//! Who wakes whom: `submit` pushes, then (SeqCst) reads `sleepers`; a parking worker increments
-//! `sleepers`, then (SeqCst) re-checks the queues before sleeping on `wake_seq`. Either the
-//! submitter sees the sleeper and bumps `wake_seq`, or the worker sees the task. An idle worker
+//! Who wakes whom: `submit` pushes, then (SeqCst) reads the parked count; a parking worker
+//! increments it, then (SeqCst) re-checks the queues before sleeping on `wake_seq`. Either the
+//! submitter sees the sleeper and bumps `wake_seq`, or the worker sees the task. A submitter
+//! that wakes a worker claims it (`Parked`): from then on the worker counts as searching, though
+//! it has not run yet, so the next submitters do not wake another one for the same work (with
+//! one CPU, the woken worker cannot run before the submitter blocks: without the claim every
+//! submission woke one more). An idle worker
 //! leaving the pool decrements `threads` and then re-checks the queues, and a submitter re-checks
 //! `threads` after its push, so a task is never left with no thread to run it.
 //!
@@ -120,7 +124,7 @@ struct Inner<T> {
     /// Workers spinning before they park (at most one).
     spinning: AtomicUsize,
     short_workers: usize,
-    sleepers: AtomicUsize,
+    parked: Parked,
     wake_seq: AtomicU32,
     /// The worker that parked last (its id), whom `wake_one` wakes first.
     last_parked: AtomicU64,
@@ -184,7 +188,7 @@ impl<T: Send + 'static> Pool<T> {
                 } else {
                     spin::cpus().saturating_sub(1).max(1)
                 },
-                sleepers: AtomicUsize::new(0),
+                parked: Parked(AtomicU64::new(0)),
                 wake_seq: AtomicU32::new(0),
                 last_parked: AtomicU64::new(0),
                 next_worker_id: AtomicU64::new(0),
@@ -217,7 +221,7 @@ impl<T: Send + 'static> Pool<T> {
 
     /// Worker threads parked waiting for work now.
     pub fn sleepers(&self) -> usize {
-        self.inner.sleepers.load(SeqCst)
+        self.inner.parked.unclaimed()
     }
 
     /// Queues `task` in `lane` (clamped to the last lane) and makes sure a worker will run it.
@@ -276,8 +280,8 @@ impl<T: Send + 'static> Pool<T> {
         let inner = &self.inner;
         let threads = inner.threads.load(SeqCst);
         let active = inner.active.load(SeqCst);
-        let sleepers = inner.sleepers.load(SeqCst);
-        let searching = threads.saturating_sub(active + sleepers);
+        // (A claimed worker is about to search: it is no longer counted as parked.)
+        let searching = threads.saturating_sub(active + inner.parked.unclaimed());
         if inner.queued_long.load(SeqCst) == 0 {
             // Only short tasks wait: a searching worker takes them, and the workers running
             // short tasks take the rest in turn.
@@ -287,7 +291,7 @@ impl<T: Send + 'static> Pool<T> {
         } else if searching > 0 && searching >= inner.queued() {
             return Ok(());
         }
-        if sleepers > 0 {
+        if inner.parked.claim() {
             inner.wake_one();
             return Ok(());
         }
@@ -376,6 +380,54 @@ impl<T: Send + 'static> Pool<T> {
                 inner.stealers.write().retain(|(i, _)| *i != id);
                 inner.threads.fetch_sub(1, SeqCst);
                 Err(e)
+            }
+        }
+    }
+}
+
+/// Workers between parking and leaving their wait: those not yet claimed (low 32 bits), and
+/// claims not yet taken up (high 32 bits). A submitter that wakes a worker claims one
+/// unclaimed unit; the next worker to leave its wait takes the claim up instead of uncounting
+/// itself. Each unit belongs to a worker that will leave its wait (woken, `wake_seq` moved
+/// before it slept, or timed out), so no claim outlives the wake-up it stands for.
+struct Parked(AtomicU64);
+
+const CLAIM: u64 = 1 << 32;
+
+impl Parked {
+    fn unclaimed(&self) -> usize {
+        (self.0.load(SeqCst) & (CLAIM - 1)) as usize
+    }
+
+    /// A worker is about to wait.
+    fn enter(&self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+
+    /// A worker stops waiting (or decides not to): true if it took up a claim, i.e. a
+    /// submitter woke it for work and counts it as searching.
+    fn leave(&self) -> bool {
+        let mut v = self.0.load(SeqCst);
+        loop {
+            let claimed = v >= CLAIM;
+            let next = if claimed { v - CLAIM } else { v - 1 };
+            match self.0.compare_exchange_weak(v, next, SeqCst, SeqCst) {
+                Ok(_) => return claimed,
+                Err(cur) => v = cur,
+            }
+        }
+    }
+
+    /// Claims an unclaimed parked worker, for a wake-up: false if there is none.
+    fn claim(&self) -> bool {
+        let mut v = self.0.load(SeqCst);
+        loop {
+            if v & (CLAIM - 1) == 0 {
+                return false;
+            }
+            match self.0.compare_exchange_weak(v, v - 1 + CLAIM, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(cur) => v = cur,
             }
         }
     }
@@ -569,16 +621,18 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
             true
         } else {
             let seq = inner.wake_seq.load(SeqCst);
-            inner.sleepers.fetch_add(1, SeqCst);
+            inner.parked.enter();
             if inner.has_work() {
-                inner.sleepers.fetch_sub(1, SeqCst);
+                inner.parked.leave();
                 continue;
             }
             let idle = Duration::from_millis(inner.idle_ms.load(Relaxed));
             inner.last_parked.store(id, SeqCst);
             let timed_out = sys::futex_wait(&inner.wake_seq, seq, idle, wake_bit(id));
-            inner.sleepers.fetch_sub(1, SeqCst);
-            timed_out
+            // A claim taken up: a submitter counts on this worker to search, whether its wait
+            // timed out or not.
+            let claimed = inner.parked.leave();
+            timed_out && !claimed
         };
         if timed_out {
             inner.threads.fetch_sub(1, SeqCst);

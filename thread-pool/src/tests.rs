@@ -200,3 +200,47 @@ fn short_tasks_run_beside_blocking_ones() {
     assert!(pool.threads() <= 4);
     retire(&pool);
 }
+
+fn nothing(_: ()) {}
+
+/// A worker woken for work counts as searching from the wake-up on, before it runs: the next
+/// submitters do not wake another one for the same work (with one CPU the woken worker cannot
+/// run before they block), and a burst of blocking tasks still gets a worker per task. The
+/// pool's state is staged by hand (three workers parked, none running), so what `notify`
+/// decides does not depend on the scheduler.
+#[test]
+fn a_woken_worker_counts_as_searching_before_it_runs() {
+    let pool = Pool::new(Config { max_threads: 3, short_workers: 1, ..Default::default() }, nothing);
+    let inner = &pool.inner;
+    inner.threads.store(3, SeqCst);
+    for _ in 0..3 {
+        inner.parked.enter();
+    }
+    let queue = |short: bool| {
+        if !short {
+            inner.queued_long.fetch_add(1, SeqCst);
+        }
+        inner.lanes[short as usize].push(Job { task: (), short });
+        pool.notify().unwrap();
+    };
+    queue(true);
+    assert_eq!(pool.sleepers(), 2, "the first short task wakes one worker");
+    queue(true);
+    queue(true);
+    assert_eq!(pool.sleepers(), 2, "the woken worker will take them: nobody else is woken");
+    // Blocking tasks: one worker each, beyond those already searching.
+    queue(false);
+    assert_eq!(pool.sleepers(), 1);
+    queue(false);
+    assert_eq!(pool.sleepers(), 0);
+    // Three workers leave their wait: each takes up a claim, whether its wait timed out or not.
+    assert!(inner.parked.leave() && inner.parked.leave() && inner.parked.leave());
+    assert_eq!(inner.parked.0.load(SeqCst), 0);
+    // Unclaimed, a worker uncounts itself.
+    inner.parked.enter();
+    assert!(!inner.parked.leave());
+    assert_eq!(inner.parked.0.load(SeqCst), 0);
+    // Nothing runs here: take the staged tasks back before the pool goes.
+    assert_eq!(pool.take_queued().len(), 5);
+    inner.threads.store(0, SeqCst);
+}
