@@ -37,5 +37,6 @@ run librt-aio-core -p librt-aio --lib -- request:: fdtable:: track:: aiocb::
 # minutes under Miri and is left out. crossbeam-epoch's global collector keeps deferred garbage
 # until the process ends, which Miri's leak check reports: leaks are not checked here.
 MIRIFLAGS="$MIRIFLAGS -Zmiri-tree-borrows -Zmiri-ignore-leaks" run thread-pool -p thread-pool -- \
-    blocking_tasks_run_in_parallel_up_to_the_limit follow_up_tasks_from_workers_all_run idle_workers_exit
+    blocking_tasks_run_in_parallel_up_to_the_limit follow_up_tasks_from_workers_all_run idle_workers_exit \
+    a_woken_worker_counts_as_searching_before_it_runs
 t_closing miri

@@ -244,3 +244,74 @@ fn a_woken_worker_counts_as_searching_before_it_runs() {
     assert_eq!(pool.take_queued().len(), 5);
     inner.threads.store(0, SeqCst);
 }
+
+static RACE_DONE: AtomicUsize = AtomicUsize::new(0);
+fn race_task(long: bool) {
+    if long {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_micros(20) {
+            std::hint::spin_loop();
+        }
+    }
+    RACE_DONE.fetch_add(1, SeqCst);
+}
+
+/// Submitters race with workers that park, are woken and time out (1 ms idle time): every
+/// task runs, and once the pool is quiet every claim was taken up (a claim left behind would
+/// count a parked worker as searching, and later submitters would wake nobody).
+#[test]
+fn claims_are_taken_up_while_workers_park_and_time_out() {
+    const SUBMITTERS: usize = 4;
+    const EACH: usize = 3000;
+    let pool = Pool::new(
+        Config { max_threads: 4, short_workers: 1, idle_timeout: Duration::from_millis(1), ..Default::default() },
+        race_task,
+    );
+    std::thread::scope(|s| {
+        for k in 0..SUBMITTERS {
+            let pool = pool.clone();
+            s.spawn(move || {
+                let mut x = 0x9E37_79B9u32.wrapping_mul(k as u32 + 1);
+                for _ in 0..EACH {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    if x.is_multiple_of(3) {
+                        pool.submit(true, 0).unwrap();
+                    } else {
+                        pool.submit_short(false, 0).unwrap();
+                    }
+                    // Now and then a pause, so that workers park, and some time out.
+                    if x.is_multiple_of(8) {
+                        std::thread::sleep(Duration::from_micros(u64::from(x % 1500)));
+                    }
+                }
+            });
+        }
+    });
+    let total = SUBMITTERS * EACH;
+    assert!(wait_until(Duration::from_secs(60), || RACE_DONE.load(SeqCst) == total), "ran {}", RACE_DONE.load(SeqCst));
+    // Workers that park for long now (30 s), then are woken for a last few tasks: those run
+    // within seconds only if the wake-ups reach them.
+    pool.set_idle_timeout(Duration::from_secs(30));
+    for round in 1..=2 {
+        for _ in 0..4 {
+            pool.submit(true, 0).unwrap();
+        }
+        let want = total + 4 * round;
+        assert!(wait_until(Duration::from_secs(20), || RACE_DONE.load(SeqCst) == want), "round {round}");
+        assert!(wait_until(Duration::from_secs(20), || pool.threads() > 0 && pool.sleepers() == pool.threads()));
+    }
+    let claims = || pool.inner.parked.0.load(SeqCst) >> 32;
+    assert!(
+        wait_until(Duration::from_secs(20), || claims() == 0 && pool.sleepers() == pool.threads()),
+        "claims left {}, parked {} of {} threads",
+        claims(),
+        pool.sleepers(),
+        pool.threads()
+    );
+    // Let them go: over the limit they leave at once, the last one after its (short) idle time.
+    pool.set_idle_timeout(Duration::from_millis(1));
+    pool.set_max_threads(1);
+    retire(&pool);
+}
