@@ -9,9 +9,10 @@
 //!   signal blocked (the creating thread blocks all signals around `spawn`, so there is no
 //!   window in which the new thread could take a signal), are bounded by `max_threads`, and exit
 //!   after `idle_timeout` without work.
-//! - Parking uses one futex word (`wake_seq`) and a sleeper count; a wake-up goes to the worker
-//!   that parked last, if it still sleeps (a bit of its own in the futex's wait bitset). A submitter wakes (or starts)
-//!   a worker only when the queued tasks outnumber the workers already searching for work; a
+//! - Parking uses one futex word (`wake_seq`) and a count of parked workers; a wake-up goes to
+//!   the worker that parked last, if it still sleeps (a bit of its own in the futex's wait
+//!   bitset). A submitter wakes (or starts) a worker only when the queued tasks outnumber the
+//!   workers already searching for work (a woken worker counts from its wake-up on); a
 //!   searcher that takes a task while more remain passes the word on. So a burst of blocking
 //!   tasks fans out to as many threads as it needs, and a task never waits behind a blocking one
 //!   while the pool may still grow.
@@ -30,9 +31,9 @@
 //! that wakes a worker claims it (`Parked`): from then on the worker counts as searching, though
 //! it has not run yet, so the next submitters do not wake another one for the same work (with
 //! one CPU, the woken worker cannot run before the submitter blocks: without the claim every
-//! submission woke one more). An idle worker
-//! leaving the pool decrements `threads` and then re-checks the queues, and a submitter re-checks
-//! `threads` after its push, so a task is never left with no thread to run it.
+//! submission woke one more). An idle worker leaving the pool decrements `threads` and then
+//! re-checks the queues, and a submitter re-checks `threads` after its push, so a task is never
+//! left with no thread to run it.
 //!
 //! A pool does not survive `fork()` in the child (its threads do not exist there): the owner
 //! must forget it in the child and build a new one.
@@ -219,7 +220,7 @@ impl<T: Send + 'static> Pool<T> {
         self.inner.threads.load(SeqCst)
     }
 
-    /// Worker threads parked waiting for work now.
+    /// Worker threads parked waiting for work now, less those a submitter has woken.
     pub fn sleepers(&self) -> usize {
         self.inner.parked.unclaimed()
     }
