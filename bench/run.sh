@@ -37,6 +37,9 @@
 #               after the run). The file is fsync'ed after every run, outside the measurement.
 #               refs: fio psync numjobs=2 randwrite and fio io_uring iodepth=32 randwrite: both
 #               cores copying into the page cache, and the kernel's async path.
+#   write1cpu   the same program pinned to one CPU (taskset, the first CPU this shell may use):
+#               a container with one CPU's quota, or a busy machine. rtaio has no core to
+#               spare there: what it costs per request beside glibc is the whole story. No ref.
 #   wsync       aiobench wsync with 4 chains on one fd: aio_write 4 KiB, once it completed
 #               aio_fsync(O_DSYNC) on the fd, once that completed the next write. Figure: pairs
 #               per second. 4 chains: enough to overlap a flush with the next writes (a real
@@ -96,7 +99,7 @@
 #   BENCH_REPS     runs per configuration and row (default 3)
 #   BENCH_ONLY     rows to run, separated by spaces or commas (also the first argument): row keys
 #                  (above) or groups: all (default), headline (cached1 cached32 uncached32
-#                  odirect), cached, uncached, writes (write wsync mixed), aio (lio pipe sigev
+#                  odirect), cached, uncached, writes (write write1cpu wsync mixed), aio (lio pipe sigev
 #                  mixed), fio (fio-cached fio-uncached), evloop (evloop32 evloop1)
 #   BENCH_BASELINE another librtaio.so (e.g. the build before a change): the column "before"
 #   BENCH_THREADS  0: no rtaio-threads column
@@ -143,6 +146,8 @@ WSYNC_PAIRS=4
 PIPE_QD=1
 MIXED_QD=16
 LIO_N=256
+# The first CPU this shell may run on (write1cpu pins to it).
+ONE_CPU=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
 
 mkdir -p "$OUT" "$DATA"
 : >"$LOG"
@@ -152,7 +157,7 @@ note() { notes+=("$*"); }
 log() { echo "$*" >>"$LOG"; }
 
 # ---------------------------------------------------------------- which rows
-ALL_ROWS=(cached1 cached32 lio write wsync pipe sigev mixed uncached1 uncached32 odirect
+ALL_ROWS=(cached1 cached32 lio write write1cpu wsync pipe sigev mixed uncached1 uncached32 odirect
     fio-cached fio-uncached evloop32 evloop1)
 declare -A WANT=()
 for arg in ${BENCH_ONLY:-${1:-all}}; do
@@ -160,9 +165,9 @@ for arg in ${BENCH_ONLY:-${1:-all}}; do
         case $w in
             all) for r in "${ALL_ROWS[@]}"; do WANT[$r]=1; done ;;
             headline | demo) for r in cached1 cached32 uncached32 odirect; do WANT[$r]=1; done ;;
-            cached) for r in cached1 cached32 lio write sigev mixed fio-cached; do WANT[$r]=1; done ;;
+            cached) for r in cached1 cached32 lio write write1cpu sigev mixed fio-cached; do WANT[$r]=1; done ;;
             uncached) for r in uncached1 uncached32 odirect fio-uncached; do WANT[$r]=1; done ;;
-            writes) for r in write wsync mixed; do WANT[$r]=1; done ;;
+            writes) for r in write write1cpu wsync mixed; do WANT[$r]=1; done ;;
             aio) for r in lio pipe sigev mixed; do WANT[$r]=1; done ;;
             fio) for r in fio-cached fio-uncached; do WANT[$r]=1; done ;;
             evloop) WANT[evloop32]=1 WANT[evloop1]=1 ;;
@@ -190,6 +195,7 @@ row_def() {
         lio) R_LABEL="lio_listio 256 cached" R_BENCH=lio_listio_256_cached ;;
         write) R_LABEL="cached write QD32" R_BENCH=randwrite_4K_cached_QD32 R_POST=$WFILE
             R_REFS=(fio-psync2 fio-uring) ;;
+        write1cpu) R_LABEL="cached write QD32 1cpu" R_BENCH=randwrite_4K_cached_QD32_one_CPU R_POST=$WFILE ;;
         wsync) R_LABEL="write+fdatasync x4" R_BENCH=write_fdatasync_4_chains
             R_REFS=(fio-psync4) ;;
         pipe) R_LABEL="pipe read QD$PIPE_QD" R_BENCH=pipe_read_4K_QD$PIPE_QD ;;
@@ -276,6 +282,7 @@ cfg_cmd() {
         cached32) C_CMD=("$BIN" read "$CACHED" 32 "$SECS" cached) ;;
         lio) C_CMD=("$BIN" lio "$CACHED" "$LIO_N" "$SECS") ;;
         write) C_CMD=("$BIN" write "$WFILE" 32 "$SECS") ;;
+        write1cpu) C_CMD=(taskset -c "$ONE_CPU" "$BIN" write "$WFILE" 32 "$SECS") ;;
         wsync) C_CMD=("$BIN" wsync "$WFILE" "$WSYNC_PAIRS" "$SECS") ;;
         pipe) C_CMD=("$BIN" pipe "$PIPE_QD" "$SECS") ;;
         sigev) C_CMD=("$BIN" sigev "$CACHED" 32 "$SECS") ;;
@@ -487,7 +494,7 @@ prepare_file() {
 }
 wants cached1 cached32 lio sigev fio-cached && prepare_file "$CACHED" $CACHED_MIB hold
 wants uncached1 uncached32 odirect fio-uncached && prepare_file "$UNCACHED" $UNCACHED_MIB
-wants write wsync && prepare_file "$WFILE" $WRITE_MIB hold
+wants write write1cpu wsync && prepare_file "$WFILE" $WRITE_MIB hold
 wants mixed && prepare_file "$MFILE" $MIXED_MIB hold
 wants evloop32 evloop1 && prepare_file "$EV_FILE" $EV_MIB hold
 sleep 0.5
