@@ -99,8 +99,8 @@
 #   BENCH_REPS     runs per configuration and row (default 3)
 #   BENCH_ONLY     rows to run, separated by spaces or commas (also the first argument): row keys
 #                  (above) or groups: all (default), headline (cached1 cached32 uncached32
-#                  odirect), cached, uncached, writes (write write1cpu wsync mixed), aio (lio pipe sigev
-#                  mixed), fio (fio-cached fio-uncached), evloop (evloop32 evloop1)
+#                  odirect), cached, uncached, writes (write write1cpu wsync mixed), aio (lio
+#                  pipe sigev mixed), fio (fio-cached fio-uncached), evloop (evloop32 evloop1)
 #   BENCH_BASELINE another librtaio.so (e.g. the build before a change): the column "before"
 #   BENCH_THREADS  0: no rtaio-threads column
 #   BENCH_REPORT   full (default) or table
