@@ -394,10 +394,16 @@ impl<T: Send + 'static> Pool<T> {
 struct Parked(AtomicU64);
 
 const CLAIM: u64 = 1 << 32;
+const UNCLAIMED: u64 = CLAIM - 1;
 
 impl Parked {
     fn unclaimed(&self) -> usize {
-        (self.0.load(SeqCst) & (CLAIM - 1)) as usize
+        (self.0.load(SeqCst) & UNCLAIMED) as usize
+    }
+
+    #[cfg(test)]
+    fn claims(&self) -> u64 {
+        self.0.load(SeqCst) >> 32
     }
 
     /// A worker is about to wait.
@@ -423,7 +429,7 @@ impl Parked {
     fn claim(&self) -> bool {
         let mut v = self.0.load(SeqCst);
         loop {
-            if v & (CLAIM - 1) == 0 {
+            if v & UNCLAIMED == 0 {
                 return false;
             }
             match self.0.compare_exchange_weak(v, v - 1 + CLAIM, SeqCst, SeqCst) {

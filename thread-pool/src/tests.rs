@@ -302,7 +302,7 @@ fn claims_are_taken_up_while_workers_park_and_time_out() {
         assert!(wait_until(Duration::from_secs(20), || RACE_DONE.load(SeqCst) == want), "round {round}");
         assert!(wait_until(Duration::from_secs(20), || pool.threads() > 0 && pool.sleepers() == pool.threads()));
     }
-    let claims = || pool.inner.parked.0.load(SeqCst) >> 32;
+    let claims = || pool.inner.parked.claims();
     assert!(
         wait_until(Duration::from_secs(20), || claims() == 0 && pool.sleepers() == pool.threads()),
         "claims left {}, parked {} of {} threads",
