@@ -178,6 +178,34 @@ impl<T: Send + Sync + 'static> Ring<T> {
         }
     }
 
+    /// The submitter's call without waiting: hands the kernel everything queued, two entries
+    /// per system call, oldest first. Returns how many it took.
+    ///
+    /// Why two: io_uring plugs the block layer for a call that carries more than two entries,
+    /// so that the device sees none of them until the call has started them all, and starting
+    /// a buffered read that misses the page cache takes microseconds. 32 entries in one call
+    /// kept the first from the device for ~120 us, and the device's queue ran in waves
+    /// (uncached 4 KiB reads QD32 through rtaio: 54-58k/s in one call, 69-72k/s two at a time;
+    /// fio's io_uring engine, which enters once per request: 73-75k/s). A page-cache hit costs
+    /// the same either way.
+    pub fn submit_queued(&self) -> usize {
+        const PER_CALL: u32 = 2;
+        let mut total = 0;
+        loop {
+            // No lock, as in `enter`.
+            // SAFETY: no argument pointer is passed, so the kernel reads no memory of ours
+            // beyond the ring itself.
+            let n = unsafe { self.ring.submitter().enter::<libc::sigset_t>(PER_CALL, 0, 0, None) }.unwrap_or(0);
+            total += n;
+            // Until the queue is empty (a call also stops early after an entry the kernel
+            // fails at once, which it completes) or the kernel takes nothing now (EBUSY,
+            // EAGAIN: as for `enter`, what stays queued goes with the next call).
+            if n == 0 || self.queued() == 0 {
+                return total;
+            }
+        }
+    }
+
     /// Reaps up to `max` completions without a system call, handing each owner and result
     /// (bytes, or -errno) to `f`; `doorbell` is called for the doorbell's. None if another
     /// thread is reaping now (it reports what is there). No allocation, no lock: safe in a
@@ -391,6 +419,45 @@ mod tests {
         unsafe {
             libc::close(p[0]);
             libc::close(p[1]);
+        }
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn submit_queued_hands_over_everything_a_few_at_a_time() {
+        let ring = match Ring::<Req>::new(16) {
+            Ok(r) => r,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::EOPNOTSUPP)) => return,
+            Err(e) => panic!("{e}"),
+        };
+        let path = std::env::temp_dir().join(format!("kernel-aio-uring-batch-{}", std::process::id()));
+        let data: Vec<u8> = (0..7 * 16).map(|i| i as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        // Seven: more than one call's worth, and not a multiple of it.
+        let reqs: Vec<Arc<Req>> = (0..7).map(|_| Arc::new(Req { buf: Box::new([0; 16]) })).collect();
+        let batch = reqs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                // SAFETY: the buffer lives in `r`, which the ring keeps alive until reaped.
+                let buf = unsafe { IoBuf::new(r.buf.as_ptr() as usize, 16) };
+                (
+                    r.clone(),
+                    Op { fd: f.as_raw_fd(), offset: 16 * i as i64, cmd: Cmd::Read(buf), nowait: false, punt: false },
+                )
+            })
+            .collect();
+        assert!(ring.push(batch).is_empty());
+        assert_eq!(ring.queued(), 7);
+        assert_eq!(ring.submit_queued(), 7);
+        assert_eq!(ring.queued(), 0);
+        assert_eq!(ring.submit_queued(), 0, "nothing left to hand over");
+        for _ in 0..7 {
+            let (owner, res) = reap_one(&ring);
+            assert_eq!(res, 16);
+            let i = reqs.iter().position(|r| Arc::ptr_eq(r, &owner)).unwrap();
+            assert_eq!(&owner.buf[..], &data[16 * i..16 * i + 16]);
         }
         std::fs::remove_file(path).unwrap();
     }

@@ -69,9 +69,6 @@ const SPIN_PROBE: u32 = 16;
 /// How long the kernel's synchronous cancel may wait for a running request before rtaio looks
 /// for its completion itself (and asks again).
 const CANCEL_WAIT: Duration = Duration::from_millis(20);
-/// See `Shared::settle`.
-const SETTLE_ROUNDS: u32 = 64;
-const SETTLE_MAX: u32 = 2048;
 /// While requests are in flight and nobody needs the submitter, it still looks every so often
 /// (requests whose status a signal-safe reaper published are released then).
 const LAZY_TICK: Duration = Duration::from_millis(10);
@@ -365,26 +362,6 @@ impl Shared {
         (self.finish)(&req, result_of(&req, res));
     }
 
-    /// Lets a burst of submissions finish queueing before the submitter enters: one call hands
-    /// the kernel the whole burst, which it plugs into one batch for the device (one doorbell
-    /// of the disk's queue, not one per request). Waits until the count stops growing for a
-    /// moment (about a microsecond), at most some microseconds in all.
-    fn settle(queued: &AtomicUsize) {
-        let (mut last, mut stable) = (queued.load(SeqCst), 0);
-        for _ in 0..SETTLE_MAX {
-            if stable >= SETTLE_ROUNDS {
-                return;
-            }
-            std::hint::spin_loop();
-            let now = queued.load(SeqCst);
-            if now == last {
-                stable += 1;
-            } else {
-                (last, stable) = (now, 0);
-            }
-        }
-    }
-
     /// The submitter thread.
     fn submitter(self: Arc<Self>, live: Arc<Live>) {
         let mut spins = 0;
@@ -397,9 +374,10 @@ impl Shared {
         loop {
             let mut worked = false;
             if live.queued.load(SeqCst) > 0 {
-                Self::settle(&live.queued);
                 live.queued.store(0, SeqCst);
-                let _ = live.ring.enter(None);
+                // A few entries per call, so that the device starts on the first ones while
+                // the kernel starts the rest (`Ring::submit_queued`).
+                live.ring.submit_queued();
                 worked = true;
             }
             worked |= self.reap(&live, false) > 0;
