@@ -383,6 +383,30 @@ mod tests {
         buf: Box<[u8; 16]>,
     }
 
+    /// A ring, or None where the kernel refuses io_uring (the test then has nothing to check).
+    fn ring_or_skip(entries: u32) -> Option<Ring<Req>> {
+        match Ring::<Req>::new(entries) {
+            Ok(r) => Some(r),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::EOPNOTSUPP)) => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn pipe() -> [i32; 2] {
+        let mut p = [0; 2];
+        // SAFETY: `p` has room for two descriptors.
+        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        p
+    }
+
+    fn close_pipe(p: [i32; 2]) {
+        // SAFETY: closing the test's own pipe.
+        unsafe {
+            libc::close(p[0]);
+            libc::close(p[1]);
+        }
+    }
+
     fn reap_one(ring: &Ring<Req>) -> (Arc<Req>, i64) {
         loop {
             let mut got = None;
@@ -396,11 +420,7 @@ mod tests {
 
     #[test]
     fn round_trip_cancel_and_doorbell() {
-        let ring = match Ring::<Req>::new(8) {
-            Ok(r) => r,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::EOPNOTSUPP)) => return,
-            Err(e) => panic!("{e}"),
-        };
+        let Some(ring) = ring_or_skip(8) else { return };
         let path = std::env::temp_dir().join(format!("kernel-aio-uring-{}", std::process::id()));
         std::fs::write(&path, b"hello, io_uring!").unwrap();
         let f = std::fs::File::open(&path).unwrap();
@@ -436,9 +456,7 @@ mod tests {
         });
 
         // a read on an empty pipe waits by polling; cancel ends it with ECANCELED
-        let mut p = [0; 2];
-        // SAFETY: `p` has room for two descriptors.
-        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        let p = pipe();
         let pr = Arc::new(Req { buf: Box::new([0; 16]) });
         // SAFETY: as above.
         let pbuf = unsafe { IoBuf::new(pr.buf.as_ptr() as usize, 1) };
@@ -451,21 +469,13 @@ mod tests {
             let (_, res) = reap_one(&ring);
             assert_eq!(res, -(libc::ECANCELED as i64));
         }
-        // SAFETY: closing the test's own pipe.
-        unsafe {
-            libc::close(p[0]);
-            libc::close(p[1]);
-        }
+        close_pipe(p);
         std::fs::remove_file(path).unwrap();
     }
 
     #[test]
     fn submit_queued_hands_over_everything_few_per_call_unless_they_complete_within_it() {
-        let ring = match Ring::<Req>::new(16) {
-            Ok(r) => r,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM | libc::EOPNOTSUPP)) => return,
-            Err(e) => panic!("{e}"),
-        };
+        let Some(ring) = ring_or_skip(16) else { return };
         let path = std::env::temp_dir().join(format!("kernel-aio-uring-batch-{}", std::process::id()));
         let data: Vec<u8> = (0..7 * 16).map(|i| i as u8).collect();
         std::fs::write(&path, &data).unwrap();
@@ -486,9 +496,7 @@ mod tests {
             .collect();
         // A read of an empty pipe does not complete within the call (it waits by polling):
         // from then on, a few entries per call.
-        let mut p = [0; 2];
-        // SAFETY: `p` has room for two descriptors.
-        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
+        let p = pipe();
         let pr = Arc::new(Req { buf: Box::new([0; 16]) });
         // SAFETY: as above.
         let pbuf = unsafe { IoBuf::new(pr.buf.as_ptr() as usize, 1) };
@@ -516,11 +524,7 @@ mod tests {
         let (owner, res) = reap_one(&ring);
         assert!(Arc::ptr_eq(&owner, &pr));
         assert_eq!(res, 1);
-        // SAFETY: closing the test's own pipe.
-        unsafe {
-            libc::close(p[0]);
-            libc::close(p[1]);
-        }
+        close_pipe(p);
         std::fs::remove_file(path).unwrap();
     }
 }

@@ -375,8 +375,9 @@ impl Shared {
             let mut worked = false;
             if live.queued.load(SeqCst) > 0 {
                 live.queued.store(0, SeqCst);
-                // A few entries per call, so that the device starts on the first ones while
-                // the kernel starts the rest (`Ring::submit_queued`).
+                // A few entries per call unless they are page-cache hits, so that the device
+                // starts on the first ones while the kernel starts the rest
+                // (`Ring::submit_queued`).
                 live.ring.submit_queued();
                 worked = true;
             }
