@@ -21,6 +21,7 @@
 //! Available since Linux 5.6 (READ, WRITE and IORING_FEAT_RW_CUR_POS); the kernel's probe
 //! says which opcodes it has.
 
+use std::collections::VecDeque;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::AsRawFd;
@@ -39,8 +40,9 @@ const DOORBELL: u64 = 0;
 /// its memory is not inherited, and the caller closes its descriptor there).
 pub struct Ring<T> {
     ring: IoUring,
-    /// Guards the submission queue (queueing threads and the submitter).
-    sq: Mutex<()>,
+    /// Guards the submission queue (queueing threads and the submitter), and says where each
+    /// queued batch ends.
+    sq: Mutex<Batches>,
     /// Guards the completion queue: taken with a try-lock only, so reaping never waits and
     /// works in a signal handler that interrupted a reaper.
     cq_busy: AtomicBool,
@@ -49,6 +51,32 @@ pub struct Ring<T> {
     /// completed within them.
     per_call: AtomicU32,
     _owners: PhantomData<fn(Arc<T>) -> Arc<T>>,
+}
+
+/// Where the batches queued and not yet handed to the kernel end (a batch: one `push`, such as
+/// a `lio_listio` list), as counts of entries queued since the ring was made (wrapping).
+struct Batches {
+    queued_total: u32,
+    ends: VecDeque<u32>,
+}
+
+impl Batches {
+    /// Queued entries the kernel has not taken (`left`, from the queue itself): the size of the
+    /// oldest batch not wholly handed over, or 0. Forgets the batches handed over.
+    fn oldest_left(&mut self, left: u32) -> u32 {
+        let taken = self.queued_total.wrapping_sub(left);
+        while self.ends.front().is_some_and(|&e| e.wrapping_sub(taken) as i32 <= 0) {
+            self.ends.pop_front();
+        }
+        self.ends.front().map_or(0, |&e| e.wrapping_sub(taken))
+    }
+
+    fn queued(&mut self, n: u32) {
+        if n > 0 {
+            self.queued_total = self.queued_total.wrapping_add(n);
+            self.ends.push_back(self.queued_total);
+        }
+    }
 }
 
 /// `submit_queued`'s calls: a few entries each, or everything queued in one.
@@ -105,7 +133,8 @@ impl<T: Send + Sync + 'static> Ring<T> {
         let cq_entries = unsafe { ring.completion_shared() }.capacity();
         Ok(Ring {
             ring,
-            sq: Mutex::new(()),
+            // (No batch is smaller than one entry: never more batches than entries.)
+            sq: Mutex::new(Batches { queued_total: 0, ends: VecDeque::with_capacity(entries as usize * 2) }),
             cq_busy: AtomicBool::new(false),
             cq_entries,
             per_call: AtomicU32::new(FEW_PER_CALL),
@@ -134,9 +163,11 @@ impl<T: Send + Sync + 'static> Ring<T> {
     /// that found the submission queue full (EAGAIN), their owners the caller's again.
     pub fn push(&self, batch: Vec<(Arc<T>, Op<'_>)>) -> Vec<Refused<T>> {
         let mut refused = Vec::new();
-        let _g = self.sq.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.sq.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the submission queue is used only under `self.sq`.
         let mut sq = unsafe { self.ring.submission_shared() };
+        let before = sq.len();
+        g.oldest_left(before as u32); // forgets what the kernel took: the record stays small
         for (owner, op) in batch {
             let data = Arc::into_raw(owner.clone()) as u64;
             let mut entry = entry(&op).user_data(data);
@@ -152,6 +183,7 @@ impl<T: Send + Sync + 'static> Ring<T> {
                 refused.push(Refused { owner, errno: libc::EAGAIN });
             }
         }
+        g.queued((sq.len() - before) as u32);
         sq.sync();
         refused
     }
@@ -198,36 +230,53 @@ impl<T: Send + Sync + 'static> Ring<T> {
     /// How many per system call: io_uring plugs the block layer for a call that carries more
     /// than two entries, so that the device sees none of them until the call has started them
     /// all, and starting a buffered read that misses the page cache takes microseconds. 32
-    /// uncached reads in one call kept the first from the device for ~120 us, and the device's
-    /// queue ran in waves (4 KiB reads QD32 through rtaio: 54-58k/s in one call, 69-72k/s two
-    /// at a time; fio's io_uring engine, which enters once per request: 73-75k/s). Entries the
-    /// kernel completes within the call (page-cache hits) lose nothing to the plug, and one
-    /// call is cheaper for many (a list of 256 cached reads: 12 % less CPU per read than two at
-    /// a time). So: two per call, and everything in one call while the last call's entries all
-    /// completed within it.
+    /// uncached reads queued one by one and handed over in one call kept the first from the
+    /// device for ~120 us, and the device's queue ran in waves (4 KiB reads QD32 through
+    /// rtaio: 54-58k/s in one call, 69-72k/s two at a time; fio's io_uring engine, which enters
+    /// once per request: 73-75k/s). Entries the kernel completes within the call (page-cache
+    /// hits) lose nothing to the plug, and one call is cheaper for many (a list of 256 cached
+    /// reads: 12 % less CPU per read than two at a time). So: two entries per call, at least
+    /// one whole batch (a list is one submission, waited for as a whole), and everything in
+    /// one call while the last call's entries all completed within it.
     pub fn submit_queued(&self) -> usize {
         let mut total = 0;
         loop {
-            let per_call = self.per_call.load(Relaxed);
+            let (left, oldest) = self.batches();
+            if left == 0 {
+                return total;
+            }
+            let per_call = match self.per_call.load(Relaxed) {
+                ONE_CALL => ONE_CALL,
+                few => few.max(oldest),
+            };
             let before = self.posted();
             // No lock, as in `enter`.
             // SAFETY: no argument pointer is passed, so the kernel reads no memory of ours
             // beyond the ring itself.
             let n = unsafe { self.ring.submitter().enter::<libc::sigset_t>(per_call, 0, 0, None) }.unwrap_or(0);
-            if n > 0 {
-                // (A reaper between the two looks makes it look as if some did not complete:
-                // the cautious answer.)
-                let inline = matches!((before, self.posted()), (Some(b), Some(a)) if a.saturating_sub(b) >= n);
-                self.per_call.store(if inline { ONE_CALL } else { FEW_PER_CALL }, Relaxed);
-            }
-            total += n;
-            // Until the queue is empty (a call also stops early after an entry the kernel
-            // fails at once, which it completes) or the kernel takes nothing now (EBUSY,
-            // EAGAIN: as for `enter`, what stays queued goes with the next call).
-            if n == 0 || self.queued() == 0 {
+            if n == 0 {
+                // The kernel takes nothing now (EBUSY, EAGAIN: as for `enter`, what stays
+                // queued goes with the next call).
                 return total;
             }
+            // (A reaper between the two looks makes it look as if some did not complete: the
+            // cautious answer.)
+            let inline = matches!((before, self.posted()), (Some(b), Some(a)) if a.saturating_sub(b) >= n);
+            self.per_call.store(if inline { ONE_CALL } else { FEW_PER_CALL }, Relaxed);
+            // (A call may also stop early, after an entry the kernel fails at once.)
+            total += n;
         }
+    }
+
+    /// Entries queued and not yet handed to the kernel, and how many of them belong to the
+    /// oldest batch.
+    fn batches(&self) -> (u32, u32) {
+        let mut g = self.sq.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the submission queue is used only under `self.sq`.
+        let sq = unsafe { self.ring.submission_shared() };
+        let left = sq.len() as u32;
+        drop(sq); // under the lock (see `queued`)
+        (left, g.oldest_left(left))
     }
 
     /// Completions posted and not yet reaped, unless someone is reaping now.
@@ -334,11 +383,13 @@ impl Doorbell {
         // SAFETY: reads 8 bytes into a local; the descriptor is non-blocking.
         let _ = unsafe { libc::syscall(libc::SYS_read, self.efd, &mut v as *mut u64, 8usize) };
         let entry = opcode::PollAdd::new(types::Fd(self.efd), libc::POLLIN as u32).build().user_data(DOORBELL);
-        let _g = ring.sq.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = ring.sq.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the submission queue is used only under `ring.sq`; the entry names no memory.
         let mut sq = unsafe { ring.ring.submission_shared() };
+        g.oldest_left(sq.len() as u32);
         // SAFETY: as above.
         let ok = unsafe { sq.push(&entry) }.is_ok();
+        g.queued(ok as u32);
         sq.sync();
         ok
     }
@@ -471,6 +522,24 @@ mod tests {
         }
         close_pipe(p);
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn batches_say_how_much_of_the_oldest_is_left() {
+        // Near the counter's wrap: the arithmetic is modular.
+        let mut b = Batches { queued_total: u32::MAX - 3, ends: VecDeque::new() };
+        assert_eq!(b.oldest_left(0), 0, "nothing queued");
+        b.queued(3);
+        b.queued(0); // (an empty push is no batch)
+        b.queued(1);
+        b.queued(4);
+        assert_eq!(b.oldest_left(8), 3);
+        assert_eq!(b.oldest_left(6), 1, "the kernel took two of the first batch");
+        assert_eq!(b.oldest_left(5), 1, "the first is handed over: the second, of one");
+        assert_eq!(b.oldest_left(4), 4);
+        assert_eq!(b.ends.len(), 1, "handed-over batches are forgotten");
+        assert_eq!(b.oldest_left(0), 0);
+        assert!(b.ends.is_empty());
     }
 
     #[test]
