@@ -71,7 +71,10 @@ impl Batches {
         self.ends.front().map_or(0, |&e| e.wrapping_sub(taken))
     }
 
-    fn queued(&mut self, n: u32) {
+    /// A batch of `n` entries queued behind `left` the kernel has not taken yet (the batches
+    /// it took are forgotten first: the record never outgrows the queue).
+    fn queued(&mut self, left: u32, n: u32) {
+        self.oldest_left(left);
         if n > 0 {
             self.queued_total = self.queued_total.wrapping_add(n);
             self.ends.push_back(self.queued_total);
@@ -131,10 +134,12 @@ impl<T: Send + Sync + 'static> Ring<T> {
         }
         // SAFETY: only reads the ring's size.
         let cq_entries = unsafe { ring.completion_shared() }.capacity();
+        // No batch is smaller than one entry: never more batches than the queue holds (the
+        // record is made once, never grown under the lock).
+        let ends = VecDeque::with_capacity(p.sq_entries() as usize + 1);
         Ok(Ring {
             ring,
-            // (No batch is smaller than one entry: never more batches than entries.)
-            sq: Mutex::new(Batches { queued_total: 0, ends: VecDeque::with_capacity(entries as usize * 2) }),
+            sq: Mutex::new(Batches { queued_total: 0, ends }),
             cq_busy: AtomicBool::new(false),
             cq_entries,
             per_call: AtomicU32::new(FEW_PER_CALL),
@@ -167,7 +172,6 @@ impl<T: Send + Sync + 'static> Ring<T> {
         // SAFETY: the submission queue is used only under `self.sq`.
         let mut sq = unsafe { self.ring.submission_shared() };
         let before = sq.len();
-        g.oldest_left(before as u32); // forgets what the kernel took: the record stays small
         for (owner, op) in batch {
             let data = Arc::into_raw(owner.clone()) as u64;
             let mut entry = entry(&op).user_data(data);
@@ -183,22 +187,14 @@ impl<T: Send + Sync + 'static> Ring<T> {
                 refused.push(Refused { owner, errno: libc::EAGAIN });
             }
         }
-        g.queued((sq.len() - before) as u32);
+        g.queued(before as u32, (sq.len() - before) as u32);
         sq.sync();
         refused
     }
 
     /// Entries queued and not yet handed to the kernel.
     pub fn queued(&self) -> usize {
-        let _g = self.sq.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: the submission queue is used only under `self.sq`.
-        let sq = unsafe { self.ring.submission_shared() };
-        let n = sq.len();
-        // Dropping the view stores the tail it read: it must happen under the lock. (As the
-        // block's last expression it would run after the guard's drop, and a tail stored there
-        // could hide an entry another thread had queued meanwhile: a request lost.)
-        drop(sq);
-        n
+        self.batches().0 as usize
     }
 
     /// The submitter's call: hands the kernel everything queued, then, with `wait`, sleeps
@@ -275,7 +271,10 @@ impl<T: Send + Sync + 'static> Ring<T> {
         // SAFETY: the submission queue is used only under `self.sq`.
         let sq = unsafe { self.ring.submission_shared() };
         let left = sq.len() as u32;
-        drop(sq); // under the lock (see `queued`)
+        // Dropping the view stores the tail it read: it must happen under the lock. (After the
+        // guard's drop, a tail stored there could hide an entry another thread had queued
+        // meanwhile: a request lost.)
+        drop(sq);
         (left, g.oldest_left(left))
     }
 
@@ -321,13 +320,8 @@ impl<T: Send + Sync + 'static> Ring<T> {
 
     /// Are completions waiting to be reaped? (A snapshot, for deciding whether to reap.)
     pub fn has_completions(&self) -> bool {
-        if self.cq_busy.swap(true, Acquire) {
-            return true; // someone is reaping: ask again later
-        }
-        // SAFETY: the completion queue is used only while `cq_busy` is ours.
-        let any = !unsafe { self.ring.completion_shared() }.is_empty();
-        self.cq_busy.store(false, Release);
-        any
+        // (Someone reaping now: ask again later.)
+        self.posted().is_none_or(|n| n > 0)
     }
 
     /// Asks the kernel to cancel `owner`'s request. The kernel waits for a request a worker is
@@ -386,10 +380,10 @@ impl Doorbell {
         let mut g = ring.sq.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the submission queue is used only under `ring.sq`; the entry names no memory.
         let mut sq = unsafe { ring.ring.submission_shared() };
-        g.oldest_left(sq.len() as u32);
+        let before = sq.len() as u32;
         // SAFETY: as above.
         let ok = unsafe { sq.push(&entry) }.is_ok();
-        g.queued(ok as u32);
+        g.queued(before, ok as u32);
         sq.sync();
         ok
     }
@@ -529,10 +523,10 @@ mod tests {
         // Near the counter's wrap: the arithmetic is modular.
         let mut b = Batches { queued_total: u32::MAX - 3, ends: VecDeque::new() };
         assert_eq!(b.oldest_left(0), 0, "nothing queued");
-        b.queued(3);
-        b.queued(0); // (an empty push is no batch)
-        b.queued(1);
-        b.queued(4);
+        b.queued(0, 3);
+        b.queued(3, 0); // (an empty push is no batch)
+        b.queued(3, 1);
+        b.queued(4, 4);
         assert_eq!(b.oldest_left(8), 3);
         assert_eq!(b.oldest_left(6), 1, "the kernel took two of the first batch");
         assert_eq!(b.oldest_left(5), 1, "the first is handed over: the second, of one");
