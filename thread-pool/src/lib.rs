@@ -38,10 +38,7 @@
 //! A pool does not survive `fork()` in the child (its threads do not exist there): the owner
 //! must forget it in the child and build a new one.
 //!
-//! With `yield_on_wake`, workers run SCHED_BATCH: a woken worker does not preempt the thread
-//! that woke it (`sched.rs`).
-//!
-//! Its system calls (futex, signal mask, scheduling policy) are in `sys.rs`.
+//! Its system calls (futex, signal mask) are the `kernel-aio` crate's wrappers.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -53,11 +50,9 @@ use std::time::Duration;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::RwLock;
 
-mod sched;
 mod spin;
 mod sys;
 
-pub use sched::{as_before, spawn_yielding, started_yielding};
 pub use spin::{cpus, SpinBudget};
 
 /// Pool settings. `max_threads` and `idle_timeout` can be changed later.
@@ -71,9 +66,6 @@ pub struct Config {
     pub idle_timeout: Duration,
     pub stack_size: usize,
     pub lanes: usize,
-    /// Workers run SCHED_BATCH: woken, they do not preempt the thread that woke them
-    /// (`sched.rs`). Not for a pool that runs the application's code.
-    pub yield_on_wake: bool,
 }
 
 impl Default for Config {
@@ -85,7 +77,6 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(1),
             stack_size: 256 << 10,
             lanes: 1,
-            yield_on_wake: false,
         }
     }
 }
@@ -122,7 +113,6 @@ struct Inner<T> {
     handler: Box<dyn Fn(T) + Send + Sync>,
     name: &'static str,
     stack_size: usize,
-    yield_on_wake: bool,
     max_threads: AtomicUsize,
     idle_ms: AtomicU64,
     threads: AtomicUsize,
@@ -187,7 +177,6 @@ impl<T: Send + 'static> Pool<T> {
                 handler: Box::new(handler),
                 name: cfg.name,
                 stack_size: cfg.stack_size,
-                yield_on_wake: cfg.yield_on_wake,
                 max_threads: AtomicUsize::new(cfg.max_threads.max(1)),
                 idle_ms: AtomicU64::new(cfg.idle_timeout.as_millis().max(1) as u64),
                 threads: AtomicUsize::new(0),
@@ -376,12 +365,10 @@ impl<T: Send + 'static> Pool<T> {
         let me = self.inner.clone();
         // Every signal blocked while the thread is made: it inherits that mask from its first instruction.
         let guard = sys::BlockAll::new();
-        let builder = std::thread::Builder::new().name(format!("{}-{}", inner.name, id)).stack_size(inner.stack_size);
-        let r = if inner.yield_on_wake {
-            sched::spawn_yielding(|y| builder.spawn(move || worker_main(me, id, local, y)))
-        } else {
-            sched::as_before(|| builder.spawn(move || worker_main(me, id, local, false)))
-        };
+        let r = std::thread::Builder::new()
+            .name(format!("{}-{}", inner.name, id))
+            .stack_size(inner.stack_size)
+            .spawn(move || worker_main(me, id, local));
         drop(guard);
         match r {
             Ok(_) => {
@@ -582,8 +569,7 @@ const SPIN_PROBE: u32 = 16;
 /// How long a worker that found no work keeps looking before it parks.
 const SPIN: Duration = Duration::from_micros(50);
 
-fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<Job<T>>, yielded: bool) {
-    sched::started_yielding(yielded);
+fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<Job<T>>) {
     LOCAL.with(|l| *l.borrow_mut() = Some(Local { pool: inner.id(), deque: Box::new(local) }));
     let _guard = LocalGuard;
     let pool = Pool { inner: inner.clone() };

@@ -91,23 +91,3 @@ impl Drop for BlockAll {
         };
     }
 }
-
-/// The calling thread's scheduling policy (SCHED_OTHER, SCHED_BATCH, ...; -1 if unknown, and
-/// under Miri, which cannot call it: then nothing is switched).
-pub fn sched_policy() -> i32 {
-    #[cfg(miri)]
-    return -1;
-    #[cfg(not(miri))]
-    // SAFETY: sched_getscheduler(0) only reads the calling thread's policy.
-    unsafe {
-        libc::sched_getscheduler(0)
-    }
-}
-
-/// Sets the calling thread's policy to `policy`, a non-real-time one (priority 0); the nice
-/// value stays. False if the kernel refused (a seccomp filter, say).
-pub fn set_sched_policy(policy: i32) -> bool {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: `param` is a valid sched_param; pid 0 is the calling thread.
-    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
-}

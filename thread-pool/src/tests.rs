@@ -315,39 +315,3 @@ fn claims_are_taken_up_while_workers_park_and_time_out() {
     pool.set_max_threads(1);
     retire(&pool);
 }
-
-/// What a worker saw: its own policy, and that of threads it started as a helper, as before,
-/// and plainly.
-type Policies = [i32; 4];
-static POLICIES: Mutex<Vec<Policies>> = Mutex::new(Vec::new());
-fn policy_task(_: ()) {
-    let of_thread = |spawn: &dyn Fn(Box<dyn FnOnce() -> i32 + Send>) -> std::thread::JoinHandle<i32>| {
-        spawn(Box::new(sys::sched_policy)).join().unwrap()
-    };
-    let helper = sched::spawn_yielding(|_| of_thread(&|f| std::thread::spawn(f)));
-    let before = sched::as_before(|| of_thread(&|f| std::thread::spawn(f)));
-    let plain = of_thread(&|f| std::thread::spawn(f));
-    POLICIES.lock().unwrap().push([sys::sched_policy(), helper, before, plain]);
-}
-
-#[test]
-#[cfg_attr(miri, ignore)] // (Miri cannot ask or set a policy)
-fn yielding_workers_run_sched_batch_and_start_other_threads_as_before() {
-    if sys::sched_policy() != libc::SCHED_OTHER {
-        return; // (rtaio switches only from SCHED_OTHER)
-    }
-    let (batch, other) = (libc::SCHED_BATCH, libc::SCHED_OTHER);
-    let yielding = Pool::new(Config { max_threads: 2, yield_on_wake: true, ..Default::default() }, policy_task);
-    yielding.submit((), 0).unwrap();
-    assert!(wait_until(Duration::from_secs(30), || POLICIES.lock().unwrap().len() == 1));
-    // A thread inherits its creator's policy: "plain" shows why `as_before` is there.
-    assert_eq!(POLICIES.lock().unwrap()[0], [batch, batch, other, batch], "[worker, helper, as before, plain]");
-    assert_eq!(sys::sched_policy(), other, "the thread that started the worker is back to its policy");
-    let plain = Pool::new(Config { max_threads: 2, ..Default::default() }, policy_task);
-    plain.submit((), 0).unwrap();
-    assert!(wait_until(Duration::from_secs(30), || POLICIES.lock().unwrap().len() == 2));
-    assert_eq!(POLICIES.lock().unwrap()[1], [other, batch, other, other], "[worker, helper, as before, plain]");
-    assert_eq!(sys::sched_policy(), other);
-    retire(&yielding);
-    retire(&plain);
-}

@@ -375,14 +375,11 @@ impl Kaio {
                     }
                     let me = sh.clone();
                     let _mask = sys::SignalMask::full();
-                    // (Started from a pool worker, it would inherit the worker's policy.)
-                    let spawned = thread_pool::as_before(|| {
-                        std::thread::Builder::new()
-                            .name("rtaio-kaio".into())
-                            .stack_size(128 << 10)
-                            .spawn(move || me.reaper())
-                            .is_ok()
-                    });
+                    let spawned = std::thread::Builder::new()
+                        .name("rtaio-kaio".into())
+                        .stack_size(128 << 10)
+                        .spawn(move || me.reaper())
+                        .is_ok();
                     sh.reaper.store(if spawned { REAPER_RUNNING } else { REAPER_NONE }, SeqCst);
                     if spawned {
                         stats::thread_started(stats::Thread::KaioReaper);

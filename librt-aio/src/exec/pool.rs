@@ -32,11 +32,6 @@ impl PoolExec {
             idle_timeout: s.idle,
             stack_size: 128 << 10,
             lanes: AIO_PRIO_DELTA_MAX as usize + 1,
-            // A worker woken for a request waits for the caller to sleep (or for a free CPU)
-            // rather than preempt it: with one CPU, 32 queued writes otherwise cost two context
-            // switches each (make bench, cached write QD32 on one CPU without io_uring:
-            // 0.75x glibc before, 1.13x after).
-            yield_on_wake: true,
         };
         let handler = move |task: Task| match task {
             Task::Request(req) => run(&req, &finish),

@@ -467,21 +467,11 @@ impl Shared {
     fn spawn_submitter(self: &Arc<Self>, live: &Arc<Live>) -> bool {
         let (me, l) = (self.clone(), live.clone());
         let _mask = sys::SignalMask::full();
-        // Woken for queued entries, it waits for the caller to sleep (or for a free CPU)
-        // rather than preempt it, as the pool's workers do (SCHED_BATCH): make bench, cached
-        // write QD32 on one CPU (the ring's row there): 277k/s before, 321k/s after (glibc
-        // 302k/s, three alternated rounds). The kernel's io_uring workers, its children,
-        // inherit that.
-        thread_pool::spawn_yielding(|yielded| {
-            std::thread::Builder::new()
-                .name("rtaio-uring".into())
-                .stack_size(128 << 10)
-                .spawn(move || {
-                    thread_pool::started_yielding(yielded);
-                    me.submitter(l)
-                })
-                .is_ok()
-        })
+        std::thread::Builder::new()
+            .name("rtaio-uring".into())
+            .stack_size(128 << 10)
+            .spawn(move || me.submitter(l))
+            .is_ok()
     }
 }
 

@@ -106,8 +106,6 @@ impl Notifier {
                     idle_timeout: idle,
                     stack_size: 512 << 10,
                     lanes: 1,
-                    // (The application's callbacks run here, with the policy it gave.)
-                    yield_on_wake: false,
                 },
                 run_job,
             ),
@@ -162,14 +160,13 @@ impl Notifier {
             // Not even one notification thread can be created: run it here rather than lose it.
             // Others may have queued behind the thread this submitter failed to start (they saw
             // its reserved slot): run theirs too if no thread is left to.
-            // (With the application's policy, not that of an rtaio thread that yields.)
-            Err(SubmitError::NoThread(job, _)) => thread_pool::as_before(|| {
+            Err(SubmitError::NoThread(job, _)) => {
                 run_job(job);
                 if self.pool.threads() == 0 {
                     self.pool.run_queued_here();
                 }
-            }),
-            Err(SubmitError::Stranded(_)) => thread_pool::as_before(|| self.pool.run_queued_here()),
+            }
+            Err(SubmitError::Stranded(_)) => self.pool.run_queued_here(),
         }
     }
 }

@@ -755,13 +755,10 @@ impl Callback {
         let arg = Box::into_raw(Box::new(*self)) as *mut c_void;
         let mut tid: libc::pthread_t = 0;
         let _mask = SignalMask::empty();
-        // (Attributes that inherit the scheduling policy inherit the application's, as from
-        // glibc's threads, not that of an rtaio thread that yields to others.)
-        let r = thread_pool::as_before(|| {
-            // SAFETY: `attr` is valid (`new`'s contract); `arg` is a leaked box the start
-            // routine reclaims.
-            unsafe { libc::pthread_create(&mut tid, self.attr as *const libc::pthread_attr_t, callback_thread, arg) }
-        });
+        // SAFETY: `attr` is valid (`new`'s contract); `arg` is a leaked box the start routine
+        // reclaims.
+        let r =
+            unsafe { libc::pthread_create(&mut tid, self.attr as *const libc::pthread_attr_t, callback_thread, arg) };
         if r != 0 {
             // SAFETY: the thread was not created; reclaim the box.
             drop(unsafe { Box::from_raw(arg as *mut Callback) });
