@@ -178,6 +178,36 @@ static inline int t_count_threads(void)
     return n;
 }
 
+/* The process's threads: up to `max` tids into `out`; returns how many (-1 without /proc). */
+static inline int t_threads(pid_t *out, int max)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max)
+        if (e->d_name[0] != '.')
+            out[n++] = (pid_t)atoi(e->d_name);
+    closedir(d);
+    return n;
+}
+
+/* Thread `tid`'s name (/proc/self/task/TID/comm, without the newline); "" if it is gone. */
+static inline void t_thread_name(pid_t tid, char *out, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    out[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (!fgets(out, (int)n, f))
+        out[0] = 0;
+    fclose(f);
+    out[strcspn(out, "\n")] = 0;
+}
+
 /* Temporary file, already unlinked. */
 static inline int t_tmpfile(void)
 {

@@ -19,11 +19,6 @@ static void on_done(union sigval v)
     notified++;
 }
 
-static int policy_of(const char *tid)
-{
-    return sched_getscheduler((pid_t)atoi(tid));
-}
-
 int main(void)
 {
     t_init("threads_policy");
@@ -63,35 +58,25 @@ int main(void)
     t_wait_atomic(&notified, 8, "SIGEV_THREAD notifications");
 
     int helpers = 0, notifiers = 0;
-    DIR *d = opendir("/proc/self/task");
-    CHECK(d != NULL);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[300], comm[64] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue; /* (gone) */
-        if (!fgets(comm, sizeof comm, f))
-            comm[0] = 0;
-        fclose(f);
-        comm[strcspn(comm, "\n")] = 0;
-        int p = policy_of(e->d_name);
+    pid_t tids[256];
+    int n = t_threads(tids, 256);
+    CHECK(n > 0);
+    for (int i = 0; i < n; i++) {
+        char comm[64];
+        t_thread_name(tids[i], comm, sizeof comm);
+        int p = sched_getscheduler(tids[i]);
         if (strncmp(comm, "rtaio-io-", 9) == 0 || strcmp(comm, "rtaio-uring") == 0) {
             helpers++;
             if (p != app)
-                FAILF("helper thread %s (%s) runs policy %d, not the application's %d", e->d_name,
-                      comm, p, app);
+                FAILF("helper thread %d (%s) runs policy %d, not the application's %d",
+                      (int)tids[i], comm, p, app);
         } else if (strncmp(comm, "rtaio-notify-", 13) == 0) {
             notifiers++;
             if (p != app)
-                FAILF("notification thread %s (%s) runs policy %d, not the application's %d",
-                      e->d_name, comm, p, app);
+                FAILF("notification thread %d (%s) runs policy %d, not the application's %d",
+                      (int)tids[i], comm, p, app);
         }
     }
-    closedir(d);
     if (helpers == 0)
         FAILF("no rtaio-io-N or rtaio-uring thread after 72 writes");
     if (notifiers == 0)
