@@ -30,7 +30,7 @@
 //! submitter sees the sleeper and bumps `wake_seq`, or the worker sees the task. A submitter
 //! that wakes a worker claims it (`Parked`): from then on the worker counts as searching, though
 //! it has not run yet, so the next submitters do not wake another one for the same work (with
-//! one CPU, the woken worker cannot run before the submitter blocks: without the claim every
+//! one CPU, the woken worker may not run before the submitter blocks: without the claim every
 //! submission woke one more). An idle worker leaving the pool decrements `threads` and then
 //! re-checks the queues, and a submitter re-checks `threads` after its push, so a task is never
 //! left with no thread to run it.
