@@ -9,7 +9,7 @@ use crate::core::{self, Submission};
 use crate::list::ListCtl;
 use crate::notify::evq;
 use crate::request::Op;
-use crate::sys::Errno;
+use crate::sys::{self, Errno};
 use crate::track;
 
 pub use crate::core::cancel;
@@ -23,14 +23,23 @@ pub fn submit(cb: AiocbRef<'static>, op: Op, vectored: bool) -> Result<(), Errno
 /// `aio_error`. Async-signal-safe. A request still in progress may be complete in a ring that
 /// nobody reaped yet: look there first (no hop through another thread).
 pub fn error(cb: AiocbRef<'_>) -> Result<i32, Errno> {
+    let mut yielding = false;
     if cb.status() == Status::InProgress {
         if let Some(c) = core::existing() {
             c.exec.poll(true);
+            yielding = c.exec.worker_yielding();
         }
     }
     match cb.status() {
         Status::Unknown => Err(libc::EINVAL),
-        Status::InProgress => Ok(libc::EINPROGRESS),
+        Status::InProgress => {
+            // With one CPU, a pool worker that gave it up runs again only when this thread
+            // sleeps or its time slice ends: a caller that polls gives it back.
+            if yielding {
+                sys::yield_now();
+            }
+            Ok(libc::EINPROGRESS)
+        }
         Status::Done { error, .. } | Status::Returned { error } => Ok(error),
     }
 }

@@ -11,6 +11,7 @@
 //! `sys::*_cancellable`, and while it sleeps it owns nothing that would need dropping.
 //! LIO_WAIT is not one, as in glibc (which disables cancellation around it).
 
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
@@ -32,8 +33,18 @@ pub fn sleeping() -> usize {
 }
 
 /// Wakes the sleepers of a status just published (`AiocbRef::publish` said some flagged it),
-/// and long-list waiters: called by every path that publishes a status.
+/// and long-list waiters: called by every path that publishes a status. On a thread that
+/// holds its wake-ups ([`hold_wakes`]) they are given later, by [`give_held_wakes`].
 pub fn wake_after_publish(flagged: Option<usize>) {
+    // (Only a pool worker ever holds: on any other thread, a signal handler's included, this
+    // is one thread-local load.)
+    if HOLDING.with(Cell::get) && hold(flagged) {
+        return;
+    }
+    wake_now(flagged);
+}
+
+fn wake_now(flagged: Option<usize>) {
     if let Some(word) = flagged {
         sys::futex_wake_addr(word, i32::MAX);
     }
@@ -41,6 +52,55 @@ pub fn wake_after_publish(flagged: Option<usize>) {
         COMPLETIONS.fetch_add(1, SeqCst);
         sys::futex_wake(&COMPLETIONS, i32::MAX);
     }
+}
+
+/// Wake-ups a thread holds at most; more are given at once.
+const HELD_MAX: usize = 64;
+const NO_WORD: usize = usize::MAX;
+
+thread_local! {
+    static HOLDING: Cell<bool> = const { Cell::new(false) };
+    /// The status words whose sleepers are owed a wake-up (NO_WORD: a status nobody flagged;
+    /// the long-list waiters are owed one either way).
+    static HELD: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps a wake-up for later; false if there is no room (then it is given now).
+fn hold(flagged: Option<usize>) -> bool {
+    HELD.with(|h| {
+        let mut h = h.borrow_mut();
+        if h.len() >= HELD_MAX {
+            return false;
+        }
+        h.push(flagged.unwrap_or(NO_WORD));
+        true
+    })
+}
+
+/// From now on, the calling thread (a pool worker) holds the wake-ups of the statuses it
+/// publishes (`hold`) or gives every one it holds and wakes at once again (`!hold`).
+pub fn hold_wakes(hold: bool) {
+    if !hold {
+        give_held_wakes();
+    }
+    HOLDING.with(|h| h.set(hold));
+}
+
+/// Gives every wake-up the calling thread holds, and holds no more: before a pool worker
+/// waits for anything (the pool's idle hook, a task that is not a buffered write).
+pub fn give_held_wakes() {
+    HOLDING.with(|h| h.set(false));
+    HELD.with(|h| {
+        let mut held = h.borrow_mut();
+        for &w in held.iter().filter(|&&w| w != NO_WORD) {
+            sys::futex_wake_addr(w, i32::MAX);
+        }
+        if !held.is_empty() && LONG_WAITERS.load(SeqCst) > 0 {
+            COMPLETIONS.fetch_add(1, SeqCst);
+            sys::futex_wake(&COMPLETIONS, i32::MAX);
+        }
+        held.clear();
+    });
 }
 
 /// How long `aio_suspend` looks before it sleeps, when looking has been paying off.
@@ -255,5 +315,70 @@ mod tests {
         let d = AiocbRef::leaked_for_test();
         d.state().store(crate::aiocb::ST_IN_PROGRESS | crate::aiocb::ST_IN_RING, SeqCst);
         assert_eq!(all_in_kernel(1, &|i| [Some(d)][i]), None);
+    }
+}
+
+#[cfg(test)]
+mod held_wakes {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    /// A thread asleep on `word` until it changes from 0; true once it has returned.
+    fn sleeper(word: &'static AtomicU32) -> Arc<AtomicBool> {
+        let back = Arc::new(AtomicBool::new(false));
+        let b = back.clone();
+        std::thread::spawn(move || {
+            while word.load(SeqCst) == 0 {
+                let _ = sys::futex_wait_until(word, 0, None);
+            }
+            b.store(true, SeqCst);
+        });
+        back
+    }
+
+    /// Waits until `f`, at most `secs` seconds.
+    fn within(secs: u64, f: impl Fn() -> bool) -> bool {
+        let end = std::time::Instant::now() + Duration::from_secs(secs);
+        while std::time::Instant::now() < end {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        f()
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // (futex)
+    fn a_holding_thread_wakes_nobody_until_it_gives_its_wakes() {
+        static W1: AtomicU32 = AtomicU32::new(0);
+        static W2: AtomicU32 = AtomicU32::new(0);
+        let (s1, s2) = (sleeper(&W1), sleeper(&W2));
+        std::thread::sleep(Duration::from_millis(50)); // (both asleep, most likely)
+        hold_wakes(true);
+        W1.store(1, SeqCst);
+        wake_after_publish(Some(W1.as_ptr() as usize));
+        std::thread::sleep(Duration::from_millis(50));
+        // (A sleeper may wake spuriously and see the word: only "woken at the end" is asserted.)
+        assert_eq!(HELD.with(|h| h.borrow().clone()), vec![W1.as_ptr() as usize], "held, not given");
+        // Another task that is not a buffered write: everything held is given first.
+        hold_wakes(false);
+        assert!(within(30, || s1.load(SeqCst)), "the held wake-up was given");
+        assert!(HELD.with(|h| h.borrow().is_empty()));
+        // Not holding: given at once.
+        W2.store(1, SeqCst);
+        wake_after_publish(Some(W2.as_ptr() as usize));
+        assert!(within(30, || s2.load(SeqCst)));
+        // Full: the next one is given at once.
+        hold_wakes(true);
+        for _ in 0..HELD_MAX {
+            wake_after_publish(None);
+        }
+        assert_eq!(HELD.with(|h| h.borrow().len()), HELD_MAX);
+        assert!(!hold(Some(1)), "no room: given now");
+        give_held_wakes();
+        assert!(HELD.with(|h| h.borrow().is_empty()));
+        assert!(!HOLDING.with(Cell::get), "the pool's idle hook ends the holding");
     }
 }

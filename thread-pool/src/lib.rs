@@ -23,7 +23,10 @@
 //!   take the queued ones in turn.
 //! - A worker that finds no work after a short task spins briefly before it parks (one at a
 //!   time): a submitter that sees it searching wakes nobody, so a steady stream of short tasks
-//!   costs no futex calls.
+//!   costs no futex calls. With one CPU it yields that CPU once instead (the submitter it
+//!   would wait for needs it), still searching for short tasks; for other tasks a yielding
+//!   worker does not count, since it runs again only when the submitter sleeps or its time
+//!   slice ends.
 //!
 //! Who wakes whom: `submit` pushes, then (SeqCst) reads the parked count; a parking worker
 //! increments it, then (SeqCst) re-checks the queues before sleeping on `wake_seq`. Either the
@@ -66,6 +69,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     pub stack_size: usize,
     pub lanes: usize,
+    /// Called on a worker each time it runs out of tasks, before it yields, spins or parks.
+    pub before_idle: Option<fn()>,
 }
 
 impl Default for Config {
@@ -77,6 +82,7 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(1),
             stack_size: 256 << 10,
             lanes: 1,
+            before_idle: None,
         }
     }
 }
@@ -124,6 +130,10 @@ struct Inner<T> {
     queued_long: AtomicUsize,
     /// Workers spinning before they park (at most one).
     spinning: AtomicUsize,
+    /// Workers that gave the CPU up once before parking (one CPU only): searching for short
+    /// tasks, not for the others.
+    yielding: AtomicUsize,
+    before_idle: Option<fn()>,
     short_workers: usize,
     parked: Parked,
     wake_seq: AtomicU32,
@@ -184,6 +194,8 @@ impl<T: Send + 'static> Pool<T> {
                 active_short: AtomicUsize::new(0),
                 queued_long: AtomicUsize::new(0),
                 spinning: AtomicUsize::new(0),
+                yielding: AtomicUsize::new(0),
+                before_idle: cfg.before_idle,
                 short_workers: if cfg.short_workers > 0 {
                     cfg.short_workers
                 } else {
@@ -289,8 +301,13 @@ impl<T: Send + 'static> Pool<T> {
             if searching > 0 || inner.active_short.load(SeqCst) >= inner.short_workers {
                 return Ok(());
             }
-        } else if searching > 0 && searching >= inner.queued() {
-            return Ok(());
+        } else {
+            // A worker that yielded its CPU runs again only when the caller sleeps or its time
+            // slice ends: not soon enough for a task that may wait for the device.
+            let searching = searching.saturating_sub(inner.yielding.load(SeqCst));
+            if searching > 0 && searching >= inner.queued() {
+                return Ok(());
+            }
         }
         if inner.parked.claim() {
             inner.wake_one();
@@ -300,6 +317,12 @@ impl<T: Send + 'static> Pool<T> {
             return self.spawn_worker();
         }
         Ok(())
+    }
+
+    /// A worker gave its CPU up and waits for it (one CPU only): a thread that polls for a task's
+    /// completion should give the CPU up too. Async-signal-safe (one atomic load).
+    pub fn worker_yielding(&self) -> bool {
+        self.inner.yielding.load(SeqCst) > 0
     }
 
     /// Short tasks queued in the shared lanes or running now, if a short task submitted now
@@ -598,6 +621,19 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
                 inner.active_short.fetch_sub(1, SeqCst);
             }
             inner.active.fetch_sub(1, SeqCst);
+            continue;
+        }
+        if let Some(f) = inner.before_idle {
+            f();
+        }
+        // With one CPU: after a short task, give the CPU back to the caller once before
+        // parking, still counted as searching for short tasks: the caller's next buffered
+        // writes then wake nobody, and this worker takes them when the caller sleeps.
+        if last_short && spin::cpus() == 1 {
+            last_short = false;
+            inner.yielding.fetch_add(1, SeqCst);
+            sys::yield_now();
+            inner.yielding.fetch_sub(1, SeqCst);
             continue;
         }
         // Look a little longer before parking (one worker at a time), still counted as

@@ -91,3 +91,9 @@ impl Drop for BlockAll {
         };
     }
 }
+
+/// Gives the CPU to another runnable thread, if any.
+pub fn yield_now() {
+    // SAFETY: sched_yield takes no arguments.
+    unsafe { libc::sched_yield() };
+}

@@ -83,6 +83,12 @@ pub trait Executor: Send + Sync {
     /// collected without it (async-signal-safe).
     fn before_sleep(&self) {}
 
+    /// A thread of this executor gave up the CPU that a caller polling for a completion holds,
+    /// and waits for it (one CPU only): the caller should give it back (async-signal-safe).
+    fn worker_yielding(&self) -> bool {
+        false
+    }
+
     /// Waits in the kernel for completions of this executor's requests, the kernel waking this
     /// thread itself (no hop through another thread), then reaps them as [`Executor::poll`]
     /// with `signal_safe` does. For a thread whose awaited requests are all this executor's

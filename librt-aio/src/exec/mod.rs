@@ -268,6 +268,10 @@ impl Executor for Executors {
         self.kaio.before_sleep();
     }
 
+    fn worker_yielding(&self) -> bool {
+        self.pool.worker_yielding()
+    }
+
     fn kernel_wait(&self, queue: KernelQueue, still: &dyn Fn() -> bool) -> Option<Result<(), Errno>> {
         match queue {
             KernelQueue::Aio => self.kaio.kernel_wait(queue, still),

@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::exec::executor::{Executor, Finish, Work};
 use crate::request::{Data, Op, Request};
 use crate::sys::{self, Errno};
+use crate::wait;
 
 pub struct PoolExec {
     pool: Pool<Task>,
@@ -32,10 +33,21 @@ impl PoolExec {
             idle_timeout: s.idle,
             stack_size: 128 << 10,
             lanes: AIO_PRIO_DELTA_MAX as usize + 1,
+            before_idle: Some(wait::give_held_wakes),
         };
+        // With one CPU, the waiters of a run of buffered writes are woken once the run is
+        // over, not after each write: a woken waiter would take the CPU from the worker, reap
+        // one completion and sleep again, two context switches per write (wait.rs).
+        let one_cpu = thread_pool::cpus() == 1;
         let handler = move |task: Task| match task {
-            Task::Request(req) => run(&req, &finish),
-            Task::Work(work) => work(),
+            Task::Request(req) => {
+                wait::hold_wakes(one_cpu && req.quick);
+                run(&req, &finish)
+            }
+            Task::Work(work) => {
+                wait::hold_wakes(false);
+                work()
+            }
         };
         PoolExec { pool: Pool::new(cfg, handler) }
     }
@@ -45,6 +57,11 @@ impl PoolExec {
     /// More than one CPU to run on: work handed to a worker can run beside the caller.
     pub fn spare_core(&self) -> bool {
         thread_pool::cpus() > 1
+    }
+
+    /// A worker waits for the CPU the caller holds (one CPU: thread-pool's yield).
+    pub fn worker_yielding(&self) -> bool {
+        self.pool.worker_yielding()
     }
 
     /// Short tasks queued or running; None if no thread would be there for another one.
@@ -108,9 +125,13 @@ impl Executor for PoolExec {
 fn run(req: &Arc<Request>, finish: &Finish) {
     if req.claim() {
         finish(req, execute(req));
-    } else if req.wait_helped() {
-        // A thread waiting for it ran it and published its status (`core/help.rs`).
-        finish(req, req.helped_result());
+    } else {
+        // (It may wait for the thread running it: nobody else waits for this one.)
+        wait::give_held_wakes();
+        if req.wait_helped() {
+            // A thread waiting for it ran it and published its status (`core/help.rs`).
+            finish(req, req.helped_result());
+        }
     }
     // (else cancelled or refused while queued)
 }

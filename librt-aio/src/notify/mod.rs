@@ -106,6 +106,7 @@ impl Notifier {
                     idle_timeout: idle,
                     stack_size: 512 << 10,
                     lanes: 1,
+                    before_idle: None,
                 },
                 run_job,
             ),

@@ -55,6 +55,12 @@ pub fn random_u64() -> u64 {
     v
 }
 
+/// Gives the CPU to another runnable thread, if any. Async-signal-safe.
+pub fn yield_now() {
+    // SAFETY: sched_yield takes no arguments.
+    unsafe { libc::sched_yield() };
+}
+
 pub fn getpid() -> pid_t {
     // SAFETY: cannot fail.
     unsafe { libc::getpid() }
