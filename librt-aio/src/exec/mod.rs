@@ -89,11 +89,10 @@ impl Executor for Executors {
         // io_uring sends every buffered write to a kernel worker (ext4 cannot take one without
         // blocking: RWF_NOWAIT is refused), a wake-up per write; the pool's short-task lane
         // copies them in turn on a running worker: 2.6x the throughput measured (make bench,
-        // cached writes QD32). RTAIO_BACKEND=uring keeps them on the ring, and so does one
-        // CPU to run on, where the worker only takes turns with the caller: there the ring's
-        // kernel workers do better (taskset -c 0, cached writes QD32: 243k/s on the ring,
-        // 185k/s on the pool, glibc 244k/s).
-        let uring = uring && !(spec.quick && self.backend == Backend::Auto && self.pool.spare_core());
+        // cached writes QD32), and with one CPU, where its worker yields to the caller and
+        // wakes the waiters once per run (thread-pool, wait.rs), 390k/s against 230k/s on the
+        // ring (glibc 223k/s). RTAIO_BACKEND=uring keeps them on the ring.
+        let uring = uring && !(spec.quick && self.backend == Backend::Auto);
         // An fsync of a regular file waits for the device on a kernel worker either way; on
         // the ring its completion then passes through the submitter thread before it reaches
         // the waiter, on the pool the worker publishes it: make bench, write+fdatasync x4,
