@@ -48,6 +48,11 @@ fn wake_now(flagged: Option<usize>) {
     if let Some(word) = flagged {
         sys::futex_wake_addr(word, i32::MAX);
     }
+    wake_long_waiters();
+}
+
+/// A completion for the long-list waiters, if any wait.
+fn wake_long_waiters() {
     if LONG_WAITERS.load(SeqCst) > 0 {
         COMPLETIONS.fetch_add(1, SeqCst);
         sys::futex_wake(&COMPLETIONS, i32::MAX);
@@ -80,24 +85,28 @@ fn hold(flagged: Option<usize>) -> bool {
 /// From now on, the calling thread (a pool worker) holds the wake-ups of the statuses it
 /// publishes (`hold`) or gives every one it holds and wakes at once again (`!hold`).
 pub fn hold_wakes(hold: bool) {
-    if !hold {
+    if hold {
+        HOLDING.with(|h| h.set(true));
+    } else {
         give_held_wakes();
     }
-    HOLDING.with(|h| h.set(hold));
 }
 
 /// Gives every wake-up the calling thread holds, and holds no more: before a pool worker
 /// waits for anything (the pool's idle hook, a task that is not a buffered write).
 pub fn give_held_wakes() {
-    HOLDING.with(|h| h.set(false));
+    // Only a holding thread holds anything: every other one (every pool worker on more than
+    // one CPU, after each task) stops at this one thread-local access.
+    if !HOLDING.with(|h| h.replace(false)) {
+        return;
+    }
     HELD.with(|h| {
         let mut held = h.borrow_mut();
         for &w in held.iter().filter(|&&w| w != NO_WORD) {
             sys::futex_wake_addr(w, i32::MAX);
         }
-        if !held.is_empty() && LONG_WAITERS.load(SeqCst) > 0 {
-            COMPLETIONS.fetch_add(1, SeqCst);
-            sys::futex_wake(&COMPLETIONS, i32::MAX);
+        if !held.is_empty() {
+            wake_long_waiters();
         }
         held.clear();
     });
