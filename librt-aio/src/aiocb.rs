@@ -334,6 +334,19 @@ impl<'a> AiocbRef<'a> {
         self.state().store(ST_IN_PROGRESS, Release);
     }
 
+    /// Marks the aiocb as a request of this process that completed in its submitting call:
+    /// `begin` and `publish` at once. It is never seen in progress, so no `aio_suspend` can have
+    /// flagged itself on it (the status word's previous state cannot be in progress: `submit`
+    /// refuses such an aiocb), and one release store makes it final, not a swap.
+    pub fn begin_done(&self, track_word: u64, value: isize, error: i32) {
+        self.track_word().store(track_word, Relaxed);
+        self.error_code().store(error, Relaxed);
+        self.return_value().store(value as i64, Relaxed);
+        self.owner_gen().store(fork_gen(), Relaxed);
+        self.tag().store(self.expected_tag(), Relaxed);
+        self.state().store(ST_DONE, Release);
+    }
+
     /// Publishes the final result: the one way every path makes a status final. Returns the
     /// address of the status word if `aio_suspend` sleepers flagged it: the caller wakes them
     /// (the address is only a futex key by then). After this the aiocb must not be touched:

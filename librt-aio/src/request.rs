@@ -158,8 +158,6 @@ pub struct Spec {
     pub depth: usize,
     /// Submission time for the statistics (`stats::stamp`: 0 when they are off).
     pub stamp: u64,
-    /// Completed (or failed) in the submitting thread, before it was registered.
-    pub ran_inline: bool,
 }
 
 pub struct Request {
@@ -299,6 +297,11 @@ impl Request {
     /// At completion: nothing performs I/O for this request any more (the kernel holds its own
     /// reference), so the file is released now, not when the last holder of the request lets go.
     pub fn take_file(&self) -> Option<Arc<FileRef>> {
+        // Set only at registration, before any executor sees the request: without it there is
+        // nothing to take, and no lock to pay for (every page-cache hit completes here).
+        if !self.has_file.load(Acquire) {
+            return None;
+        }
         self.file.lock().take()
     }
 

@@ -52,7 +52,7 @@ impl Core {
     pub(crate) fn publish_status(&self, req: &Request, result: Result<usize, Errno>) {
         self.outstanding.fetch_sub(1, Release);
         req.mark_published_early();
-        count(req, result);
+        count(req, exec_of(req), result);
         let (value, error) = split(result);
         req.set_final_errno(error);
         if let Some(cb) = req.aiocb {
@@ -61,53 +61,58 @@ impl Core {
     }
 
     /// Finishes a request that completed (or failed) in the submitting call: never registered
-    /// anywhere, so nothing can follow it, and it needs no place on the heap.
-    pub(crate) fn finish_inline(&self, spec: Spec, result: Result<usize, Errno>) {
-        let req = Request::new(Spec { ran_inline: true, ..spec });
-        self.complete(&req, result);
+    /// anywhere, so nothing can follow it, and nobody but this thread ever saw it: its status
+    /// and notification are all there is, and no `Request` is built for it.
+    pub(crate) fn finish_inline(&self, spec: Spec, track_word: u64, result: Result<usize, Errno>) {
+        count(&spec, stats::Exec::Inline, result);
+        if let Some(cb) = spec.aiocb {
+            let (value, error) = split(result);
+            cb.begin_done(track_word, value, error);
+        }
+        self.notify_done(&spec, result.is_err(), true);
     }
 
     fn finish_into(&self, req: &Arc<Request>, result: Result<usize, Errno>, ready: &mut Vec<Arc<Request>>) {
         self.complete(req, result);
-        // Last, leave the table: until now aio_cancel finds the request (and sees it DONE). A
-        // request that completed (or failed) in the submitting call was never in it.
-        if !req.ran_inline {
-            self.fds.release(req, ready);
-        }
+        // Last, leave the table: until now aio_cancel finds the request (and sees it DONE).
+        self.fds.release(req, ready);
     }
 
     /// The completion sequence up to leaving the descriptor table.
     fn complete(&self, req: &Request, result: Result<usize, Errno>) {
-        let (value, error) = split(result);
         if !req.was_published_early() {
-            // No longer outstanding before the caller can see it complete and resubmit (one
-            // that completed in the submitting call never was).
-            if !req.ran_inline {
-                self.outstanding.fetch_sub(1, Release);
-            }
+            // No longer outstanding before the caller can see it complete and resubmit.
+            self.outstanding.fetch_sub(1, Release);
             req.mark_finishing();
-            req.set_final_errno(error);
-            count(req, result);
             // rtaio's reference to the file goes before the status is final.
             drop(req.take_file());
+            count(req, exec_of(req), result);
+            let (value, error) = split(result);
+            req.set_final_errno(error);
             if let Some(cb) = req.aiocb {
                 wait::wake_after_publish(cb.publish(value, error));
             }
         }
         req.mark_done();
-        if let Some(slot) = req.track {
+        self.notify_done(req, result.is_err(), false);
+    }
+
+    /// What follows a final status: tracking, notification, the list's count. `inline`: the
+    /// request completed in its submitting call.
+    fn notify_done(&self, spec: &Spec, failed: bool, inline: bool) {
+        if let Some(slot) = spec.track {
             self.tracker().completed(slot);
         }
-        if let (Notify::Eventfd(t), Some(cb)) = (&req.notify, req.aiocb) {
+        if let (Notify::Eventfd(t), Some(cb)) = (&spec.notify, spec.aiocb) {
             t.enqueue(cb.addr());
         }
-        self.notifier.deliver(&req.notify);
-        if let Some(l) = &req.list {
-            if req.ran_inline {
+        self.notifier.deliver(&spec.notify);
+        if let Some(l) = &spec.list {
+            if inline {
                 // Never pending: the submitting call holds the list's own count meanwhile.
-                l.note_failed(error != 0);
+                l.note_failed(failed);
             } else {
-                l.count_done(error != 0, &self.notifier);
+                l.count_done(failed, &self.notifier);
             }
         }
     }
@@ -136,25 +141,29 @@ impl Core {
     }
 }
 
-/// The statistics' record of a status being published (nothing when they are off).
-fn count(req: &Request, result: Result<usize, Errno>) {
-    if !stats::on() {
-        return;
-    }
-    let exec = match req.route() {
-        _ if req.ran_inline => stats::Exec::Inline,
+/// Which executor ran a request that did not complete in its submitting call, for the
+/// statistics.
+fn exec_of(req: &Request) -> stats::Exec {
+    match req.route() {
         _ if req.is_helping() => stats::Exec::Waiter,
         Route::Uring => stats::Exec::Uring,
         Route::Kaio => stats::Exec::Kaio,
         Route::Pool => stats::Exec::Pool,
-    };
-    let op = match req.op {
+    }
+}
+
+/// The statistics' record of a status being published (nothing when they are off).
+fn count(spec: &Spec, exec: stats::Exec, result: Result<usize, Errno>) {
+    if !stats::on() {
+        return;
+    }
+    let op = match spec.op {
         Op::Read => stats::OpKind::Read,
         Op::Write => stats::OpKind::Write,
         Op::Sync { data_only: false } => stats::OpKind::Fsync,
         Op::Sync { data_only: true } => stats::OpKind::Fdatasync,
     };
-    stats::completed(exec, op, result, req.stamp);
+    stats::completed(exec, op, result, spec.stamp);
 }
 
 fn split(result: Result<usize, Errno>) -> (isize, i32) {

@@ -133,7 +133,6 @@ impl Core {
             positional: true,
             depth: self.unreturned.fetch_add(1, Relaxed) + 1,
             stamp: stats::stamp(),
-            ran_inline: false,
         };
         let track_word = slot.map_or(0, |s| track::encode(s, aiocb::fork_gen()));
         // A stream's read with no other read of the descriptor in flight completes now if data
@@ -149,8 +148,7 @@ impl Core {
         if let Some(f) = hinted {
             let now = attempt(f);
             if let Now::Done(n) = now {
-                cb.begin(track_word);
-                self.finish_inline(spec, Ok(n));
+                self.finish_inline(spec, track_word, Ok(n));
                 return Ok(());
             }
             tried = Some(now);
@@ -160,8 +158,7 @@ impl Core {
         let flags = flags.unwrap_or(0);
         // Accepted, and failed at once (status, then notification), as if performed.
         if let Some(e) = fail {
-            cb.begin(track_word);
-            self.finish_inline(spec, Err(e));
+            self.finish_inline(spec, track_word, Err(e));
             return Ok(());
         }
         // A page-cache hit completes in this call, before the request is registered anywhere:
@@ -172,8 +169,7 @@ impl Core {
         };
         match now {
             Now::Done(n) => {
-                cb.begin(track_word);
-                self.finish_inline(spec, Ok(n));
+                self.finish_inline(spec, track_word, Ok(n));
                 return Ok(());
             }
             Now::Stream => kind = Some(FileKind::Stream),
