@@ -12,7 +12,8 @@
  *  - EINVAL calls do not consume a completed request;
  *  - a request that fails at completion (EFAULT): -1, errno EFAULT, *iocbp == the aiocb;
  *  - SIGEV_EVENTFD requests are never returned (completed or in flight: EAGAIN at once);
- *  - a request retrieved with aio_return is not returned later; a completed aiocb that is
+ *  - a request retrieved with aio_return is not returned later (a page-cache hit, which rtaio
+ *    completes inside aio_read, included: nothing is left to wait for); a completed aiocb that is
  *    submitted again is returned once, with the new result;
  *  - a signal handler interrupting a wait (no SA_RESTART, SA_RESTART, with a timeout) →
  *    -1/EINTR, and the request is still returned afterwards;
@@ -209,10 +210,33 @@ int main(void)
     t_fill_random(filedata, sizeof filedata);
     t_pwrite_all(fd, filedata, sizeof filedata, 0);
 
-    /* ---------- one completed request ---------- */
-    t_phase("basic");
     static struct aiocb cb[8];
     static unsigned char wbuf[100], rbuf[100];
+
+    /* a read of data just written (a page-cache hit: rtaio completes it inside aio_read),
+     * retrieved by aio_return: the application may free the aiocb at once, and nothing is
+     * left for aio_waitcomplete (which must not touch the freed aiocb: unmapped here) */
+    t_phase("aio_return of a page-cache hit, aiocb freed");
+    {
+        long pg = sysconf(_SC_PAGESIZE);
+        struct aiocb *mcb = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        CHECK(mcb != MAP_FAILED);
+        t_cb(mcb, fd, rbuf, 100, 0);
+        CHECK_OK(aio_read(mcb));
+        CHECK_EQ(t_wait(mcb), 0);
+        CHECK_EQ(aio_return(mcb), 100);
+        CHECK(memcmp(rbuf, filedata, 100) == 0);
+        CHECK_OK(munmap(mcb, pg));
+        z = ts_zero();
+        WC_ERR(&z, EAGAIN, "zero timeout, the only request retrieved by aio_return");
+        t0 = t_now();
+        WC_ERR(NULL, EAGAIN, "NULL timeout, the only request retrieved by aio_return");
+        if (t_now() - t0 > 2.0)
+            FAILF("NULL timeout after aio_return: EAGAIN only after %.1f s", t_now() - t0);
+    }
+
+    /* ---------- one completed request ---------- */
+    t_phase("basic");
     t_fill_random(wbuf, sizeof wbuf);
     t_cb(&cb[0], fd, wbuf, 100, 200);
     CHECK_OK(aio_write(&cb[0]));
