@@ -41,6 +41,7 @@ mod lio;
 mod list;
 mod notify;
 mod request;
+mod spare;
 mod stats;
 mod sys;
 mod track;

@@ -12,6 +12,7 @@ use crate::fdhint;
 use crate::list::ListCtl;
 use crate::notify::Notify;
 use crate::request::{CancelOutcome, Chain, Data, Op, Request, Route, Spec};
+use crate::spare;
 use crate::stats;
 use crate::sys::{self, Errno, FileKind};
 use crate::track;
@@ -203,7 +204,7 @@ impl Core {
         };
         spec.positional = kind != FileKind::Stream && !spec.append;
         self.exec.plan(&mut spec, flags, kind);
-        let req = Arc::new(Request::new(spec));
+        let req = spare::request(spec);
         cb.begin(track_word);
         // Not regular files: the request runs on rtaio's own reference to the file (fileref.rs).
         if !self.fds.register(&req, kind == FileKind::Stream, (kind == FileKind::File).then_some(flags)) {

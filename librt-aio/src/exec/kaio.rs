@@ -38,6 +38,7 @@ use crate::config::{Backend, Faults, Settings};
 use crate::exec::executor::{start_or_fail, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
+use crate::spare;
 use crate::stats;
 use crate::sys::{self, arcs::ArcStack, Errno};
 use crate::wait;
@@ -509,6 +510,7 @@ impl Shared {
             return;
         }
         (self.finish)(&req, result_of(&req, res));
+        spare::give(req);
     }
 
     /// The reaper thread: finishes completions while someone needs that, reaps lazily

@@ -11,6 +11,7 @@ use crate::abi::AIO_PRIO_DELTA_MAX;
 use crate::config::Settings;
 use crate::exec::executor::{Executor, Finish, Work};
 use crate::request::{Data, Op, Request};
+use crate::spare;
 use crate::sys::{self, Errno};
 use crate::wait;
 
@@ -42,7 +43,8 @@ impl PoolExec {
         let handler = move |task: Task| match task {
             Task::Request(req) => {
                 wait::hold_wakes(one_cpu && req.quick);
-                run(&req, &finish)
+                run(&req, &finish);
+                spare::give(req);
             }
             Task::Work(work) => {
                 wait::hold_wakes(false);

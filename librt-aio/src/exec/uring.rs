@@ -50,6 +50,7 @@ use crate::config::Settings;
 use crate::exec::executor::{Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
+use crate::spare;
 use crate::stats;
 use crate::sys::{
     self,
@@ -360,6 +361,7 @@ impl Shared {
         }
         self.uncount(&req);
         (self.finish)(&req, result_of(&req, res));
+        spare::give(req);
     }
 
     /// The submitter thread.

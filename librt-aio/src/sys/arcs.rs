@@ -69,11 +69,15 @@ pub struct ArcStack<T: Linked> {
 
 impl<T: Linked> Default for ArcStack<T> {
     fn default() -> Self {
-        ArcStack { head: AtomicPtr::new(std::ptr::null_mut()) }
+        Self::new()
     }
 }
 
 impl<T: Linked> ArcStack<T> {
+    pub const fn new() -> Self {
+        ArcStack { head: AtomicPtr::new(std::ptr::null_mut()) }
+    }
+
     /// Pushes one reference. Async-signal-safe, lock-free, no allocation.
     pub fn push(&self, v: Arc<T>) {
         let node = Arc::into_raw(v) as *mut T;
