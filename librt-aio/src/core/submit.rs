@@ -146,15 +146,28 @@ impl Core {
             now => now,
         };
         let mut tried = None;
+        let mut known_file = false;
         if let Some(f) = hinted {
             let now = attempt(f);
             if let Now::Done(n) = now {
                 self.finish_inline(spec, track_word, Ok(n));
                 return Ok(());
             }
+            let undone = matches!(now, Now::Later | Now::Share);
             tried = Some(now);
-            flags = ask_flags(fd).ok();
-            fail = fails(flags);
+            // Not done now (not cached, or shared by a deep queue), on a number with live
+            // requests on a regular file that had these same flags: that file still (as for
+            // `kind` below), and no change of its flags since can matter to this read: O_APPEND
+            // and O_ASYNC do nothing to a read, O_DIRECT set since only changes who waits, and
+            // O_NONBLOCK set since, which io_uring would honour, is redone on the pool there
+            // (`uring.rs`). No `fcntl` then: one per read of a deep queue otherwise. (Flags
+            // with O_DIRECT are asked again: one cleared since must not take a buffered read
+            // to native AIO, which would wait in io_submit.)
+            known_file = undone && f & libc::O_DIRECT == 0 && self.fds.live_file(fd, f);
+            if !known_file {
+                flags = ask_flags(fd).ok();
+                fail = fails(flags);
+            }
         }
         let flags = flags.unwrap_or(0);
         // Accepted, and failed at once (status, then notification), as if performed.
@@ -194,8 +207,13 @@ impl Core {
         }
         // A number with live requests on a regular file, unchanged flags: that file still
         // (those requests run on the number too), without an fstat.
-        let kind =
-            kind.unwrap_or_else(|| if self.fds.live_file(fd, flags) { FileKind::File } else { sys::file_kind(fd) });
+        let kind = kind.unwrap_or_else(|| {
+            if known_file || self.fds.live_file(fd, flags) {
+                FileKind::File
+            } else {
+                sys::file_kind(fd)
+            }
+        });
         spec.chain = match (kind, op) {
             (FileKind::Stream, Op::Read) => Some(Chain::Reads),
             (FileKind::Stream, Op::Write) => Some(Chain::Writes),

@@ -59,7 +59,7 @@ impl Executors {
         Executors {
             backend: s.backend,
             inline: s.inline,
-            uring: uring::Uring::new(s, uring_wanted, finish.clone(), publish.clone()),
+            uring: uring::Uring::new(s, uring_wanted, finish.clone(), publish.clone(), pool.clone()),
             kaio: kaio::Kaio::new(s, finish, publish, pool.clone()),
             pool,
         }

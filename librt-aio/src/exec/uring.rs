@@ -47,7 +47,7 @@ use thread_pool::SpinBudget;
 
 use crate::aiocb::KernelQueue;
 use crate::config::Settings;
-use crate::exec::executor::{Executor, Finish, Publish};
+use crate::exec::executor::{start_or_fail, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
 use crate::spare;
@@ -135,10 +135,12 @@ struct Shared {
     setup_fault: Option<i32>,
     finish: Finish,
     publish: Publish,
+    /// Where a request the ring would not wait for goes (see `redo_elsewhere`).
+    fallback: Arc<dyn Executor>,
 }
 
 impl Uring {
-    pub fn new(s: &Settings, enabled: bool, finish: Finish, publish: Publish) -> Uring {
+    pub fn new(s: &Settings, enabled: bool, finish: Finish, publish: Publish, fallback: Arc<dyn Executor>) -> Uring {
         Uring {
             shared: Arc::new(Shared {
                 live: Mutex::new(None),
@@ -153,6 +155,7 @@ impl Uring {
                 setup_fault: s.faults.io_uring_setup,
                 finish,
                 publish,
+                fallback,
             }),
         }
     }
@@ -303,7 +306,10 @@ impl Shared {
                 |req, res| {
                     mark_in_ring(&req, false);
                     if signal_safe {
-                        if !(self.publish)(&req, result_of(&req, res)) || request::held_back() > 0 {
+                        if redo_elsewhere(&req, res)
+                            || !(self.publish)(&req, result_of(&req, res))
+                            || request::held_back() > 0
+                        {
                             wake = true; // someone must finish it, or release what waits on it
                         }
                         req.deferred_result.store(res, Relaxed);
@@ -340,6 +346,14 @@ impl Shared {
     /// only in part continues with the rest, so that the request writes everything, as one
     /// blocking write() does; the result is the sum.
     fn completed(&self, live: &Live, req: Arc<Request>, res: i64) {
+        if redo_elsewhere(&req, res) {
+            self.uncount(&req);
+            stats::fallback(stats::Fallback::UringToPool, libc::EAGAIN, 1);
+            req.to_pool();
+            req.unclaim();
+            start_or_fail(&*self.fallback, vec![req], &self.finish);
+            return;
+        }
         if res > 0 && req.op == Op::Write && !req.positional {
             if let Data::Buf(b) = req.data {
                 let done = req.progress.fetch_add(res as usize, Relaxed) + res as usize;
@@ -478,6 +492,16 @@ impl Shared {
 }
 
 /// The result of a completion (for a write continued after a partial one, the sum).
+/// io_uring may honour O_NONBLOCK on a regular file (EAGAIN rather than wait for the disk:
+/// older kernels, file systems that cannot read without blocking); read() and write() do not,
+/// and neither does glibc's AIO. `plan` keeps such descriptors off the ring, but on flags learnt
+/// earlier (`submit`: a read on a number with live requests asks no `fcntl`), so one set since
+/// may reach it: the pool does the request again, waiting as read() would. (A device that
+/// honours O_NONBLOCK answers EAGAIN there too.)
+fn redo_elsewhere(req: &Request, res: i64) -> bool {
+    res == -(libc::EAGAIN as i64) && req.positional && !matches!(req.op, Op::Sync { .. }) && !req.cancel_requested()
+}
+
 fn result_of(req: &Request, res: i64) -> Result<usize, sys::Errno> {
     let done = req.progress.load(Relaxed);
     // ECANCELED nobody asked for: the kernel could not start a worker for it (io-wq under
@@ -673,5 +697,26 @@ impl Executor for Uring {
 
     fn set_limits(&self, _max_threads: usize, idle: Duration) {
         self.shared.idle_ms.store(idle.as_millis().max(1) as u64, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Spec;
+
+    #[test]
+    fn only_an_eagain_of_a_positional_transfer_is_redone_on_the_pool() {
+        let eagain = -(libc::EAGAIN as i64);
+        let req = |op, positional| Request::new(Spec { op, positional, ..Spec::default() });
+        assert!(redo_elsewhere(&req(Op::Read, true), eagain));
+        assert!(redo_elsewhere(&req(Op::Write, true), eagain));
+        assert!(!redo_elsewhere(&req(Op::Read, true), 4096), "a transfer that happened stands");
+        assert!(!redo_elsewhere(&req(Op::Read, true), -(libc::EIO as i64)), "a genuine error stands");
+        assert!(!redo_elsewhere(&req(Op::Read, false), eagain), "a stream's EAGAIN is its own answer");
+        assert!(!redo_elsewhere(&req(Op::Sync { data_only: true }, true), eagain));
+        let cancelled = req(Op::Read, true);
+        cancelled.request_cancel(true);
+        assert!(!redo_elsewhere(&cancelled, eagain), "a cancelled request is not started again");
     }
 }
