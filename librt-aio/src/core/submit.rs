@@ -159,7 +159,7 @@ impl Core {
             // requests on a regular file that had these same flags: that file still (as for
             // `kind` below), and no change of its flags since can matter to this read: O_APPEND
             // and O_ASYNC do nothing to a read, O_DIRECT set since only changes who waits, and
-            // O_NONBLOCK set since, which io_uring would honour, is redone on the pool there
+            // O_NONBLOCK set since, which io_uring may honour, is redone on the pool there
             // (`uring.rs`). No `fcntl` then: one per read of a deep queue otherwise. (Flags
             // with O_DIRECT are asked again: one cleared since must not take a buffered read
             // to native AIO, which would wait in io_submit.)

@@ -491,7 +491,6 @@ impl Shared {
     }
 }
 
-/// The result of a completion (for a write continued after a partial one, the sum).
 /// io_uring may honour O_NONBLOCK on a regular file (EAGAIN rather than wait for the disk:
 /// older kernels, file systems that cannot read without blocking); read() and write() do not,
 /// and neither does glibc's AIO. `plan` keeps such descriptors off the ring, but on flags learnt
@@ -502,6 +501,7 @@ fn redo_elsewhere(req: &Request, res: i64) -> bool {
     res == -(libc::EAGAIN as i64) && req.positional && !matches!(req.op, Op::Sync { .. }) && !req.cancel_requested()
 }
 
+/// The result of a completion (for a write continued after a partial one, the sum).
 fn result_of(req: &Request, res: i64) -> Result<usize, sys::Errno> {
     let done = req.progress.load(Relaxed);
     // ECANCELED nobody asked for: the kernel could not start a worker for it (io-wq under
