@@ -87,11 +87,15 @@ mod tests {
             assert_ne!(Arc::as_ptr(&b), addr, "a request someone still holds is never reused");
             assert_eq!(other.fd, 7, "and is left as it was");
             give(other); // the last reference: kept for reuse
+                         // Had it been freed, malloc would hand its block to the next allocation of its
+                         // size: this one, not the request below.
+            let decoy = Arc::new(Request::new(Spec::default()));
             let c = request(Spec { fd: 9, ..Spec::default() });
             assert_eq!(c.fd, 9, "a reused allocation is a new request");
             assert_eq!(Arc::strong_count(&c), 1);
             reused |= Arc::as_ptr(&c) == addr;
-            drop((b, c));
+            assert_ne!(Arc::as_ptr(&decoy), addr, "a request kept for reuse is not freed");
+            drop((b, c, decoy));
             if reused {
                 break;
             }
