@@ -41,7 +41,7 @@
 //! A pool does not survive `fork()` in the child (its threads do not exist there): the owner
 //! must forget it in the child and build a new one.
 //!
-//! Its system calls (futex, signal mask) are the `kernel-aio` crate's wrappers.
+//! Its system calls (futex, signal mask, sched_yield) are in `sys.rs`.
 
 use std::any::Any;
 use std::cell::RefCell;

@@ -1,5 +1,5 @@
-//! The pool's system calls: the signal mask around thread creation, and the futex its idle
-//! workers sleep on. The crate's one `unsafe` module.
+//! The pool's system calls: the signal mask around thread creation, the futex its idle
+//! workers sleep on, and the yield of a worker on one CPU. The crate's one `unsafe` module.
 
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;

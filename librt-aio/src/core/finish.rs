@@ -52,7 +52,7 @@ impl Core {
     pub(crate) fn publish_status(&self, req: &Request, result: Result<usize, Errno>) {
         self.outstanding.fetch_sub(1, Release);
         req.mark_published_early();
-        count(req, exec_of(req), result);
+        count(req, || exec_of(req), result);
         let (value, error) = split(result);
         req.set_final_errno(error);
         if let Some(cb) = req.aiocb {
@@ -64,7 +64,7 @@ impl Core {
     /// anywhere, so nothing can follow it, and nobody but this thread ever saw it: its status
     /// and notification are all there is, and no `Request` is built for it.
     pub(crate) fn finish_inline(&self, spec: Spec, track_word: u64, result: Result<usize, Errno>) {
-        count(&spec, stats::Exec::Inline, result);
+        count(&spec, || stats::Exec::Inline, result);
         if let Some(cb) = spec.aiocb {
             let (value, error) = split(result);
             cb.begin_done(track_word, value, error);
@@ -86,7 +86,7 @@ impl Core {
             req.mark_finishing();
             // rtaio's reference to the file goes before the status is final.
             drop(req.take_file());
-            count(req, exec_of(req), result);
+            count(req, || exec_of(req), result);
             let (value, error) = split(result);
             req.set_final_errno(error);
             if let Some(cb) = req.aiocb {
@@ -152,8 +152,9 @@ fn exec_of(req: &Request) -> stats::Exec {
     }
 }
 
-/// The statistics' record of a status being published (nothing when they are off).
-fn count(spec: &Spec, exec: stats::Exec, result: Result<usize, Errno>) {
+/// The statistics' record of a status being published (nothing when they are off: not even
+/// which executor ran it).
+fn count(spec: &Spec, exec: impl FnOnce() -> stats::Exec, result: Result<usize, Errno>) {
     if !stats::on() {
         return;
     }
@@ -163,7 +164,7 @@ fn count(spec: &Spec, exec: stats::Exec, result: Result<usize, Errno>) {
         Op::Sync { data_only: false } => stats::OpKind::Fsync,
         Op::Sync { data_only: true } => stats::OpKind::Fdatasync,
     };
-    stats::completed(exec, op, result, spec.stamp);
+    stats::completed(exec(), op, result, spec.stamp);
 }
 
 fn split(result: Result<usize, Errno>) -> (isize, i32) {

@@ -146,7 +146,8 @@ impl Core {
             now => now,
         };
         let mut tried = None;
-        let mut known_file = false;
+        // `fds.live_file(fd, flags)` for the flags decided on, once asked.
+        let mut live = None;
         if let Some(f) = hinted {
             let now = attempt(f);
             if let Now::Done(n) = now {
@@ -163,10 +164,15 @@ impl Core {
             // (`uring.rs`). No `fcntl` then: one per read of a deep queue otherwise. (Flags
             // with O_DIRECT are asked again: one cleared since must not take a buffered read
             // to native AIO, which would wait in io_submit.)
-            known_file = undone && f & libc::O_DIRECT == 0 && self.fds.live_file(fd, f);
-            if !known_file {
+            if undone && f & libc::O_DIRECT == 0 {
+                live = Some(self.fds.live_file(fd, f));
+            }
+            if live != Some(true) {
                 flags = ask_flags(fd).ok();
                 fail = fails(flags);
+                if flags != Some(f) {
+                    live = None;
+                }
             }
         }
         let flags = flags.unwrap_or(0);
@@ -208,7 +214,7 @@ impl Core {
         // A number with live requests on a regular file, unchanged flags: that file still
         // (those requests run on the number too), without an fstat.
         let kind = kind.unwrap_or_else(|| {
-            if known_file || self.fds.live_file(fd, flags) {
+            if live.unwrap_or_else(|| self.fds.live_file(fd, flags)) {
                 FileKind::File
             } else {
                 sys::file_kind(fd)
