@@ -22,13 +22,17 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::fileref::FileRef;
 use crate::idmap::IdMap;
 use crate::request::{self, Chain, Request};
 
 const SHARDS: usize = 64;
+
+fn shard_of(fd: i32) -> usize {
+    (fd as u32 as usize) % SHARDS
+}
 
 fn key(req: &Request) -> usize {
     req as *const Request as usize
@@ -113,7 +117,7 @@ impl FdTable {
     }
 
     fn shard(&self, fd: i32) -> &Mutex<IdMap<i32, FdState>> {
-        &self.shards[(fd as u32 as usize) % SHARDS].0
+        &self.shards[shard_of(fd)].0
     }
 
     /// Registers a new request. Returns true if it may start now, false if it waits in its
@@ -172,47 +176,21 @@ impl FdTable {
     /// Releases a request whose status is final from its descriptor, and appends to `ready`
     /// the requests that may now start.
     pub fn release(&self, req: &Request, ready: &mut Vec<Arc<Request>>) {
-        let mut shard = self.shard(req.fd).lock();
-        let Some(st) = shard.get_mut(&req.fd) else { return };
-        let Some(live) = st.live.remove(&key(req)) else { return };
-        if let Some(id) = live.epoch {
-            if let Some(e) = st.epochs.iter_mut().find(|e| e.id == id) {
-                e.pending -= 1;
-                st.pending_total -= 1;
+        release_in(&mut self.shard(req.fd).lock(), req, ready);
+    }
+
+    /// `release` for each of `reqs` in turn, locking a shard once for a run of requests in it.
+    pub fn release_all<'a>(&self, reqs: impl Iterator<Item = &'a Request>, ready: &mut Vec<Arc<Request>>) {
+        let mut held: Option<(usize, MutexGuard<'_, IdMap<i32, FdState>>)> = None;
+        for req in reqs {
+            let i = shard_of(req.fd);
+            if held.as_ref().is_none_or(|(h, _)| *h != i) {
+                // One shard lock at a time: never two, in whatever order, with another thread.
+                drop(held.take());
+                held = Some((i, self.shards[i].0.lock()));
             }
-            while st.epochs.len() > 1 && st.epochs.front().is_some_and(|e| e.pending == 0) {
-                let e = st.epochs.pop_front().expect("checked non-empty");
-                for b in e.barriers {
-                    request::count_held_back(false);
-                    if b.is_queued() {
-                        ready.push(b);
-                    }
-                }
-            }
-        }
-        if let Some(c) = req.chain {
-            let chain = &mut st.chains[c as usize];
-            if chain.active == Some(key(req)) {
-                chain.active = None;
-                // Skip the ones cancelled while they waited.
-                while let Some(next) = chain.queue.pop_front() {
-                    request::count_held_back(false);
-                    if next.is_queued() {
-                        chain.active = Some(key(&next));
-                        ready.push(next);
-                        break;
-                    }
-                }
-            }
-        }
-        if st.live.is_empty() {
-            // Requests cancelled while held back may still be queued here: they are let go.
-            let left = st.chains.iter().map(|c| c.queue.len()).sum::<usize>()
-                + st.epochs.iter().map(|e| e.barriers.len()).sum::<usize>();
-            for _ in 0..left {
-                request::count_held_back(false);
-            }
-            shard.remove(&req.fd);
+            let (_, shard) = held.as_mut().expect("locked above");
+            release_in(shard, req, ready);
         }
     }
 
@@ -258,6 +236,51 @@ impl FdTable {
     #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.shards.iter().all(|s| s.0.lock().is_empty())
+    }
+}
+
+/// `FdTable::release` within the locked shard.
+fn release_in(shard: &mut IdMap<i32, FdState>, req: &Request, ready: &mut Vec<Arc<Request>>) {
+    let Some(st) = shard.get_mut(&req.fd) else { return };
+    let Some(live) = st.live.remove(&key(req)) else { return };
+    if let Some(id) = live.epoch {
+        if let Some(e) = st.epochs.iter_mut().find(|e| e.id == id) {
+            e.pending -= 1;
+            st.pending_total -= 1;
+        }
+        while st.epochs.len() > 1 && st.epochs.front().is_some_and(|e| e.pending == 0) {
+            let e = st.epochs.pop_front().expect("checked non-empty");
+            for b in e.barriers {
+                request::count_held_back(false);
+                if b.is_queued() {
+                    ready.push(b);
+                }
+            }
+        }
+    }
+    if let Some(c) = req.chain {
+        let chain = &mut st.chains[c as usize];
+        if chain.active == Some(key(req)) {
+            chain.active = None;
+            // Skip the ones cancelled while they waited.
+            while let Some(next) = chain.queue.pop_front() {
+                request::count_held_back(false);
+                if next.is_queued() {
+                    chain.active = Some(key(&next));
+                    ready.push(next);
+                    break;
+                }
+            }
+        }
+    }
+    if st.live.is_empty() {
+        // Requests cancelled while held back may still be queued here: they are let go.
+        let left = st.chains.iter().map(|c| c.queue.len()).sum::<usize>()
+            + st.epochs.iter().map(|e| e.barriers.len()).sum::<usize>();
+        for _ in 0..left {
+            request::count_held_back(false);
+        }
+        shard.remove(&req.fd);
     }
 }
 
@@ -467,6 +490,33 @@ mod tests {
         t.release(&a, &mut ready);
         t.release(&s, &mut ready);
         assert!(!t.live_file(5, libc::O_RDWR), "nothing live: ask again");
+    }
+
+    #[test]
+    fn release_all_is_release_one_by_one_across_shards() {
+        let t = FdTable::new(0);
+        let on = |fd: i32, id: i64, op: Op, chain: Option<Chain>| {
+            Arc::new(Request::new(Spec { fd, op, chain, offset: id, append: chain.is_some(), ..Spec::default() }))
+        };
+        let same_shard = 5 + SHARDS as i32;
+        // fd 5: two writes, then an fsync waiting for both; fd 5+SHARDS (5's shard): a read;
+        // fd 6: two O_APPEND writes, the second waiting for the first.
+        let w1 = on(5, 1, Op::Write, None);
+        let w2 = on(5, 2, Op::Write, None);
+        let f = on(5, 3, Op::Sync { data_only: false }, None);
+        let r = on(same_shard, 4, Op::Read, None);
+        let a1 = on(6, 5, Op::Write, Some(Chain::Writes));
+        let a2 = on(6, 6, Op::Write, Some(Chain::Writes));
+        for (q, starts) in [(&w1, true), (&w2, true), (&f, false), (&r, true), (&a1, true), (&a2, false)] {
+            assert_eq!(t.register_t(q), starts);
+        }
+        let mut ready = Vec::new();
+        t.release_all([&*w1, &*a1, &*r, &*w2].into_iter(), &mut ready);
+        assert_eq!(ids(&ready), vec![6, 3], "each released what it held back, in order");
+        ready.clear();
+        t.release_all([&*f, &*a2].into_iter(), &mut ready);
+        assert!(ready.is_empty());
+        assert!(t.is_empty(), "every request left the table");
     }
 
     #[test]

@@ -102,7 +102,7 @@ fn make() -> Core {
     // Executors report to the core of this process: in a parent it is this one (only a
     // child's core is ever replaced, and the parent's threads do not exist there). A core that
     // loses the race to be published has made no thread yet (threads start lazily).
-    let finish: Finish = Arc::new(|req, result| get().finish(req, result));
+    let finish = Finish::new(|req, result| get().finish(req, result), |done| get().finish_all(done));
     let publish: Publish = Arc::new(|req, result| get().publish_early(req, result));
     Core::new(&s, Box::new(Executors::new(&s, finish, publish)))
 }

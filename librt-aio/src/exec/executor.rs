@@ -5,10 +5,42 @@ use std::time::Duration;
 
 use crate::aiocb::KernelQueue;
 use crate::request::{CancelOutcome, Request, Spec};
+use crate::spare;
 use crate::sys::{Errno, FileKind};
 
-/// Where an executor reports a request it ran: its result (bytes, or the errno).
-pub type Finish = Arc<dyn Fn(&Arc<Request>, Result<usize, Errno>) + Send + Sync>;
+/// A request and its result (bytes, or the errno).
+pub type Done = (Arc<Request>, Result<usize, Errno>);
+
+/// Where an executor reports the requests it ran: the process's core.
+#[derive(Clone, Copy)]
+pub struct Finish {
+    one: fn(&Arc<Request>, Result<usize, Errno>),
+    all: fn(&[Done]),
+}
+
+impl Finish {
+    pub fn new(one: fn(&Arc<Request>, Result<usize, Errno>), all: fn(&[Done])) -> Finish {
+        Finish { one, all }
+    }
+
+    /// One request, with its result.
+    pub fn one(&self, req: &Arc<Request>, result: Result<usize, Errno>) {
+        (self.one)(req, result)
+    }
+
+    /// Requests reaped together, in order: the same as one by one, except that they leave
+    /// the descriptor table together (a lock per descriptor, not per request). Empties
+    /// `done`, reusing the requests' allocations (`spare.rs`).
+    pub fn all(&self, done: &mut Vec<Done>) {
+        if done.is_empty() {
+            return;
+        }
+        (self.all)(done);
+        for (req, _) in done.drain(..) {
+            spare::give(req);
+        }
+    }
+}
 
 /// Where a signal-safe reaper publishes a request's status ahead of finishing it: false if the
 /// request needs more than that first (then only [`Finish`] may complete it). Async-signal-
@@ -106,7 +138,7 @@ pub trait Executor: Send + Sync {
 pub fn start_or_fail(exec: &dyn Executor, reqs: Vec<Arc<Request>>, finish: &Finish) {
     for r in exec.start(reqs) {
         if let Some(result) = given_back(&r) {
-            finish(&r, result);
+            finish.one(&r, result);
         }
     }
 }

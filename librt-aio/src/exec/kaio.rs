@@ -35,10 +35,9 @@ use parking_lot::Mutex;
 
 use crate::aiocb::KernelQueue;
 use crate::config::{Backend, Faults, Settings};
-use crate::exec::executor::{start_or_fail, Executor, Finish, Publish};
+use crate::exec::executor::{start_or_fail, Done, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
-use crate::spare;
 use crate::stats;
 use crate::sys::{self, arcs::ArcStack, Errno};
 use crate::wait;
@@ -432,12 +431,14 @@ impl Shared {
         }
         // Counted in flight until the kick: the eventfd stays open meanwhile.
         self.inflight.fetch_add(1, SeqCst);
+        let mut done = Vec::new();
         let n = ctx
             .try_reap(|ev| {
                 mark_in_kernel(&ev.owner, false);
-                self.completed_event(ev);
+                self.completed_event(ev, &mut done);
             })
             .unwrap_or(0);
+        self.finish.all(&mut done);
         if n > 0 {
             self.kick_kernel_waiter();
         }
@@ -486,21 +487,24 @@ impl Shared {
         }
         let list = self.deferred.take_all();
         let n = list.len();
+        let mut done = Vec::new();
         for req in list {
             let res = req.deferred_result.load(Relaxed);
-            self.completed(req, res);
+            self.completed(req, res, &mut done);
         }
+        self.finish.all(&mut done);
         n
     }
 
-    /// A reaped event (already unmarked), finished.
-    fn completed_event(&self, ev: Event<Request>) {
+    /// A reaped event (already unmarked), as `completed`.
+    fn completed_event(&self, ev: Event<Request>, done: &mut Vec<Done>) {
         let redo = would_block(&ev.owner, ev.nowait, ev.res);
-        self.completed(ev.owner, if redo { REDO } else { ev.res });
+        self.completed(ev.owner, if redo { REDO } else { ev.res }, done);
     }
 
-    /// One completion, finished (`res` REDO: the fallback does it).
-    fn completed(&self, req: Arc<Request>, res: i64) {
+    /// One completion: added to `done` (for `Finish::all`), or, `res` REDO, handed to the
+    /// fallback.
+    fn completed(&self, req: Arc<Request>, res: i64, done: &mut Vec<Done>) {
         self.uncount(&req);
         if res == REDO {
             stats::fallback(stats::Fallback::KaioWouldBlock, libc::EAGAIN, 1);
@@ -509,8 +513,8 @@ impl Shared {
             start_or_fail(&*self.fallback, vec![req], &self.finish);
             return;
         }
-        (self.finish)(&req, result_of(&req, res));
-        spare::give(req);
+        let result = result_of(&req, res);
+        done.push((req, result));
     }
 
     /// The reaper thread: finishes completions while someone needs that, reaps lazily
@@ -533,7 +537,9 @@ impl Shared {
                 match got {
                     Ok(events) => {
                         worked |= !events.is_empty();
-                        events.into_iter().for_each(|ev| self.completed_event(ev));
+                        let mut done = Vec::with_capacity(events.len());
+                        events.into_iter().for_each(|ev| self.completed_event(ev, &mut done));
+                        self.finish.all(&mut done);
                     }
                     Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                     Err(_) => std::thread::sleep(LAZY_TICK),

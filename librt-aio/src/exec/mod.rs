@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use executor::{given_back, Executor, Finish, Now, Publish, Work};
+pub use executor::{given_back, Done, Executor, Finish, Now, Publish, Work};
 
 use crate::aiocb::KernelQueue;
 use crate::config::{Backend, Settings};
@@ -54,12 +54,12 @@ pub struct Executors {
 
 impl Executors {
     pub fn new(s: &Settings, finish: Finish, publish: Publish) -> Executors {
-        let pool = Arc::new(pool::PoolExec::new(s, finish.clone()));
+        let pool = Arc::new(pool::PoolExec::new(s, finish));
         let uring_wanted = matches!(s.backend, Backend::Auto | Backend::Uring);
         Executors {
             backend: s.backend,
             inline: s.inline,
-            uring: uring::Uring::new(s, uring_wanted, finish.clone(), publish.clone(), pool.clone()),
+            uring: uring::Uring::new(s, uring_wanted, finish, publish.clone(), pool.clone()),
             kaio: kaio::Kaio::new(s, finish, publish, pool.clone()),
             pool,
         }

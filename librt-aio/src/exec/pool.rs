@@ -126,13 +126,13 @@ impl Executor for PoolExec {
 /// A worker's task: run one request.
 fn run(req: &Arc<Request>, finish: &Finish) {
     if req.claim() {
-        finish(req, execute(req));
+        finish.one(req, execute(req));
     } else {
         // (It may wait for the thread running it: nobody else waits for this one.)
         wait::give_held_wakes();
         if req.wait_helped() {
             // A thread waiting for it ran it and published its status (`core/help.rs`).
-            finish(req, req.helped_result());
+            finish.one(req, req.helped_result());
         }
     }
     // (else cancelled or refused while queued)

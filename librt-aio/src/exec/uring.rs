@@ -47,10 +47,9 @@ use thread_pool::SpinBudget;
 
 use crate::aiocb::KernelQueue;
 use crate::config::Settings;
-use crate::exec::executor::{start_or_fail, Executor, Finish, Publish};
+use crate::exec::executor::{start_or_fail, Done, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
-use crate::spare;
 use crate::stats;
 use crate::sys::{
     self,
@@ -300,6 +299,7 @@ impl Shared {
     fn reap(&self, live: &Live, signal_safe: bool) -> usize {
         let mut n = 0;
         let mut wake = false;
+        let mut done = Vec::new();
         loop {
             let got = live.ring.try_reap(
                 64,
@@ -315,11 +315,12 @@ impl Shared {
                         req.deferred_result.store(res, Relaxed);
                         self.deferred.push(req);
                     } else {
-                        self.completed(live, req, res);
+                        self.completed(live, req, res, &mut done);
                     }
                 },
                 || live.bell_armed.store(false, SeqCst),
             );
+            self.finish.all(&mut done);
             match got {
                 Some(0) | None => break,
                 Some(k) => n += k,
@@ -335,17 +336,20 @@ impl Shared {
     fn drain_deferred(&self, live: &Live) -> usize {
         let list = self.deferred.take_all();
         let n = list.len();
+        let mut done = Vec::new();
         for req in list {
             let res = req.deferred_result.load(Relaxed);
-            self.completed(live, req, res);
+            self.completed(live, req, res, &mut done);
         }
+        self.finish.all(&mut done);
         n
     }
 
-    /// One completion, finished. A write to a stream (pipe, socket) that the kernel took
-    /// only in part continues with the rest, so that the request writes everything, as one
-    /// blocking write() does; the result is the sum.
-    fn completed(&self, live: &Live, req: Arc<Request>, res: i64) {
+    /// One completion: added to `done` (for `Finish::all`), or finished or redone here. A
+    /// write to a stream (pipe, socket) that the kernel took only in part continues with the
+    /// rest, so that the request writes everything, as one blocking write() does; the result
+    /// is the sum.
+    fn completed(&self, live: &Live, req: Arc<Request>, res: i64, done: &mut Vec<Done>) {
         if redo_elsewhere(&req, res) {
             self.uncount(&req);
             stats::fallback(stats::Fallback::UringToPool, libc::EAGAIN, 1);
@@ -356,9 +360,9 @@ impl Shared {
         }
         if res > 0 && req.op == Op::Write && !req.positional {
             if let Data::Buf(b) = req.data {
-                let done = req.progress.fetch_add(res as usize, Relaxed) + res as usize;
+                let sum = req.progress.fetch_add(res as usize, Relaxed) + res as usize;
                 // A write cancelled after a part reports the part (not continued).
-                if done < b.len() && !req.cancel_requested() {
+                if sum < b.len() && !req.cancel_requested() {
                     mark_in_ring(&req, true);
                     let n = live.ring.push(vec![(req.clone(), kernel_op(&req))]).len();
                     if n == 0 {
@@ -369,13 +373,13 @@ impl Shared {
                     mark_in_ring(&req, false);
                 }
                 self.uncount(&req);
-                (self.finish)(&req, Ok(done));
+                self.finish.one(&req, Ok(sum));
                 return;
             }
         }
         self.uncount(&req);
-        (self.finish)(&req, result_of(&req, res));
-        spare::give(req);
+        let result = result_of(&req, res);
+        done.push((req, result));
     }
 
     /// The submitter thread.
