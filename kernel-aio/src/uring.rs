@@ -164,9 +164,13 @@ impl<T: Send + Sync + 'static> Ring<T> {
         self.cq_entries
     }
 
-    /// Queues `batch` for the submitter's next [`enter`](Self::enter). Returns the requests
-    /// that found the submission queue full (EAGAIN), their owners the caller's again.
-    pub fn push(&self, batch: Vec<(Arc<T>, Op<'_>)>) -> Vec<Refused<T>> {
+    /// Queues `batch` for the submitter's next [`enter`](Self::enter) (each entry takes a
+    /// reference to its owner). Returns the requests that found the submission queue full
+    /// (EAGAIN).
+    pub fn push<'a>(&self, batch: impl IntoIterator<Item = (&'a Arc<T>, Op<'a>)>) -> Vec<Refused<T>>
+    where
+        T: 'a,
+    {
         let mut refused = Vec::new();
         let mut g = self.sq.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the submission queue is used only under `self.sq`.
@@ -184,7 +188,7 @@ impl<T: Send + Sync + 'static> Ring<T> {
             if unsafe { sq.push(&entry) }.is_err() {
                 // SAFETY: the kernel never saw this entry: the reference is still ours.
                 drop(unsafe { Arc::from_raw(data as *const T) });
-                refused.push(Refused { owner, errno: libc::EAGAIN });
+                refused.push(Refused { owner: owner.clone(), errno: libc::EAGAIN });
             }
         }
         g.queued(before as u32, (sq.len() - before) as u32);
@@ -473,7 +477,7 @@ mod tests {
         // SAFETY: the buffer lives in `req`, which the ring keeps alive until reaped.
         let buf = unsafe { IoBuf::new(req.buf.as_ptr() as usize, 16) };
         let op = Op { fd: f.as_raw_fd(), offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false };
-        assert!(ring.push(vec![(req.clone(), op)]).is_empty());
+        assert!(ring.push([(&req, op)]).is_empty());
         assert_eq!(ring.queued(), 1);
         assert_eq!(ring.try_reap(8, |_, _| panic!("not submitted yet"), || {}), Some(0));
         ring.enter(None).unwrap();
@@ -506,7 +510,7 @@ mod tests {
         // SAFETY: as above.
         let pbuf = unsafe { IoBuf::new(pr.buf.as_ptr() as usize, 1) };
         let op = Op { fd: p[0], offset: -1, cmd: Cmd::Read(pbuf), nowait: false, punt: false };
-        assert!(ring.push(vec![(pr.clone(), op)]).is_empty());
+        assert!(ring.push([(&pr, op)]).is_empty());
         ring.enter(None).unwrap();
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(ring.try_reap(8, |_, _| panic!("nothing to read yet"), || {}), Some(0));
@@ -551,12 +555,9 @@ mod tests {
             .map(|(i, r)| {
                 // SAFETY: the buffer lives in `r`, which the ring keeps alive until reaped.
                 let buf = unsafe { IoBuf::new(r.buf.as_ptr() as usize, 16) };
-                (
-                    r.clone(),
-                    Op { fd: f.as_raw_fd(), offset: 16 * i as i64, cmd: Cmd::Read(buf), nowait: false, punt: false },
-                )
+                (r, Op { fd: f.as_raw_fd(), offset: 16 * i as i64, cmd: Cmd::Read(buf), nowait: false, punt: false })
             })
-            .collect();
+            .collect::<Vec<_>>();
         // A read of an empty pipe does not complete within the call (it waits by polling):
         // from then on, a few entries per call.
         let p = pipe();
@@ -564,7 +565,7 @@ mod tests {
         // SAFETY: as above.
         let pbuf = unsafe { IoBuf::new(pr.buf.as_ptr() as usize, 1) };
         let op = Op { fd: p[0], offset: -1, cmd: Cmd::Read(pbuf), nowait: false, punt: false };
-        assert!(ring.push(vec![(pr.clone(), op)]).is_empty());
+        assert!(ring.push([(&pr, op)]).is_empty());
         assert_eq!(ring.submit_queued(), 1);
         assert_eq!(ring.per_call.load(Relaxed), FEW_PER_CALL);
 

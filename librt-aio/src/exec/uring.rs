@@ -266,14 +266,10 @@ impl Shared {
     fn push(&self, live: &Live, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
         let n = reqs.len();
         // Marked before the kernel may complete them; unmarked by whoever reaps them.
-        let batch = reqs
-            .iter()
-            .map(|r| {
-                mark_in_ring(r, true);
-                (r.clone(), kernel_op(r))
-            })
-            .collect();
-        let refused = live.ring.push(batch);
+        let refused = live.ring.push(reqs.iter().map(|r| {
+            mark_in_ring(r, true);
+            (r, kernel_op(r))
+        }));
         let mut back = Vec::with_capacity(refused.len());
         for r in refused {
             mark_in_ring(&r.owner, false);
@@ -364,7 +360,7 @@ impl Shared {
                 // A write cancelled after a part reports the part (not continued).
                 if sum < b.len() && !req.cancel_requested() {
                     mark_in_ring(&req, true);
-                    let n = live.ring.push(vec![(req.clone(), kernel_op(&req))]).len();
+                    let n = live.ring.push([(&req, kernel_op(&req))]).len();
                     if n == 0 {
                         live.queued.fetch_add(1, SeqCst);
                         Self::wake(live);
@@ -567,18 +563,18 @@ impl Executor for Uring {
             sh.inflight.fetch_add(reqs.len(), SeqCst);
             live
         };
-        let mut mine = Vec::with_capacity(reqs.len());
-        for r in reqs {
-            if needs_finishing(&r) {
+        let mut mine = reqs;
+        mine.retain(|r| {
+            if needs_finishing(r) {
                 sh.needy.fetch_add(1, SeqCst);
             }
             // Claimed before the kernel sees the buffer: from here on only a cancel stops it.
-            if r.claim() {
-                mine.push(r);
-            } else {
-                sh.uncount(&r); // cancelled since: the canceller finished it
+            let claimed = r.claim();
+            if !claimed {
+                sh.uncount(r); // cancelled since: the canceller finished it
             }
-        }
+            claimed
+        });
         let mut back = Vec::new();
         if !mine.is_empty() {
             back = sh.push(&live, mine);
