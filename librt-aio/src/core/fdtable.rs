@@ -39,7 +39,19 @@ fn key(req: &Request) -> usize {
 }
 
 #[repr(align(128))]
-struct Shard(Mutex<IdMap<i32, FdState>>);
+struct Shard(Mutex<ShardState>);
+
+#[derive(Default)]
+struct ShardState {
+    fds: IdMap<i32, FdState>,
+    /// The state of the last descriptor whose requests all finished, emptied, for the next
+    /// one to start with: a queue that drains and refills (one CPU: the worker runs all that
+    /// is queued) made a new state each time and regrew its maps.
+    spare: Option<FdState>,
+}
+
+/// A spare state whose map of live requests has grown beyond this is freed, not kept.
+const SPARE_MAX_LIVE: usize = 1024;
 
 pub struct FdTable {
     shards: Box<[Shard]>,
@@ -71,6 +83,18 @@ struct FdState {
 }
 
 impl FdState {
+    /// The same as a new state, its allocations kept.
+    fn emptied(self) -> FdState {
+        let FdState { mut live, chains, mut epochs, .. } = self;
+        live.clear();
+        epochs.clear();
+        let chains = chains.map(|mut c| {
+            c.queue.clear();
+            ChainState { active: None, queue: c.queue }
+        });
+        FdState { live, chains, epochs, ..FdState::default() }
+    }
+
     /// The shared reference to the file `fd` names now: the existing one if it is still the
     /// same open file, else a new duplicate (the number was closed and reused, or dup2'd over,
     /// while earlier requests were live: they keep theirs). None if no duplicate can be made
@@ -111,12 +135,15 @@ impl FdTable {
         let per = capacity_hint / SHARDS;
         FdTable {
             shards: (0..SHARDS)
-                .map(|_| Shard(Mutex::new(IdMap::with_capacity_and_hasher(per.min(1024), Default::default()))))
+                .map(|_| {
+                    let fds = IdMap::with_capacity_and_hasher(per.min(1024), Default::default());
+                    Shard(Mutex::new(ShardState { fds, spare: None }))
+                })
                 .collect(),
         }
     }
 
-    fn shard(&self, fd: i32) -> &Mutex<IdMap<i32, FdState>> {
+    fn shard(&self, fd: i32) -> &Mutex<ShardState> {
         &self.shards[shard_of(fd)].0
     }
 
@@ -127,7 +154,8 @@ impl FdTable {
     /// device) with these status flags.
     pub fn register(&self, req: &Arc<Request>, with_file: bool, file_flags: Option<i32>) -> bool {
         let mut shard = self.shard(req.fd).lock();
-        let st = shard.entry(req.fd).or_default();
+        let ShardState { fds, spare } = &mut *shard;
+        let st = fds.entry(req.fd).or_insert_with(|| spare.take().unwrap_or_default());
         st.file_flags = file_flags;
         if with_file {
             if let Some(f) = st.file_for(req.fd) {
@@ -181,7 +209,7 @@ impl FdTable {
 
     /// `release` for each of `reqs` in turn, locking a shard once for a run of requests in it.
     pub fn release_all<'a>(&self, reqs: impl Iterator<Item = &'a Request>, ready: &mut Vec<Arc<Request>>) {
-        let mut held: Option<(usize, MutexGuard<'_, IdMap<i32, FdState>>)> = None;
+        let mut held: Option<(usize, MutexGuard<'_, ShardState>)> = None;
         for req in reqs {
             let i = shard_of(req.fd);
             if held.as_ref().is_none_or(|(h, _)| *h != i) {
@@ -198,21 +226,21 @@ impl FdTable {
     /// status flags: the number still names that file (the live requests run on the number).
     pub fn live_file(&self, fd: i32, flags: i32) -> bool {
         let shard = self.shard(fd).lock();
-        shard.get(&fd).is_some_and(|st| st.file_flags == Some(flags))
+        shard.fds.get(&fd).is_some_and(|st| st.file_flags == Some(flags))
     }
 
     /// No read of the stream `fd` is in flight or waiting (its reads' chain is idle): a read
     /// submitted now would start at once.
     pub fn stream_reads_idle(&self, fd: i32) -> bool {
         let shard = self.shard(fd).lock();
-        shard.get(&fd).is_none_or(|st| st.chains[Chain::Reads as usize].active.is_none())
+        shard.fds.get(&fd).is_none_or(|st| st.chains[Chain::Reads as usize].active.is_none())
     }
 
     /// The request on `fd` whose aiocb is `aiocb` and whose status is not final yet, if any.
     /// A scan: `aio_cancel` of one aiocb is rare, and this keeps the hot path to one map.
     pub fn find(&self, fd: i32, aiocb: usize) -> Option<Arc<Request>> {
         let shard = self.shard(fd).lock();
-        let st = shard.get(&fd)?;
+        let st = shard.fds.get(&fd)?;
         // Between publishing a status and marking the request DONE, the application may
         // already have resubmitted the aiocb: the latest registration is the current request.
         st.live
@@ -225,7 +253,7 @@ impl FdTable {
     /// Every live request on `fd`, in no particular order.
     pub fn all_on(&self, fd: i32) -> Vec<Arc<Request>> {
         let shard = self.shard(fd).lock();
-        shard.get(&fd).map(|st| st.live.values().map(|l| l.req.clone()).collect()).unwrap_or_default()
+        shard.fds.get(&fd).map(|st| st.live.values().map(|l| l.req.clone()).collect()).unwrap_or_default()
     }
 
     #[cfg(test)]
@@ -235,13 +263,13 @@ impl FdTable {
 
     #[cfg(test)]
     fn is_empty(&self) -> bool {
-        self.shards.iter().all(|s| s.0.lock().is_empty())
+        self.shards.iter().all(|s| s.0.lock().fds.is_empty())
     }
 }
 
 /// `FdTable::release` within the locked shard.
-fn release_in(shard: &mut IdMap<i32, FdState>, req: &Request, ready: &mut Vec<Arc<Request>>) {
-    let Some(st) = shard.get_mut(&req.fd) else { return };
+fn release_in(shard: &mut ShardState, req: &Request, ready: &mut Vec<Arc<Request>>) {
+    let Some(st) = shard.fds.get_mut(&req.fd) else { return };
     let Some(live) = st.live.remove(&key(req)) else { return };
     if let Some(id) = live.epoch {
         if let Some(e) = st.epochs.iter_mut().find(|e| e.id == id) {
@@ -280,7 +308,11 @@ fn release_in(shard: &mut IdMap<i32, FdState>, req: &Request, ready: &mut Vec<Ar
         for _ in 0..left {
             request::count_held_back(false);
         }
-        shard.remove(&req.fd);
+        if let Some(st) = shard.fds.remove(&req.fd) {
+            if st.live.capacity() <= SPARE_MAX_LIVE {
+                shard.spare = Some(st.emptied());
+            }
+        }
     }
 }
 
@@ -517,6 +549,39 @@ mod tests {
         t.release_all([&*f, &*a2].into_iter(), &mut ready);
         assert!(ready.is_empty());
         assert!(t.is_empty(), "every request left the table");
+    }
+
+    #[test]
+    fn a_drained_descriptor_starts_afresh_in_a_kept_state() {
+        let t = FdTable::new(0);
+        // Leave state behind: an active chain with a cancelled request queued, a barrier.
+        let a1 = append(1);
+        let a2 = append(2);
+        let w = req(3, Op::Write);
+        let f = req(4, Op::Sync { data_only: false });
+        assert!(t.register(&a1, false, Some(libc::O_WRONLY | libc::O_APPEND)));
+        assert!(!t.register_t(&a2));
+        assert!(t.register_t(&w));
+        assert!(!t.register_t(&f));
+        assert_eq!(a2.try_cancel(), crate::request::CancelOutcome::Canceled);
+        let mut ready = Vec::new();
+        t.release_all([&*a2, &*a1, &*w].into_iter(), &mut ready);
+        assert_eq!(ids(&ready), vec![4], "the barrier; not the cancelled append");
+        t.release(&f, &mut ready);
+        assert!(t.is_empty());
+        assert!(t.shards[5].0.lock().spare.is_some(), "the emptied state is kept");
+        assert!(!t.live_file(5, libc::O_WRONLY | libc::O_APPEND), "nothing live: ask again");
+        // As a new descriptor: nothing held back by the old chain or epochs.
+        let a3 = append(5);
+        let f2 = req(6, Op::Sync { data_only: true });
+        assert!(t.register_t(&a3), "the chain is idle");
+        assert!(t.shards[5].0.lock().spare.is_none(), "taken by the new state");
+        assert!(!t.register_t(&f2), "the barrier waits for the new write only");
+        ready.clear();
+        t.release(&a3, &mut ready);
+        assert_eq!(ids(&ready), vec![6]);
+        t.release(&f2, &mut ready);
+        assert!(t.is_empty());
     }
 
     #[test]
