@@ -29,7 +29,9 @@
 //!    7. **release** from the descriptor table — until now `aio_cancel` could find it (and wait
 //!       out FINISHING) — and start the requests that released: the next of a chain, an fsync
 //!       whose barrier fell. A request held back by this one starts only after this one's
-//!       status is final.
+//!       status is final. Completions reaped together (io_uring, native AIO: `Finish::all`)
+//!       go through steps 1-6 one by one, in order, and then leave the table together, one
+//!       shard lock for a run of them on one shard.
 //! 3. **Cancel** (`cancel.rs`): a QUEUED request is taken (QUEUED → CANCELED) and finished with
 //!    ECANCELED; a RUNNING one is asked of its executor (native AIO's `io_cancel`).
 //!
