@@ -187,8 +187,8 @@ impl<T: Send + Sync + 'static> Ring<T> {
             // the completion is reaped.
             if unsafe { sq.push(&entry) }.is_err() {
                 // SAFETY: the kernel never saw this entry: the reference is still ours.
-                drop(unsafe { Arc::from_raw(data as *const T) });
-                refused.push(Refused { owner: owner.clone(), errno: libc::EAGAIN });
+                let owner = unsafe { Arc::from_raw(data as *const T) };
+                refused.push(Refused { owner, errno: libc::EAGAIN });
             }
         }
         g.queued(before as u32, (sq.len() - before) as u32);
