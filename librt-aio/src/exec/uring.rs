@@ -265,11 +265,16 @@ impl Shared {
     /// submitter will enter them. Returns the ones the ring could not take.
     fn push(&self, live: &Live, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
         let n = reqs.len();
-        // Marked before the kernel may complete them; unmarked by whoever reaps them.
-        let refused = live.ring.push(reqs.iter().map(|r| {
-            mark_in_ring(r, true);
-            (r, kernel_op(r))
-        }));
+        // Marked before the kernel may complete them; unmarked by whoever reaps them. The
+        // operations are made before the ring's queue is locked: `kernel_op` may ask `mincore`.
+        let batch: Vec<_> = reqs
+            .iter()
+            .map(|r| {
+                mark_in_ring(r, true);
+                (r, kernel_op(r))
+            })
+            .collect();
+        let refused = live.ring.push(batch);
         let mut back = Vec::with_capacity(refused.len());
         for r in refused {
             mark_in_ring(&r.owner, false);
