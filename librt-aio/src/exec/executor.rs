@@ -135,12 +135,20 @@ pub trait Executor: Send + Sync {
 
 /// Starts `reqs` on `exec`; the ones it cannot take fail with EAGAIN (the only request that
 /// reaches here unowned is one no thread can run).
-pub fn start_or_fail(exec: &dyn Executor, reqs: Vec<Arc<Request>>, finish: &Finish) {
+fn start_or_fail(exec: &dyn Executor, reqs: Vec<Arc<Request>>, finish: &Finish) {
     for r in exec.start(reqs) {
         if let Some(result) = given_back(&r) {
             finish.one(&r, result);
         }
     }
+}
+
+/// A request an executor claimed and cannot complete after all (its kernel interface would not
+/// wait for the file): given back and run again by `fallback`, the pool.
+pub fn redo_on(fallback: &dyn Executor, req: Arc<Request>, finish: &Finish) {
+    req.to_pool();
+    req.unclaim();
+    start_or_fail(fallback, vec![req], finish);
 }
 
 /// A request an executor gave back unrun (no thread can run it): the result to finish it with

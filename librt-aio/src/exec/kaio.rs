@@ -35,7 +35,7 @@ use parking_lot::Mutex;
 
 use crate::aiocb::KernelQueue;
 use crate::config::{Backend, Faults, Settings};
-use crate::exec::executor::{start_or_fail, Done, Executor, Finish, Publish};
+use crate::exec::executor::{redo_on, Done, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
 use crate::stats;
@@ -508,9 +508,7 @@ impl Shared {
         self.uncount(&req);
         if res == REDO {
             stats::fallback(stats::Fallback::KaioWouldBlock, libc::EAGAIN, 1);
-            req.to_pool();
-            req.unclaim();
-            start_or_fail(&*self.fallback, vec![req], &self.finish);
+            redo_on(&*self.fallback, req, &self.finish);
             return;
         }
         let result = result_of(&req, res);

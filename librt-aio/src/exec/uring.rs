@@ -47,7 +47,7 @@ use thread_pool::SpinBudget;
 
 use crate::aiocb::KernelQueue;
 use crate::config::Settings;
-use crate::exec::executor::{start_or_fail, Done, Executor, Finish, Publish};
+use crate::exec::executor::{redo_on, Done, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
 use crate::stats;
@@ -354,9 +354,7 @@ impl Shared {
         if redo_elsewhere(&req, res) {
             self.uncount(&req);
             stats::fallback(stats::Fallback::UringToPool, libc::EAGAIN, 1);
-            req.to_pool();
-            req.unclaim();
-            start_or_fail(&*self.fallback, vec![req], &self.finish);
+            redo_on(&*self.fallback, req, &self.finish);
             return;
         }
         if res > 0 && req.op == Op::Write && !req.positional {
