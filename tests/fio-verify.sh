@@ -5,6 +5,9 @@
 #  3. two jobs (processes) doing randwrite + verify on their own files, iodepth 64
 #  3b. randrw with O_DIRECT (--direct=1: rtaio's kernel-AIO backend), iodepth 64, when the
 #     file system of TMPDIR accepts O_DIRECT
+#  3c. without io_uring (RTAIO_BACKEND=threads), a file written and synced by one run is
+#     read back by a second (--verify_only) after fio evicted it: reads that miss the page
+#     cache, whose submission starts the device read and that a few workers wait for
 #  4. fio really used rtaio: with LD_DEBUG=bindings (LD_BIND_NOW=1) on a small run, every
 #     aio_* symbol fio binds goes to librtaio.so, and at least aio_read/aio_write/aio_error/
 #     aio_return/aio_suspend (or their 64 twins, which fio calls) are among them
@@ -33,6 +36,8 @@ fi
 
 t_tmpdir WORK rtaio-fio
 
+# Extra environment for run_job (VAR=value words).
+JOB_ENV=()
 common=(--ioengine=posixaio --iodepth=64 --verify=crc32c --verify_fatal=1 --do_verify=1
     --group_reporting --minimal)
 
@@ -42,7 +47,7 @@ run_job() {
     shift
     local log=$LOGS/fio-$name.log
     # fio writes its verify state files into the current directory: keep them in $WORK.
-    (cd "$WORK" && LD_PRELOAD="$LIB" timeout -k 5 300 fio "${common[@]}" --name="$name" "$@") >"$log" 2>&1
+    (cd "$WORK" && env "${JOB_ENV[@]}" LD_PRELOAD="$LIB" timeout -k 5 300 fio "${common[@]}" --name="$name" "$@") >"$log" 2>&1
     local rc=$?
     # --minimal (terse v3): field 5 is the job's error number
     local errs
@@ -62,6 +67,11 @@ if dd if=/dev/zero of="$WORK/odirect-probe" bs=4096 count=1 oflag=direct status=
 else
     t_skip "randrw-direct-qd64: O_DIRECT not supported in $WORK"
 fi
+evict=(--filename="$WORK/evicted" --rw=randwrite --bs=4k --size=64m)
+JOB_ENV=(RTAIO_BACKEND=threads)
+run_job evicted-write "${evict[@]}" --end_fsync=1
+run_job evicted-readback-threads "${evict[@]}" --verify_only --invalidate=1
+JOB_ENV=()
 
 # fio bound its aio calls to rtaio
 dbg=$WORK/bind

@@ -146,6 +146,10 @@ pub struct Spec {
     /// a regular file): the pool runs it on one of a few workers in turn, not on a thread of
     /// its own.
     pub quick: bool,
+    /// A read whose data the device was asked for at submission (a page-cache miss of the
+    /// inline attempt): the pool waits for it on one of a few workers in turn, not on a thread
+    /// of its own.
+    pub started: bool,
     /// While it is queued, a thread waiting for it may run it itself (`Core::help`): one
     /// system call on a regular file at its offset, whose completion needs nothing but its
     /// status (decided by the executor layer at submission).

@@ -66,6 +66,8 @@ pub struct Config {
     /// Workers that may run short tasks at once (0: the CPUs available, less one for the
     /// submitter, at least one).
     pub short_workers: usize,
+    /// Workers that may wait for started tasks at once (0: the CPUs available, from 2 to 4).
+    pub started_workers: usize,
     pub idle_timeout: Duration,
     pub stack_size: usize,
     pub lanes: usize,
@@ -79,6 +81,7 @@ impl Default for Config {
             name: "pool",
             max_threads: 16,
             short_workers: 0,
+            started_workers: 0,
             idle_timeout: Duration::from_secs(1),
             stack_size: 256 << 10,
             lanes: 1,
@@ -105,15 +108,30 @@ pub struct Pool<T: Send + 'static> {
     inner: Arc<Inner<T>>,
 }
 
-/// A queued task, and whether it is short (see [`Pool::submit_short`]).
+/// A queued task, and its class.
 struct Job<T> {
     task: T,
-    short: bool,
+    class: Class,
 }
 
+/// How a task uses the thread that runs it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Class {
+    /// May block for long ([`Pool::submit`]): a thread of its own if the pool can grow.
+    Long = 0,
+    /// Does not block ([`Pool::submit_short`]): a few workers run them in turn.
+    Short = 1,
+    /// Waits for work already under way elsewhere ([`Pool::submit_started`]): a few workers
+    /// wait for them in turn.
+    Started = 2,
+}
+
+/// Shared lanes per priority lane: one per class.
+const CLASSES: usize = 3;
+
 struct Inner<T> {
-    /// Two per lane: index `2 * lane` for tasks that are not short, `2 * lane + 1` for short
-    /// ones (a worker takes short ones only within the `short_workers` bound).
+    /// Three per lane: index `CLASSES * lane + class` (a worker takes short and started ones
+    /// only within the `short_workers` and `started_workers` bounds).
     lanes: Box<[Injector<Job<T>>]>,
     stealers: RwLock<Vec<(u64, Stealer<Job<T>>)>>,
     handler: Box<dyn Fn(T) + Send + Sync>,
@@ -126,8 +144,12 @@ struct Inner<T> {
     active: AtomicUsize,
     /// Workers running a short task.
     active_short: AtomicUsize,
-    /// Tasks that are not short, queued and not yet taken.
+    /// Workers waiting for a started task.
+    active_started: AtomicUsize,
+    /// Long tasks queued and not yet taken.
     queued_long: AtomicUsize,
+    /// Started tasks queued and not yet taken.
+    queued_started: AtomicUsize,
     /// Workers spinning before they park (at most one).
     spinning: AtomicUsize,
     /// Workers that gave the CPU up once before parking (one CPU only): searching for short
@@ -135,6 +157,7 @@ struct Inner<T> {
     yielding: AtomicUsize,
     before_idle: Option<fn()>,
     short_workers: usize,
+    started_workers: usize,
     parked: Parked,
     wake_seq: AtomicU32,
     /// The worker that parked last (its id), whom `wake_one` wakes first.
@@ -179,7 +202,7 @@ impl<T: Send + 'static> Clone for Pool<T> {
 
 impl<T: Send + 'static> Pool<T> {
     pub fn new(cfg: Config, handler: impl Fn(T) + Send + Sync + 'static) -> Self {
-        let lanes = (0..2 * cfg.lanes.max(1)).map(|_| Injector::new()).collect();
+        let lanes = (0..CLASSES * cfg.lanes.max(1)).map(|_| Injector::new()).collect();
         Pool {
             inner: Arc::new(Inner {
                 lanes,
@@ -192,7 +215,9 @@ impl<T: Send + 'static> Pool<T> {
                 threads: AtomicUsize::new(0),
                 active: AtomicUsize::new(0),
                 active_short: AtomicUsize::new(0),
+                active_started: AtomicUsize::new(0),
                 queued_long: AtomicUsize::new(0),
+                queued_started: AtomicUsize::new(0),
                 spinning: AtomicUsize::new(0),
                 yielding: AtomicUsize::new(0),
                 before_idle: cfg.before_idle,
@@ -201,6 +226,7 @@ impl<T: Send + 'static> Pool<T> {
                 } else {
                     spin::cpus().saturating_sub(1).max(1)
                 },
+                started_workers: if cfg.started_workers > 0 { cfg.started_workers } else { spin::cpus().clamp(2, 4) },
                 parked: Parked(AtomicU64::new(0)),
                 wake_seq: AtomicU32::new(0),
                 last_parked: AtomicU64::new(0),
@@ -210,7 +236,7 @@ impl<T: Send + 'static> Pool<T> {
     }
 
     pub fn lanes(&self) -> usize {
-        self.inner.lanes.len() / 2
+        self.inner.lanes.len() / CLASSES
     }
 
     pub fn set_max_threads(&self, n: usize) {
@@ -240,22 +266,28 @@ impl<T: Send + 'static> Pool<T> {
     /// Queues `task` in `lane` (clamped to the last lane) and makes sure a worker will run it.
     /// From a worker of this pool the task goes to that worker's own deque instead.
     pub fn submit(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
-        self.submit_job(Job { task, short: false }, lane)
+        self.submit_job(Job { task, class: Class::Long }, lane)
     }
 
     /// [`Pool::submit`] for a task that does not wait for a device or for another task (a
     /// buffered write, a page-cache read): it does not get a worker of its own, only one of
     /// the few that run short tasks in turn.
     pub fn submit_short(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
-        self.submit_job(Job { task, short: true }, lane)
+        self.submit_job(Job { task, class: Class::Short }, lane)
+    }
+
+    /// [`Pool::submit`] for a task that waits for work already under way elsewhere (a read
+    /// the device was asked for at submission): a thread waiting for it does not make it
+    /// finish sooner, so such tasks do not fan out either; up to `started_workers` workers
+    /// wait for them in turn, in submission order, while the device works on all of them.
+    pub fn submit_started(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
+        self.submit_job(Job { task, class: Class::Started }, lane)
     }
 
     fn submit_job(&self, job: Job<T>, lane: usize) -> Result<(), SubmitError<T>> {
         let inner = &self.inner;
-        let short = job.short;
-        if !short {
-            inner.queued_long.fetch_add(1, SeqCst);
-        }
+        let class = job.class;
+        inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
         let mut task = Some(job);
         let local = with_local::<Job<T>, _>(inner.id(), |w| w.push(task.take().expect("pushed once")));
         if local.is_some() {
@@ -270,15 +302,13 @@ impl<T: Send + 'static> Pool<T> {
             // Start the first thread before queueing, so that failure leaves nothing queued.
             if let Err(e) = self.spawn_worker() {
                 if inner.threads.load(SeqCst) == 0 {
-                    if !short {
-                        inner.queued_long.fetch_sub(1, SeqCst);
-                    }
+                    inner.queued(class).map(|q| q.fetch_sub(1, SeqCst));
                     return Err(SubmitError::NoThread(task.task, e));
                 }
             }
         }
-        let lane = lane.min(inner.lanes.len() / 2 - 1);
-        inner.lanes[2 * lane + short as usize].push(task);
+        let lane = lane.min(inner.lanes.len() / CLASSES - 1);
+        inner.lanes[CLASSES * lane + class as usize].push(task);
         fence(SeqCst);
         match self.notify() {
             Err(e) if inner.threads.load(SeqCst) == 0 => Err(SubmitError::Stranded(e)),
@@ -296,16 +326,24 @@ impl<T: Send + 'static> Pool<T> {
         // (A claimed worker is about to search: it is no longer counted as parked.)
         let searching = threads.saturating_sub(active + inner.parked.unclaimed());
         if inner.queued_long.load(SeqCst) == 0 {
-            // Only short tasks wait: a searching worker takes them, and the workers running
-            // short tasks take the rest in turn.
-            if searching > 0 || inner.active_short.load(SeqCst) >= inner.short_workers {
+            // Only short and started tasks wait: a searching worker takes them, and the
+            // workers running tasks of their class take the rest in turn.
+            let covered = |active: &AtomicUsize, bound: usize| searching > 0 || active.load(SeqCst) >= bound;
+            if inner.queued_started.load(SeqCst) > 0 {
+                if !covered(&inner.active_started, inner.started_workers) {
+                    // (A woken worker takes a short task first if it finds one: either way
+                    // the started ones waiting have a worker more.)
+                } else if !inner.short_queued() || covered(&inner.active_short, inner.short_workers) {
+                    return Ok(());
+                }
+            } else if covered(&inner.active_short, inner.short_workers) {
                 return Ok(());
             }
         } else {
             // A worker that yielded its CPU runs again only when the caller sleeps or its time
             // slice ends: not soon enough for a task that may wait for the device.
             let searching = searching.saturating_sub(inner.yielding.load(SeqCst));
-            if searching > 0 && searching >= inner.queued() {
+            if searching > 0 && searching >= inner.queued_all() {
                 return Ok(());
             }
         }
@@ -335,7 +373,7 @@ impl<T: Send + 'static> Pool<T> {
         if long >= inner.max_threads.load(Relaxed) {
             return None;
         }
-        Some(short + inner.lanes.iter().skip(1).step_by(2).map(|l| l.len()).sum::<usize>())
+        Some(short + inner.lanes.iter().skip(Class::Short as usize).step_by(CLASSES).map(|l| l.len()).sum::<usize>())
     }
 
     /// Removes and returns every task waiting in the shared lanes: for an owner that found the
@@ -468,11 +506,18 @@ impl<T> Inner<T> {
         self as *const Self as usize
     }
 
+    /// The count of queued tasks of `class`, if it keeps one.
+    fn queued(&self, class: Class) -> Option<&AtomicUsize> {
+        match class {
+            Class::Long => Some(&self.queued_long),
+            Class::Short => None,
+            Class::Started => Some(&self.queued_started),
+        }
+    }
+
     /// A job leaves the queues: its task.
     fn taken(&self, job: Job<T>) -> T {
-        if !job.short {
-            self.queued_long.fetch_sub(1, SeqCst);
-        }
+        self.queued(job.class).map(|q| q.fetch_sub(1, SeqCst));
         job.task
     }
 
@@ -493,8 +538,13 @@ impl<T> Inner<T> {
     }
 
     /// Tasks waiting in the shared lanes (a snapshot).
-    fn queued(&self) -> usize {
+    fn queued_all(&self) -> usize {
         self.lanes.iter().map(|l| l.len()).sum()
+    }
+
+    /// Short tasks waiting in the shared lanes (a snapshot).
+    fn short_queued(&self) -> bool {
+        self.lanes.iter().skip(Class::Short as usize).step_by(CLASSES).any(|l| !l.is_empty())
     }
 
     fn lanes_nonempty(&self) -> bool {
@@ -505,32 +555,59 @@ impl<T> Inner<T> {
     /// `short_workers` run short tasks, or a task in a worker's deque.
     fn has_work(&self) -> bool {
         let short_ok = self.active_short.load(SeqCst) < self.short_workers;
-        self.lanes.iter().enumerate().any(|(i, l)| (i % 2 == 0 || short_ok) && !l.is_empty())
+        let started_ok = self.active_started.load(SeqCst) < self.started_workers;
+        let may = |i: usize| match i % CLASSES {
+            0 => true,
+            1 => short_ok,
+            _ => started_ok,
+        };
+        self.lanes.iter().enumerate().any(|(i, l)| may(i) && !l.is_empty())
             || self.stealers.read().iter().any(|(_, s)| !s.is_empty())
     }
 
-    /// Counts this worker among those running short tasks, if the bound allows.
-    fn reserve_short(&self) -> bool {
-        let mut n = self.active_short.load(SeqCst);
+    /// The count of workers running tasks of `class`, and its bound, if it has one.
+    fn bounded(&self, class: Class) -> Option<(&AtomicUsize, usize)> {
+        match class {
+            Class::Long => None,
+            Class::Short => Some((&self.active_short, self.short_workers)),
+            Class::Started => Some((&self.active_started, self.started_workers)),
+        }
+    }
+
+    /// Counts this worker among those running tasks of `class`, if the bound allows.
+    fn reserve(&self, class: Class) -> bool {
+        let Some((active, bound)) = self.bounded(class) else { return true };
+        let mut n = active.load(SeqCst);
         loop {
-            if n >= self.short_workers {
+            if n >= bound {
                 return false;
             }
-            match self.active_short.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
+            match active.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
                 Ok(_) => return true,
                 Err(cur) => n = cur,
             }
         }
     }
 
-    /// The most urgent task this worker may take; a short one is counted in `active_short`
-    /// (the worker uncounts it once it ran).
+    /// Uncounts this worker from those running tasks of `class`.
+    fn unreserve(&self, class: Class) {
+        if let Some((active, _)) = self.bounded(class) {
+            active.fetch_sub(1, SeqCst);
+        }
+    }
+
+    /// The most urgent task this worker may take; a short or started one is counted among
+    /// the workers running its class (the worker uncounts it once it ran).
     fn find_task(&self, local: &Worker<Job<T>>, my_id: u64) -> Option<Job<T>> {
-        let counted = |t: Job<T>, reserved: bool| {
-            if t.short && !reserved {
-                self.active_short.fetch_add(1, SeqCst);
-            } else if !t.short && reserved {
-                self.active_short.fetch_sub(1, SeqCst);
+        // `reserved_short`: this worker counted itself among the short ones before it looked.
+        let counted = |t: Job<T>, reserved_short: bool| {
+            if reserved_short && t.class != Class::Short {
+                self.unreserve(Class::Short);
+            }
+            if t.class != Class::Short || !reserved_short {
+                if let Some((active, _)) = self.bounded(t.class) {
+                    active.fetch_add(1, SeqCst);
+                }
             }
             Some(t)
         };
@@ -538,17 +615,31 @@ impl<T> Inner<T> {
         if let Some(t) = local.pop() {
             return counted(t, false);
         }
-        let reserved = self.reserve_short();
+        let reserved = self.reserve(Class::Short);
         for (i, lane) in self.lanes.iter().enumerate() {
-            if i % 2 == 1 && !reserved {
+            let started = i % CLASSES == Class::Started as usize;
+            if i % CLASSES == Class::Short as usize && !reserved || started && lane.is_empty() {
+                continue;
+            }
+            // A started task is counted before it is taken, so that the bound holds.
+            if started && !self.reserve(Class::Started) {
                 continue;
             }
             loop {
                 match lane.steal() {
+                    Steal::Success(t) if started => {
+                        if reserved {
+                            self.unreserve(Class::Short);
+                        }
+                        return Some(t);
+                    }
                     Steal::Success(t) => return counted(t, reserved),
                     Steal::Empty => break,
                     Steal::Retry => continue,
                 }
+            }
+            if started {
+                self.unreserve(Class::Started);
             }
         }
         let stealers = self.stealers.read();
@@ -565,7 +656,7 @@ impl<T> Inner<T> {
             }
         }
         if reserved {
-            self.active_short.fetch_sub(1, SeqCst);
+            self.unreserve(Class::Short);
         }
         None
     }
@@ -607,7 +698,8 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
     let budget = SpinBudget::new(SPIN_SCORE_MAX, SPIN_SCORE_MAX, SPIN_PROBE, 2);
     loop {
         if let Some(job) = find() {
-            let short = job.short; // counted in active_short by find_task
+            let class = job.class; // counted among its class's workers by find_task
+            let short = class == Class::Short;
             last_short = short;
             inner.active.fetch_add(1, SeqCst);
             let task = inner.taken(job);
@@ -617,9 +709,7 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
                 let _ = pool.notify();
             }
             (inner.handler)(task);
-            if short {
-                inner.active_short.fetch_sub(1, SeqCst);
-            }
+            inner.unreserve(class);
             inner.active.fetch_sub(1, SeqCst);
             continue;
         }

@@ -220,10 +220,9 @@ fn a_woken_worker_counts_as_searching_before_it_runs() {
         inner.parked.enter();
     }
     let queue = |short: bool| {
-        if !short {
-            inner.queued_long.fetch_add(1, SeqCst);
-        }
-        inner.lanes[short as usize].push(Job { task: (), short });
+        let class = if short { Class::Short } else { Class::Long };
+        inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
+        inner.lanes[class as usize].push(Job { task: (), class });
         pool.notify().unwrap();
     };
     queue(true);
@@ -245,6 +244,77 @@ fn a_woken_worker_counts_as_searching_before_it_runs() {
     assert_eq!(inner.parked.0.load(SeqCst), 0);
     // Nothing runs here: take the staged tasks back before the pool goes.
     assert_eq!(pool.take_queued().len(), 5);
+    inner.threads.store(0, SeqCst);
+}
+
+/// Started tasks (each waits for work under way elsewhere) are waited for by at most
+/// `started_workers` workers at once, and a task of another class never waits behind them.
+#[test]
+fn started_tasks_wait_on_a_few_workers_beside_the_others() {
+    static STARTED_ACTIVE: AtomicUsize = AtomicUsize::new(0);
+    static STARTED_MAX: AtomicUsize = AtomicUsize::new(0);
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    static GATE: Mutex<()> = Mutex::new(());
+    // 0: a started task, waiting for the gate; 1: short; 2: long.
+    fn task(kind: u8) {
+        if kind == 0 {
+            let n = STARTED_ACTIVE.fetch_add(1, SeqCst) + 1;
+            STARTED_MAX.fetch_max(n, SeqCst);
+            drop(GATE.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(1));
+            STARTED_ACTIVE.fetch_sub(1, SeqCst);
+        }
+        DONE.fetch_add(1, SeqCst);
+    }
+    let pool = Pool::new(Config { max_threads: 8, short_workers: 1, started_workers: 2, ..Default::default() }, task);
+    let gate = GATE.lock().unwrap();
+    for _ in 0..30 {
+        pool.submit_started(0, 0).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(10), || STARTED_ACTIVE.load(SeqCst) == 2));
+    // Two wait for the gate, the others are queued: a short and a long task still run.
+    pool.submit_short(1, 0).unwrap();
+    pool.submit(2, 0).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || DONE.load(SeqCst) == 2), "done: {}", DONE.load(SeqCst));
+    drop(gate);
+    assert!(wait_until(Duration::from_secs(20), || DONE.load(SeqCst) == 32));
+    assert!(STARTED_MAX.load(SeqCst) <= 2, "at most two wait at once: {}", STARTED_MAX.load(SeqCst));
+    retire(&pool);
+}
+
+/// A submitter wakes nobody for a started task while the workers bound to wait for them are
+/// all at it (they take it in turn), but still wakes one for a short task then. Staged by hand,
+/// as above.
+#[test]
+fn started_tasks_wake_nobody_while_their_workers_are_busy() {
+    let pool =
+        Pool::new(Config { max_threads: 3, short_workers: 1, started_workers: 1, ..Default::default() }, nothing);
+    let inner = &pool.inner;
+    inner.threads.store(3, SeqCst);
+    for _ in 0..3 {
+        inner.parked.enter();
+    }
+    let queue = |class: Class| {
+        inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
+        inner.lanes[class as usize].push(Job { task: (), class });
+        pool.notify().unwrap();
+    };
+    queue(Class::Started);
+    assert_eq!(pool.sleepers(), 2, "the first started task wakes one worker");
+    queue(Class::Started);
+    assert_eq!(pool.sleepers(), 2, "the woken one will take it");
+    // The woken worker leaves its wait and waits for a started task: no one searches now.
+    assert!(inner.parked.leave());
+    inner.active.fetch_add(1, SeqCst);
+    inner.active_started.fetch_add(1, SeqCst);
+    queue(Class::Started);
+    assert_eq!(pool.sleepers(), 2, "its one worker takes the started ones in turn");
+    queue(Class::Short);
+    assert_eq!(pool.sleepers(), 1, "a short task gets a worker of its own class");
+    assert!(inner.parked.leave() && !inner.parked.leave());
+    assert_eq!(pool.take_queued().len(), 4);
+    inner.active.store(0, SeqCst);
+    inner.active_started.store(0, SeqCst);
     inner.threads.store(0, SeqCst);
 }
 

@@ -130,6 +130,7 @@ impl Core {
             chain: None,
             route: Route::Pool,
             quick: false,
+            started: false,
             helpable: false,
             positional: true,
             depth: self.unreturned.fetch_add(1, Relaxed) + 1,
@@ -154,7 +155,7 @@ impl Core {
                 self.finish_inline(spec, track_word, Ok(n));
                 return Ok(());
             }
-            let undone = matches!(now, Now::Later | Now::Share);
+            let undone = matches!(now, Now::Later | Now::Share | Now::Started);
             tried = Some(now);
             // Not done now (not cached, or shared by a deep queue), on a number with live
             // requests on a regular file that had these same flags: that file still (as for
@@ -194,6 +195,7 @@ impl Core {
             }
             Now::Stream => kind = Some(FileKind::Stream),
             Now::Share => spec.quick = true,
+            Now::Started => spec.started = true,
             Now::Later => {}
         }
         // Everything else runs after this call returns: outstanding, and pending in its list,

@@ -62,6 +62,9 @@ pub enum Now {
     /// Not here: a page-cache read of a deep queue, for a worker already running to copy
     /// beside the caller (it runs later, as a short task: `Spec::quick`).
     Share,
+    /// Not cached: the attempt asked the device for the data (the kernel's readahead), and
+    /// the request only waits for it (`Spec::started`).
+    Started,
 }
 
 /// A way to run requests.

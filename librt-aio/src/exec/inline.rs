@@ -39,6 +39,9 @@ pub fn try_now(req: &Spec, flags: i32) -> Now {
         Ok(n) if n == buf.len() || n == 0 => Now::Done(n),
         // Pipes, sockets, terminals: not positional, so not seekable.
         Err(libc::ESPIPE) => Now::Stream,
+        // Not cached: the kernel has started reading it (its readahead, before it answers
+        // EAGAIN; a page someone else is reading is on its way too).
+        Err(libc::EAGAIN) => Now::Started,
         // EAGAIN (not cached), EOPNOTSUPP, a short count, or a genuine error: the blocking
         // call repeats it and reports genuine errors itself.
         _ => Now::Later,

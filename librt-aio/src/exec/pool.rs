@@ -31,6 +31,7 @@ impl PoolExec {
             name: "rtaio-io",
             max_threads: s.max_threads,
             short_workers: 0,
+            started_workers: 0,
             idle_timeout: s.idle,
             stack_size: 128 << 10,
             lanes: AIO_PRIO_DELTA_MAX as usize + 1,
@@ -78,7 +79,13 @@ impl Executor for PoolExec {
         for req in reqs {
             let lane = req.lane;
             let task = Task::Request(req.clone());
-            let r = if req.quick { self.pool.submit_short(task, lane) } else { self.pool.submit(task, lane) };
+            let r = if req.quick {
+                self.pool.submit_short(task, lane)
+            } else if req.started {
+                self.pool.submit_started(task, lane)
+            } else {
+                self.pool.submit(task, lane)
+            };
             match r {
                 Ok(()) => {}
                 Err(SubmitError::NoThread(..)) | Err(SubmitError::Stranded(_)) => stuck.push(req),

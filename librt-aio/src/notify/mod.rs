@@ -103,6 +103,7 @@ impl Notifier {
                     name: "rtaio-notify",
                     max_threads: 1024,
                     short_workers: 0,
+                    started_workers: 0,
                     idle_timeout: idle,
                     stack_size: 512 << 10,
                     lanes: 1,

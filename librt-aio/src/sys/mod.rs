@@ -339,6 +339,40 @@ pub fn nowait_read(fd: c_int, buf: IoBuf, offset: i64) -> Result<usize, Errno> {
     check(unsafe { libc::syscall(libc::SYS_preadv2, fd, iov.as_ptr(), 1, offset as off_t, 0, libc::RWF_NOWAIT) })
 }
 
+/// Does a `nowait_read` that misses the page cache start the device read before it answers
+/// EAGAIN? The page cache's own readahead runs for RWF_NOWAIT reads since Linux 5.9 (before,
+/// the read gave up first). Asked once.
+pub fn nowait_read_starts_io() -> bool {
+    static ANSWER: AtomicU32 = AtomicU32::new(0); // 0 not asked, 1 no, 2 yes
+    match ANSWER.load(Relaxed) {
+        0 => {
+            let yes = kernel_release().is_some_and(|v| v >= (5, 9));
+            ANSWER.store(1 + yes as u32, Relaxed);
+            yes
+        }
+        a => a == 2,
+    }
+}
+
+/// The running kernel's (major, minor) release, from `uname`.
+fn kernel_release() -> Option<(u32, u32)> {
+    // SAFETY: utsname is plain bytes, all-zero valid; uname fills it (NUL-terminated fields).
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid utsname for the kernel to write.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return None;
+    }
+    let release: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    parse_release(&release)
+}
+
+/// "6.1.0-18-amd64" -> (6, 1).
+fn parse_release(s: &[u8]) -> Option<(u32, u32)> {
+    let s = std::str::from_utf8(s).ok()?;
+    let mut parts = s.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 /// One non-blocking (`RWF_NOWAIT`) read at the file position, as a raw system call: for a
 /// descriptor that cannot seek (pipe, socket), whose blocking `read` would return whatever is
 /// there; EAGAIN if nothing is, EOPNOTSUPP where the file (or the kernel) has no non-blocking
@@ -814,6 +848,15 @@ pub fn passed(deadline: &timespec) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_releases_parse_to_major_and_minor() {
+        assert_eq!(parse_release(b"6.18.44-fc-v1272"), Some((6, 18)));
+        assert_eq!(parse_release(b"5.9.0"), Some((5, 9)));
+        assert_eq!(parse_release(b"4.19-rc1"), Some((4, 19)));
+        assert_eq!(parse_release(b"garbage"), None);
+        assert!(kernel_release().is_some());
+    }
     use std::sync::atomic::Ordering;
 
     #[test]
