@@ -5,9 +5,9 @@
 #  3. two jobs (processes) doing randwrite + verify on their own files, iodepth 64
 #  3b. randrw with O_DIRECT (--direct=1: rtaio's kernel-AIO backend), iodepth 64, when the
 #     file system of TMPDIR accepts O_DIRECT
-#  3c. without io_uring (RTAIO_BACKEND=threads), a file written and synced by one run is
-#     read back by a second (--verify_only) after fio evicted it: reads that miss the page
-#     cache, whose submission starts the device read and that a few workers wait for
+#  3c. a file written and synced by one run is read back by a second (--verify_only) after
+#     fio evicted it, without io_uring (RTAIO_BACKEND=threads) and by default: reads that miss
+#     the page cache, whose submission starts the device read and that a few workers wait for
 #  4. fio really used rtaio: with LD_DEBUG=bindings (LD_BIND_NOW=1) on a small run, every
 #     aio_* symbol fio binds goes to librtaio.so, and at least aio_read/aio_write/aio_error/
 #     aio_return/aio_suspend (or their 64 twins, which fio calls) are among them
@@ -72,6 +72,7 @@ JOB_ENV=(RTAIO_BACKEND=threads)
 run_job evicted-write "${evict[@]}" --end_fsync=1
 run_job evicted-readback-threads "${evict[@]}" --verify_only --invalidate=1
 JOB_ENV=()
+run_job evicted-readback "${evict[@]}" --verify_only --invalidate=1
 
 # fio bound its aio calls to rtaio
 dbg=$WORK/bind
