@@ -21,6 +21,12 @@
 //!   only if none is searching and fewer than `short_workers` run short tasks (more runnable
 //!   threads than cores only take turns, and wake-ups cost more than the work). Those workers
 //!   take the queued ones in turn.
+//! - Started tasks ([`Pool::submit_started`]: waiting for work already under way elsewhere, such
+//!   as a device read begun at submission) do not fan out either: up to `started_workers` wait
+//!   for them in turn, in submission order. If none of those has taken a started task for
+//!   `started_stall` ([`STARTED_STALL`]) while some wait (a device that stopped answering, a read that was not
+//!   started after all), the bound lifts for one more worker at a time, so one stuck task
+//!   never holds up the others for good.
 //! - A worker that finds no work after a short task spins briefly before it parks (one at a
 //!   time): a submitter that sees it searching wakes nobody, so a steady stream of short tasks
 //!   costs no futex calls. With one CPU it yields that CPU once instead (the submitter it
@@ -48,7 +54,7 @@ use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::RwLock;
@@ -68,6 +74,9 @@ pub struct Config {
     pub short_workers: usize,
     /// Workers that may wait for started tasks at once (0: the CPUs available, from 2 to 4).
     pub started_workers: usize,
+    /// How long those may go without taking a started task, while others wait, before one
+    /// more worker may take one ([`STARTED_STALL`] by default).
+    pub started_stall: Duration,
     pub idle_timeout: Duration,
     pub stack_size: usize,
     pub lanes: usize,
@@ -82,6 +91,7 @@ impl Default for Config {
             max_threads: 16,
             short_workers: 0,
             started_workers: 0,
+            started_stall: STARTED_STALL,
             idle_timeout: Duration::from_secs(1),
             stack_size: 256 << 10,
             lanes: 1,
@@ -146,6 +156,10 @@ struct Inner<T> {
     active_short: AtomicUsize,
     /// Workers waiting for a started task.
     active_started: AtomicUsize,
+    /// When a worker last took a started task (microseconds since `epoch`).
+    started_taken: AtomicU64,
+    started_stall: Duration,
+    epoch: Instant,
     /// Long tasks queued and not yet taken.
     queued_long: AtomicUsize,
     /// Started tasks queued and not yet taken.
@@ -216,6 +230,9 @@ impl<T: Send + 'static> Pool<T> {
                 active: AtomicUsize::new(0),
                 active_short: AtomicUsize::new(0),
                 active_started: AtomicUsize::new(0),
+                started_taken: AtomicU64::new(0),
+                started_stall: cfg.started_stall,
+                epoch: Instant::now(),
                 queued_long: AtomicUsize::new(0),
                 queued_started: AtomicUsize::new(0),
                 spinning: AtomicUsize::new(0),
@@ -330,10 +347,14 @@ impl<T: Send + 'static> Pool<T> {
             // workers running tasks of their class take the rest in turn.
             let covered = |active: &AtomicUsize, bound: usize| searching > 0 || active.load(SeqCst) >= bound;
             if inner.queued_started.load(SeqCst) > 0 {
-                if !covered(&inner.active_started, inner.started_workers) {
+                if !covered(&inner.active_started, inner.started_workers) || searching == 0 && inner.started_stalled() {
                     // (A woken worker takes a short task first if it finds one: either way
                     // the started ones waiting have a worker more.)
-                } else if !inner.short_queued() || covered(&inner.active_short, inner.short_workers) {
+                } else if (!inner.short_queued() || covered(&inner.active_short, inner.short_workers))
+                    && (searching > 0 || inner.parked.unclaimed() > 0)
+                {
+                    // (With nobody searching or parked, a worker is started to watch over
+                    // those waiting for started tasks: see the wait in `worker_main`.)
                     return Ok(());
                 }
             } else if covered(&inner.active_short, inner.short_workers) {
@@ -551,11 +572,21 @@ impl<T> Inner<T> {
         self.lanes.iter().any(|l| !l.is_empty())
     }
 
+    /// No worker took a started task for `started_stall`: those running them may be stuck.
+    fn started_stalled(&self) -> bool {
+        self.micros().saturating_sub(self.started_taken.load(SeqCst)) >= self.started_stall.as_micros() as u64
+    }
+
+    fn micros(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
     /// Work this worker may take: a task that is not short, a short one while fewer than
-    /// `short_workers` run short tasks, or a task in a worker's deque.
+    /// `short_workers` run short tasks, a started one while fewer than `started_workers` wait
+    /// for started tasks (or those stalled), or a task in a worker's deque.
     fn has_work(&self) -> bool {
         let short_ok = self.active_short.load(SeqCst) < self.short_workers;
-        let started_ok = self.active_started.load(SeqCst) < self.started_workers;
+        let started_ok = self.active_started.load(SeqCst) < self.started_workers || self.started_stalled();
         let may = |i: usize| match i % CLASSES {
             0 => true,
             1 => short_ok,
@@ -621,13 +652,18 @@ impl<T> Inner<T> {
             if i % CLASSES == Class::Short as usize && !reserved || started && lane.is_empty() {
                 continue;
             }
-            // A started task is counted before it is taken, so that the bound holds.
+            // A started task is counted before it is taken, so that the bound holds, unless
+            // those counted are stalled: then one more takes one (and the clock restarts).
             if started && !self.reserve(Class::Started) {
-                continue;
+                if !self.started_stalled() {
+                    continue;
+                }
+                self.active_started.fetch_add(1, SeqCst);
             }
             loop {
                 match lane.steal() {
                     Steal::Success(t) if started => {
+                        self.started_taken.store(self.micros(), SeqCst);
                         if reserved {
                             self.unreserve(Class::Short);
                         }
@@ -679,6 +715,12 @@ fn wake_bit(id: u64) -> u32 {
 /// happens once in SPIN_PROBE times.
 const SPIN_SCORE_MAX: u32 = 8;
 const SPIN_PROBE: u32 = 16;
+
+/// How long the workers waiting for started tasks may go without taking one, while others wait,
+/// before one more worker may take one: far beyond a device's answer to a read (a fraction of a
+/// millisecond for an SSD, ~10 ms for a disk's seek), short enough that a stuck device holds up
+/// the reads of the others for no longer.
+pub const STARTED_STALL: Duration = Duration::from_millis(50);
 
 /// How long a worker that found no work keeps looking before it parks.
 const SPIN: Duration = Duration::from_micros(50);
@@ -760,11 +802,18 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
                 continue;
             }
             let idle = Duration::from_millis(inner.idle_ms.load(Relaxed));
+            // While started tasks wait, a parked worker is the one to notice that those
+            // waiting for them stalled: it looks again after `started_stall`, and does not leave.
+            let watch = inner.queued_started.load(SeqCst) > 0;
             inner.last_parked.store(id, SeqCst);
-            let timed_out = sys::futex_wait(&inner.wake_seq, seq, idle, wake_bit(id));
+            let wait = if watch { idle.min(inner.started_stall) } else { idle };
+            let timed_out = sys::futex_wait(&inner.wake_seq, seq, wait, wake_bit(id));
             // A claim taken up: a submitter counts on this worker to search, whether its wait
             // timed out or not.
             let claimed = inner.parked.leave();
+            if timed_out && watch {
+                continue;
+            }
             timed_out && !claimed
         };
         if timed_out {

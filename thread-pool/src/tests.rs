@@ -266,7 +266,15 @@ fn started_tasks_wait_on_a_few_workers_beside_the_others() {
         }
         DONE.fetch_add(1, SeqCst);
     }
-    let pool = Pool::new(Config { max_threads: 8, short_workers: 1, started_workers: 2, ..Default::default() }, task);
+    // (Never stalled here: the gate holds them for as long as the machine takes.)
+    let cfg = Config {
+        max_threads: 8,
+        short_workers: 1,
+        started_workers: 2,
+        started_stall: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let pool = Pool::new(cfg, task);
     let gate = GATE.lock().unwrap();
     for _ in 0..30 {
         pool.submit_started(0, 0).unwrap();
@@ -279,6 +287,36 @@ fn started_tasks_wait_on_a_few_workers_beside_the_others() {
     drop(gate);
     assert!(wait_until(Duration::from_secs(20), || DONE.load(SeqCst) == 32));
     assert!(STARTED_MAX.load(SeqCst) <= 2, "at most two wait at once: {}", STARTED_MAX.load(SeqCst));
+    assert!(wait_until(Duration::from_secs(10), || pool.inner.active_started.load(SeqCst) == 0));
+    assert_eq!((pool.inner.queued_started.load(SeqCst), pool.inner.active_short.load(SeqCst)), (0, 0));
+    retire(&pool);
+}
+
+/// A started task stuck for good (a device that stopped answering) holds up the others only
+/// for a while: once no worker took one for STARTED_STALL, one more worker takes the next,
+/// though nothing else is submitted to wake one. Counters are back to zero once all ran.
+#[test]
+fn a_stuck_started_task_holds_up_the_others_only_for_a_while() {
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    static GATE: Mutex<()> = Mutex::new(());
+    fn task(stuck: bool) {
+        if stuck {
+            drop(GATE.lock().unwrap());
+        }
+        DONE.fetch_add(1, SeqCst);
+    }
+    let pool = Pool::new(Config { max_threads: 4, started_workers: 1, ..Default::default() }, task);
+    let gate = GATE.lock().unwrap();
+    pool.submit_started(true, 0).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || pool.inner.active_started.load(SeqCst) == 1));
+    for _ in 0..3 {
+        pool.submit_started(false, 0).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(10), || DONE.load(SeqCst) == 3), "done: {}", DONE.load(SeqCst));
+    drop(gate);
+    assert!(wait_until(Duration::from_secs(10), || DONE.load(SeqCst) == 4));
+    assert!(wait_until(Duration::from_secs(10), || pool.inner.active_started.load(SeqCst) == 0));
+    assert_eq!(pool.inner.queued_started.load(SeqCst), 0);
     retire(&pool);
 }
 
@@ -287,8 +325,16 @@ fn started_tasks_wait_on_a_few_workers_beside_the_others() {
 /// as above.
 #[test]
 fn started_tasks_wake_nobody_while_their_workers_are_busy() {
-    let pool =
-        Pool::new(Config { max_threads: 3, short_workers: 1, started_workers: 1, ..Default::default() }, nothing);
+    let pool = Pool::new(
+        Config {
+            max_threads: 3,
+            short_workers: 1,
+            started_workers: 1,
+            started_stall: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        nothing,
+    );
     let inner = &pool.inner;
     inner.threads.store(3, SeqCst);
     for _ in 0..3 {

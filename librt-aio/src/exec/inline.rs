@@ -42,8 +42,8 @@ pub fn try_now(req: &Spec, flags: i32) -> Now {
         // Not cached: the kernel has started reading it (its readahead, before it answers
         // EAGAIN; a page someone else is reading is on its way too).
         Err(libc::EAGAIN) => Now::Started,
-        // EAGAIN (not cached), EOPNOTSUPP, a short count, or a genuine error: the blocking
-        // call repeats it and reports genuine errors itself.
+        // EOPNOTSUPP, a short count, or a genuine error: the blocking call repeats it and
+        // reports genuine errors itself.
         _ => Now::Later,
     }
 }

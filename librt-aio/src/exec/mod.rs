@@ -137,6 +137,11 @@ impl Executor for Executors {
         // the pool's few workers for started reads: make bench's uncached read QD32, 6
         // alternated rounds: 85k-109k/s against 52k-87k/s on the ring (fio's io_uring engine
         // 85k-97k/s), at the same CPU per read (~11 us).
+        // Only a regular file's or block device's read waits there: its wait is bounded by the
+        // device, where a character device's (which may answer EAGAIN too) could wait for the
+        // application itself and hold up every started read behind it.
+        // (Nor one whose flags changed since its attempt to O_DIRECT: native AIO takes it.)
+        spec.started &= kind == FileKind::File && flags & libc::O_DIRECT == 0;
         let uring = uring && !(spec.started && self.backend == Backend::Auto);
         spec.route = if kaio && self.backend == Backend::Auto {
             Route::Kaio

@@ -32,6 +32,7 @@ impl PoolExec {
             max_threads: s.max_threads,
             short_workers: 0,
             started_workers: 0,
+            started_stall: thread_pool::STARTED_STALL,
             idle_timeout: s.idle,
             stack_size: 128 << 10,
             lanes: AIO_PRIO_DELTA_MAX as usize + 1,

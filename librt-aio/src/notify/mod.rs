@@ -104,6 +104,7 @@ impl Notifier {
                     max_threads: 1024,
                     short_workers: 0,
                     started_workers: 0,
+                    started_stall: thread_pool::STARTED_STALL,
                     idle_timeout: idle,
                     stack_size: 512 << 10,
                     lanes: 1,
