@@ -364,7 +364,12 @@ impl<T: Send + 'static> Pool<T> {
             // A worker that yielded its CPU runs again only when the caller sleeps or its time
             // slice ends: not soon enough for a task that may wait for the device.
             let searching = searching.saturating_sub(inner.yielding.load(SeqCst));
-            if searching > 0 && searching >= inner.queued_all() {
+            // Started tasks beyond their workers' bound are not a searcher's to take.
+            let mut takeable = inner.queued_all();
+            if inner.active_started.load(SeqCst) >= inner.started_workers {
+                takeable = takeable.saturating_sub(inner.queued_started.load(SeqCst));
+            }
+            if searching > 0 && searching >= takeable {
                 return Ok(());
             }
         }

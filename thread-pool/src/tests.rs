@@ -364,6 +364,38 @@ fn started_tasks_wake_nobody_while_their_workers_are_busy() {
     inner.threads.store(0, SeqCst);
 }
 
+/// Started tasks their bound keeps from a searching worker do not count as work for it: a
+/// long task queued behind them wakes nobody while a worker already searches. Staged by hand.
+#[test]
+fn a_searching_worker_covers_a_long_task_behind_started_ones() {
+    let cfg =
+        Config { max_threads: 3, started_workers: 1, started_stall: Duration::from_secs(3600), ..Default::default() };
+    let pool = Pool::new(cfg, nothing);
+    let inner = &pool.inner;
+    inner.threads.store(3, SeqCst);
+    // One waits for a started task, one was woken (claimed: searching), one sleeps.
+    inner.active.store(1, SeqCst);
+    inner.active_started.store(1, SeqCst);
+    inner.parked.enter();
+    inner.parked.enter();
+    assert!(inner.parked.claim());
+    let queue = |class: Class| {
+        inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
+        inner.lanes[class as usize].push(Job { task: (), class });
+        pool.notify().unwrap();
+    };
+    for _ in 0..3 {
+        queue(Class::Started);
+    }
+    queue(Class::Long);
+    assert_eq!(pool.sleepers(), 1, "the searching worker takes the long task");
+    assert_eq!(pool.take_queued().len(), 4);
+    assert!(inner.parked.leave() && !inner.parked.leave());
+    inner.active.store(0, SeqCst);
+    inner.active_started.store(0, SeqCst);
+    inner.threads.store(0, SeqCst);
+}
+
 static RACE_DONE: AtomicUsize = AtomicUsize::new(0);
 fn race_task(long: bool) {
     if long {
