@@ -848,6 +848,7 @@ pub fn passed(deadline: &timespec) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn kernel_releases_parse_to_major_and_minor() {
@@ -857,7 +858,6 @@ mod tests {
         assert_eq!(parse_release(b"garbage"), None);
         assert!(kernel_release().is_some());
     }
-    use std::sync::atomic::Ordering;
 
     #[test]
     fn futex_wait_until_past_deadline_times_out() {
