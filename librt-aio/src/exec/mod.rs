@@ -190,14 +190,16 @@ impl Executor for Executors {
                 return Now::Share;
             }
         }
-        // A miss (not cached) is worth the attempt's cost: it starts the device read, so the
-        // read only waits, and the pool needs no thread per read to have them all at the device
-        // (`Now::Started`): make bench, uncached read QD32 without io_uring, ~13 us of CPU per
-        // read against ~26 with a thread per read. On a kernel before 5.9, whose attempt
-        // starts nothing, after a miss the next reads do not try: a file that is not in the
-        // page cache costs one failed attempt per 2^k reads, not one per read; a hit tries
-        // again.
-        let start_misses = crate::sys::nowait_read_starts_io();
+        // In a queue, a miss (not cached) is worth the attempt's cost: it starts the device
+        // read, so the read only waits, and the pool needs no thread per read to have them all
+        // at the device (`Now::Started`): make bench, uncached read QD32 without io_uring, ~13
+        // us of CPU per read against ~26 with a thread per read. A lone read gains nothing (its
+        // waiter runs it: core/help.rs; 5 alternated rounds, uncached QD1: 14.6k/s at 66 us of
+        // CPU per read with the attempt, 15.9k at 56 without), nor does one on a kernel before
+        // 5.9, whose attempt starts nothing: there, after a miss the next reads do not try: a
+        // file that is not in the page cache costs one failed attempt per 2^k reads, not one
+        // per read; a hit tries again.
+        let start_misses = req.depth > 1 && crate::sys::nowait_read_starts_io();
         if !start_misses && INLINE_SKIP.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).is_ok() {
             return Now::Later;
         }
