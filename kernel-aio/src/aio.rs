@@ -192,8 +192,16 @@ impl<T: Owner> Context<T> {
     /// caller keeps it open until then): a thread can wait for completions by reading it,
     /// without consuming any event (Available since Linux 2.6.22).
     pub fn submit(&self, batch: Vec<(Arc<T>, Op<'_>)>, resfd: i32) -> Vec<Refused<T>> {
-        let mut ptrs: Vec<*mut RawIocb> = Vec::with_capacity(batch.len());
-        for (owner, op) in &batch {
+        // (A lone request's pointer on the stack: no allocation for it.)
+        let mut one = [std::ptr::null_mut(); 1];
+        let mut many = Vec::new();
+        let ptrs: &mut [*mut RawIocb] = if batch.len() == 1 {
+            &mut one
+        } else {
+            many.resize(batch.len(), std::ptr::null_mut());
+            &mut many
+        };
+        for (i, (owner, op)) in batch.iter().enumerate() {
             let cb = owner.iocb();
             debug_assert!(!cb.in_kernel.load(Relaxed), "a block submitted twice");
             let raw = Arc::into_raw(owner.clone());
@@ -201,7 +209,7 @@ impl<T: Owner> Context<T> {
             // over now), so nobody reads it while it is written.
             unsafe { *cb.raw.get() = raw_iocb(op, raw as u64, resfd) };
             cb.in_kernel.store(true, Release);
-            ptrs.push(cb.raw.get());
+            ptrs[i] = cb.raw.get();
         }
         let mut refused = Vec::new();
         let mut done = 0;

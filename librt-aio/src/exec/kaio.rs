@@ -197,21 +197,21 @@ impl Executor for Kaio {
         // Finish what signal-safe reapers left, here where that is allowed.
         sh.drain_deferred();
         let mut refused = Vec::new();
-        let mut mine = Vec::with_capacity(reqs.len());
+        let mut mine = reqs;
         {
             let refused_fds = sh.refused_fds.lock();
-            for r in reqs {
+            mine.retain(|r| {
                 // Claimed before the kernel sees the buffer: from here on only io_cancel can stop it.
                 if !r.claim() {
-                    continue; // cancelled since it was registered: the canceller finished it
+                    return false; // cancelled since it was registered: the canceller finished it
                 }
                 if refused_fds.contains(&r.fd) {
                     r.unclaim();
-                    refused.push(r);
-                } else {
-                    mine.push(r);
+                    refused.push(r.clone());
+                    return false;
                 }
-            }
+                true
+            });
         }
         if mine.is_empty() {
             return refused;
@@ -235,12 +235,10 @@ impl Executor for Kaio {
         }
         let mut nowait = sh.nowait.load(Relaxed);
         loop {
-            // rtaio's own reference to the file when the request has one (fileref.rs).
-            let fds: Vec<i32> = mine.iter().map(|r| r.exec_fd()).collect();
-            let ops: Vec<KOp<'_>> = mine.iter().zip(&fds).map(|(r, &fd)| kernel_op(r, fd, nowait)).collect();
             let back = match sh.faults.io_submit {
                 Some(e) => mine.iter().map(|r| Refused { owner: r.clone(), errno: e }).collect(),
-                None => ctx.submit(mine.iter().cloned().zip(ops).collect(), efd),
+                // On rtaio's own reference to the file when the request has one (fileref.rs).
+                None => ctx.submit(mine.iter().map(|r| (r.clone(), kernel_op(r, r.exec_fd(), nowait))).collect(), efd),
             };
             let mut retry = Vec::new();
             for b in back {

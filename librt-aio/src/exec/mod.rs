@@ -237,11 +237,21 @@ impl Executor for Executors {
     fn start(&self, reqs: Vec<Arc<Request>>) -> Vec<Arc<Request>> {
         let mut pool = Vec::new();
         let (mut uring, mut kaio) = (Vec::new(), Vec::new());
-        for r in reqs {
-            match r.route() {
-                Route::Uring => uring.push(r),
-                Route::Kaio => kaio.push(r),
-                Route::Pool => pool.push(r),
+        // Requests of one route (a single submission always) go on in their own vector: no
+        // sorting into new ones, no allocation per request.
+        let one_route = reqs.first().map(|r| r.route()).filter(|&first| reqs.iter().all(|r| r.route() == first));
+        match one_route {
+            Some(Route::Uring) => uring = reqs,
+            Some(Route::Kaio) => kaio = reqs,
+            Some(Route::Pool) => pool = reqs,
+            None => {
+                for r in reqs {
+                    match r.route() {
+                        Route::Uring => uring.push(r),
+                        Route::Kaio => kaio.push(r),
+                        Route::Pool => pool.push(r),
+                    }
+                }
             }
         }
         for (v, exec) in [(uring, &self.uring as &dyn Executor), (kaio, &self.kaio as &dyn Executor)] {
