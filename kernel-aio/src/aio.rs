@@ -191,7 +191,13 @@ impl<T: Owner> Context<T> {
     /// `resfd` (-1: none): an eventfd each of these requests adds 1 to when it completes (the
     /// caller keeps it open until then): a thread can wait for completions by reading it,
     /// without consuming any event (Available since Linux 2.6.22).
-    pub fn submit(&self, batch: Vec<(Arc<T>, Op<'_>)>, resfd: i32) -> Vec<Refused<T>> {
+    pub fn submit<'a, I>(&self, batch: I, resfd: i32) -> Vec<Refused<T>>
+    where
+        I: IntoIterator<Item = (&'a Arc<T>, Op<'a>)>,
+        I::IntoIter: ExactSizeIterator,
+        T: 'a,
+    {
+        let batch = batch.into_iter();
         // (A lone request's pointer on the stack: no allocation for it.)
         let mut one = [std::ptr::null_mut(); 1];
         let mut many = Vec::new();
@@ -201,16 +207,24 @@ impl<T: Owner> Context<T> {
             many.resize(batch.len(), std::ptr::null_mut());
             &mut many
         };
-        for (i, (owner, op)) in batch.iter().enumerate() {
+        // (The length is only a hint to safe code: blocks beyond it are not taken, and only the
+        // pointers filled in are submitted.)
+        let mut filled = 0;
+        for (i, (owner, op)) in batch.enumerate() {
+            if i >= ptrs.len() {
+                break;
+            }
             let cb = owner.iocb();
             debug_assert!(!cb.in_kernel.load(Relaxed), "a block submitted twice");
             let raw = Arc::into_raw(owner.clone());
             // SAFETY: the block is not in the kernel (the caller owns the request and hands it
             // over now), so nobody reads it while it is written.
-            unsafe { *cb.raw.get() = raw_iocb(op, raw as u64, resfd) };
+            unsafe { *cb.raw.get() = raw_iocb(&op, raw as u64, resfd) };
             cb.in_kernel.store(true, Release);
             ptrs[i] = cb.raw.get();
+            filled = i + 1;
         }
+        let ptrs = &ptrs[..filled];
         let mut refused = Vec::new();
         let mut done = 0;
         while done < ptrs.len() {
@@ -351,7 +365,7 @@ mod tests {
         // SAFETY: the buffer lives in `req`, which the context keeps alive until reaped.
         let buf = unsafe { IoBuf::new(req.buf.as_ptr() as usize, 16) };
         let refused =
-            ctx.submit(vec![(req.clone(), Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })], -1);
+            ctx.submit(vec![(&req, Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })], -1);
         assert!(refused.is_empty());
         let evs = ctx.getevents(1, 4, Some(Duration::from_secs(5))).unwrap();
         assert_eq!(evs.len(), 1);
@@ -362,8 +376,8 @@ mod tests {
         assert_eq!(Arc::strong_count(&req), 1, "the context's reference came back");
         // A bad descriptor is refused for that block only, and its reference comes back.
         let bad = Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) });
-        let refused = ctx
-            .submit(vec![(bad.clone(), Op { fd: -1, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })], -1);
+        let refused =
+            ctx.submit(vec![(&bad, Op { fd: -1, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })], -1);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].errno, libc::EBADF);
         drop(refused);
@@ -395,9 +409,9 @@ mod tests {
             .map(|r| {
                 // SAFETY: the buffer lives in the request, which the context keeps alive.
                 let buf = unsafe { IoBuf::new(r.buf.as_ptr() as usize, 16) };
-                (r.clone(), Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })
+                (r, Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })
             })
-            .collect();
+            .collect::<Vec<_>>();
         assert!(ctx.submit(batch, efd).is_empty());
         // Each completion adds 1 to the eventfd (buffered reads complete inside io_submit).
         let mut total = 0u64;

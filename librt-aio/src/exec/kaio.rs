@@ -238,7 +238,7 @@ impl Executor for Kaio {
             let back = match sh.faults.io_submit {
                 Some(e) => mine.iter().map(|r| Refused { owner: r.clone(), errno: e }).collect(),
                 // On rtaio's own reference to the file when the request has one (fileref.rs).
-                None => ctx.submit(mine.iter().map(|r| (r.clone(), kernel_op(r, r.exec_fd(), nowait))).collect(), efd),
+                None => ctx.submit(mine.iter().map(|r| (r, kernel_op(r, r.exec_fd(), nowait))), efd),
             };
             let mut retry = Vec::new();
             for b in back {
