@@ -8,9 +8,9 @@
 #  3c. a file written and synced by one run is read back by a second (--verify_only) after
 #     fio evicted it, without io_uring (RTAIO_BACKEND=threads) and by default: reads that miss
 #     the page cache, whose submission starts the device read and that a few workers wait for:
-#     rtaio's statistics at exit show most reads on the pool, on at most 24 pool threads (a
-#     thread per read would start up to 64; skipped where the file was not evicted, or before
-#     Linux 5.9)
+#     rtaio's statistics at exit show most reads on the pool, on fewer pool threads than reads
+#     in flight (a thread per read starts one for each; skipped where the file was not
+#     evicted, or before Linux 5.9)
 #  4. fio really used rtaio: with LD_DEBUG=bindings (LD_BIND_NOW=1) on a small run, every
 #     aio_* symbol fio binds goes to librtaio.so, and at least aio_read/aio_write/aio_error/
 #     aio_return/aio_suspend (or their 64 twins, which fio calls) are among them
@@ -83,22 +83,27 @@ readback() {
     JOB_ENV=("$@" RTAIO_STATS="$stats")
     run_job "$name" "${evict[@]}" --verify_only --invalidate=1 --thread
     JOB_ENV=()
-    # executor rows: name, reads, ...; "threads pool N ...": pool threads started
-    local total inline pool threads
+    # executor rows: name, reads, ...; "threads pool N ...": pool threads started; "in flight
+    # peak N": the most requests in flight at once
+    local total inline pool threads peak
     read -r total inline pool < <(awk '$1 ~ /^(inline|io_uring|kaio|pool|waiter)$/ { t += $2 }
         $1 == "inline" { i = $2 } $1 == "pool" || $1 == "waiter" { p += $2 }
         END { print t + 0, i + 0, p + 0 }' "$stats" 2>/dev/null)
     threads=$(awk '$1 == "threads" && $2 == "pool" { print $3 }' "$stats" 2>/dev/null)
-    if [ -z "$threads" ] || [ "${total:-0}" -eq 0 ]; then
+    peak=$(awk '$1 == "in" && $2 == "flight" && $3 == "peak" { print $4 }' "$stats" 2>/dev/null)
+    if [ -z "$threads" ] || [ -z "$peak" ] || [ "${total:-0}" -eq 0 ]; then
         ko "$name: statistics" "$(cat "$stats" 2>/dev/null)"
     elif ! awk -F. '{ exit !($1 > 5 || $1 == 5 && $2 + 0 >= 9) }' <<<"$(uname -r)"; then
         t_skip "$name: Linux $(uname -r) (before 5.9 a missed read's attempt starts nothing)"
     elif [ $((inline * 2)) -gt "$total" ]; then
         t_skip "$name: the file was not evicted from the page cache ($WORK: tmpfs?): $inline of $total reads inline"
-    elif [ $((pool * 2)) -ge "$total" ] && [ "$threads" -le 24 ]; then
-        t_pass "$name: $pool of $total reads waited on $threads pool threads"
+    # (Fewer threads than reads in flight, not a fixed number: on a busy machine the started
+    # reads' workers get the CPU late, and the pool adds one every 50 ms that none takes a
+    # started read: make test saw 28 under two busy loops.)
+    elif [ $((pool * 2)) -ge "$total" ] && [ "$threads" -lt "$peak" ]; then
+        t_pass "$name: $pool of $total reads waited on $threads pool threads ($peak in flight)"
     else
-        ko "$name: $pool of $total reads on the pool, $threads pool threads (expected most of them, on at most 24)" "$(cat "$stats")"
+        ko "$name: $pool of $total reads on the pool, $threads pool threads, $peak in flight (expected most of them, on fewer threads than reads in flight)" "$(cat "$stats")"
     fi
 }
 readback evicted-readback-threads RTAIO_BACKEND=threads
