@@ -207,12 +207,14 @@ impl<T: Owner> Context<T> {
             many.resize(batch.len(), std::ptr::null_mut());
             &mut many
         };
-        // (The length is only a hint to safe code: blocks beyond it are not taken, and only the
-        // pointers filled in are submitted.)
+        // (The length is only a hint to safe code: only the pointers filled in are submitted,
+        // and blocks beyond it come back refused, as from a full context.)
+        let mut refused = Vec::new();
         let mut filled = 0;
         for (i, (owner, op)) in batch.enumerate() {
             if i >= ptrs.len() {
-                break;
+                refused.push(Refused { owner: owner.clone(), errno: libc::EAGAIN });
+                continue;
             }
             let cb = owner.iocb();
             debug_assert!(!cb.in_kernel.load(Relaxed), "a block submitted twice");
@@ -225,7 +227,6 @@ impl<T: Owner> Context<T> {
             filled = i + 1;
         }
         let ptrs = &ptrs[..filled];
-        let mut refused = Vec::new();
         let mut done = 0;
         while done < ptrs.len() {
             // SAFETY: every block lives inside its owner, which the reference stored in its
@@ -348,6 +349,52 @@ mod tests {
         fn iocb(&self) -> &Iocb {
             &self.cb
         }
+    }
+
+    /// An iterator that says it holds one item less than it yields.
+    struct Understated<I>(I, usize);
+    impl<I: Iterator> Iterator for Understated<I> {
+        type Item = I::Item;
+        fn next(&mut self) -> Option<I::Item> {
+            self.0.next()
+        }
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            (self.1, Some(self.1))
+        }
+    }
+    impl<I: Iterator> ExactSizeIterator for Understated<I> {}
+
+    #[test]
+    fn blocks_beyond_the_stated_length_come_back_refused() {
+        let ctx = match Context::<Req>::new(8) {
+            Ok(c) => c,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EAGAIN | libc::EPERM)) => return,
+            Err(e) => panic!("{e}"),
+        };
+        let path = std::env::temp_dir().join(format!("kernel-aio-len-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789abcdef").unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+        let reqs: Vec<Arc<Req>> =
+            (0..2).map(|_| Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) })).collect();
+        let ops = reqs.iter().map(|r| {
+            // SAFETY: the buffer lives in the request, which the context keeps alive.
+            let buf = unsafe { IoBuf::new(r.buf.as_ptr() as usize, 16) };
+            (r, Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })
+        });
+        let refused = ctx.submit(Understated(ops, 1), -1);
+        assert_eq!(refused.len(), 1, "the second block is not submitted");
+        assert!(Arc::ptr_eq(&refused[0].owner, &reqs[1]));
+        assert_eq!(refused[0].errno, libc::EAGAIN);
+        drop(refused);
+        assert_eq!(Arc::strong_count(&reqs[1]), 1, "its reference came back");
+        let evs = ctx.getevents(1, 4, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(evs.len(), 1);
+        assert!(Arc::ptr_eq(&evs[0].owner, &reqs[0]));
+        assert_eq!(evs[0].res, 16);
+        drop(evs);
+        assert_eq!(Arc::strong_count(&reqs[0]), 1);
+        std::fs::remove_file(path).unwrap();
     }
 
     #[test]
