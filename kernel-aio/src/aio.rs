@@ -350,6 +350,34 @@ mod tests {
             &self.cb
         }
     }
+    impl Req {
+        fn new() -> Arc<Req> {
+            Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) })
+        }
+        /// A read of 16 bytes at offset 0 of `fd` into this request's buffer.
+        fn read_op(&self, fd: i32) -> Op<'_> {
+            // SAFETY: the buffer lives in the request, which the context keeps alive until the
+            // block is reaped or refused.
+            let buf = unsafe { IoBuf::new(self.buf.as_ptr() as usize, 16) };
+            Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false }
+        }
+    }
+
+    /// A context of 8 blocks; None where native AIO is missing or refused.
+    fn context() -> Option<Context<Req>> {
+        match Context::<Req>::new(8) {
+            Ok(c) => Some(c),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EAGAIN | libc::EPERM)) => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A temporary file holding `data`, open for reading, and its path (removed by the test).
+    fn test_file(tag: &str, data: &[u8]) -> (std::fs::File, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("kernel-aio-{tag}-{}", std::process::id()));
+        std::fs::write(&path, data).unwrap();
+        (std::fs::File::open(&path).unwrap(), path)
+    }
 
     /// An iterator that says it holds one item less than it yields.
     struct Understated<I>(I, usize);
@@ -366,22 +394,11 @@ mod tests {
 
     #[test]
     fn blocks_beyond_the_stated_length_come_back_refused() {
-        let ctx = match Context::<Req>::new(8) {
-            Ok(c) => c,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EAGAIN | libc::EPERM)) => return,
-            Err(e) => panic!("{e}"),
-        };
-        let path = std::env::temp_dir().join(format!("kernel-aio-len-{}", std::process::id()));
-        std::fs::write(&path, b"0123456789abcdef").unwrap();
-        let f = std::fs::File::open(&path).unwrap();
+        let Some(ctx) = context() else { return };
+        let (f, path) = test_file("len", b"0123456789abcdef");
         let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
-        let reqs: Vec<Arc<Req>> =
-            (0..2).map(|_| Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) })).collect();
-        let ops = reqs.iter().map(|r| {
-            // SAFETY: the buffer lives in the request, which the context keeps alive.
-            let buf = unsafe { IoBuf::new(r.buf.as_ptr() as usize, 16) };
-            (r, Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })
-        });
+        let reqs: Vec<Arc<Req>> = (0..2).map(|_| Req::new()).collect();
+        let ops = reqs.iter().map(|r| (r, r.read_op(fd)));
         let refused = ctx.submit(Understated(ops, 1), -1);
         assert_eq!(refused.len(), 1, "the second block is not submitted");
         assert!(Arc::ptr_eq(&refused[0].owner, &reqs[1]));
@@ -399,20 +416,11 @@ mod tests {
 
     #[test]
     fn buffered_read_round_trip_and_refusal() {
-        let ctx = match Context::<Req>::new(8) {
-            Ok(c) => c,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EAGAIN | libc::EPERM)) => return,
-            Err(e) => panic!("{e}"),
-        };
-        let path = std::env::temp_dir().join(format!("kernel-aio-test-{}", std::process::id()));
-        std::fs::write(&path, b"hello kernel aio").unwrap();
-        let f = std::fs::File::open(&path).unwrap();
+        let Some(ctx) = context() else { return };
+        let (f, path) = test_file("test", b"hello kernel aio");
         let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
-        let req = Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) });
-        // SAFETY: the buffer lives in `req`, which the context keeps alive until reaped.
-        let buf = unsafe { IoBuf::new(req.buf.as_ptr() as usize, 16) };
-        let refused =
-            ctx.submit(vec![(&req, Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })], -1);
+        let req = Req::new();
+        let refused = ctx.submit(vec![(&req, req.read_op(fd))], -1);
         assert!(refused.is_empty());
         let evs = ctx.getevents(1, 4, Some(Duration::from_secs(5))).unwrap();
         assert_eq!(evs.len(), 1);
@@ -422,9 +430,8 @@ mod tests {
         drop(evs);
         assert_eq!(Arc::strong_count(&req), 1, "the context's reference came back");
         // A bad descriptor is refused for that block only, and its reference comes back.
-        let bad = Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) });
-        let refused =
-            ctx.submit(vec![(&bad, Op { fd: -1, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })], -1);
+        let bad = Req::new();
+        let refused = ctx.submit(vec![(&bad, bad.read_op(-1))], -1);
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].errno, libc::EBADF);
         drop(refused);
@@ -437,29 +444,14 @@ mod tests {
         // SAFETY: plain descriptor creation.
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         assert!(efd >= 0);
-        let ctx = match Context::<Req>::new(8) {
-            Ok(c) => c,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EAGAIN | libc::EPERM)) => return,
-            Err(e) => panic!("{e}"),
-        };
+        let Some(ctx) = context() else { return };
         assert!(ctx.ring_readable(), "the ring header at the context's address");
         assert!(!ctx.maybe_pending(), "a new ring is empty");
         assert_eq!(ctx.try_reap(|_| panic!("no event yet")).unwrap(), 0);
-        let path = std::env::temp_dir().join(format!("kernel-aio-efd-{}", std::process::id()));
-        std::fs::write(&path, b"0123456789abcdef").unwrap();
-        let f = std::fs::File::open(&path).unwrap();
+        let (f, path) = test_file("efd", b"0123456789abcdef");
         let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
-        let reqs: Vec<Arc<Req>> =
-            (0..3).map(|_| Arc::new(Req { cb: Iocb::default(), buf: Box::new([0; 16]) })).collect();
-        let batch = reqs
-            .iter()
-            .map(|r| {
-                // SAFETY: the buffer lives in the request, which the context keeps alive.
-                let buf = unsafe { IoBuf::new(r.buf.as_ptr() as usize, 16) };
-                (r, Op { fd, offset: 0, cmd: Cmd::Read(buf), nowait: false, punt: false })
-            })
-            .collect::<Vec<_>>();
-        assert!(ctx.submit(batch, efd).is_empty());
+        let reqs: Vec<Arc<Req>> = (0..3).map(|_| Req::new()).collect();
+        assert!(ctx.submit(reqs.iter().map(|r| (r, r.read_op(fd))), efd).is_empty());
         // Each completion adds 1 to the eventfd (buffered reads complete inside io_submit).
         let mut total = 0u64;
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
