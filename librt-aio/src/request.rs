@@ -150,6 +150,10 @@ pub struct Spec {
     /// inline attempt): the pool waits for it on one of a few workers in turn, not on a thread
     /// of its own.
     pub started: bool,
+    /// Its descriptor's flags were taken from the live requests on its number, not asked
+    /// (`fcntl`) in the submitting call (`core/submit.rs`): native AIO takes it only with
+    /// RWF_NOWAIT, which cannot wait inside `io_submit` whatever file the number names now.
+    pub flags_assumed: bool,
     /// While it is queued, a thread waiting for it may run it itself (`Core::help`): one
     /// system call on a regular file at its offset, whose completion needs nothing but its
     /// status (decided by the executor layer at submission).

@@ -131,6 +131,7 @@ impl Core {
             route: Route::Pool,
             quick: false,
             started: false,
+            flags_assumed: false,
             helpable: false,
             positional: true,
             depth: self.unreturned.fetch_add(1, Relaxed) + 1,
@@ -149,6 +150,7 @@ impl Core {
         let mut tried = None;
         // `fds.live_file(fd, flags)` for the flags decided on, once asked.
         let mut live = None;
+        let mut assumed = false;
         if let Some(f) = hinted {
             let now = attempt(f);
             if let Now::Done(n) = now {
@@ -162,11 +164,12 @@ impl Core {
             // `kind` below), and no change of its flags since can matter to this read: O_APPEND
             // and O_ASYNC do nothing to a read, O_DIRECT set since only changes who waits, and
             // O_NONBLOCK set since, which io_uring may honour, is redone on the pool there
-            // (`uring.rs`). No `fcntl` then: one per read of a deep queue otherwise. (Flags
-            // with O_DIRECT are asked again: one cleared since must not take a buffered read
-            // to native AIO, which would wait in io_submit.)
-            if undone && f & libc::O_DIRECT == 0 {
+            // (`uring.rs`). No `fcntl` then: one per read of a deep queue otherwise. (Unless
+            // the executors say a wrong assumption could make the caller wait: O_DIRECT on
+            // native AIO without RWF_NOWAIT.)
+            if undone && self.exec.may_assume_flags(f) {
                 live = Some(self.fds.live_file(fd, f));
+                assumed = live == Some(true);
             }
             if live != Some(true) {
                 flags = ask_flags(fd).ok();
@@ -229,6 +232,7 @@ impl Core {
             _ => None,
         };
         spec.positional = kind != FileKind::Stream && !spec.append;
+        spec.flags_assumed = assumed;
         self.exec.plan(&mut spec, flags, kind);
         let req = spare::request(spec);
         cb.begin(track_word);

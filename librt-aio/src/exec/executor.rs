@@ -78,6 +78,15 @@ pub trait Executor: Send + Sync {
         Now::Later
     }
 
+    /// May a read that did not complete inside the submitting call run on `flags` taken from
+    /// the live requests on its number (the same file still, flags unchanged as far as a read
+    /// cares), without asking `fcntl` again? Not where a file that is not O_DIRECT any more
+    /// (or not the file assumed) could make the route chosen for O_DIRECT wait in the
+    /// submitting thread.
+    fn may_assume_flags(&self, flags: i32) -> bool {
+        flags & libc::O_DIRECT == 0
+    }
+
     /// Runs a read of a descriptor that cannot seek in the submitting thread, if data is there
     /// now. The caller guarantees no other read of that descriptor is in flight.
     fn try_now_stream(&self, _req: &Spec) -> Now {

@@ -84,6 +84,9 @@ struct Shared {
     reaper: AtomicU8,
     /// RWF_NOWAIT is accepted for reads and writes (cleared if the kernel rejects the flag).
     nowait: AtomicBool,
+    /// RTAIO_BACKEND=kernel: every file request, without RWF_NOWAIT, waiting inside io_submit
+    /// where the kernel does (to compare).
+    as_kernel: bool,
     /// The kernel said it will never do this (ENOSYS, EPERM).
     broken: AtomicBool,
     /// Descriptors whose file system refused async I/O, while requests are in flight.
@@ -111,6 +114,7 @@ impl Kaio {
                 // The forced kernel backend shows the kernel's own behaviour, blocking inside
                 // io_submit where it does.
                 nowait: AtomicBool::new(s.backend != Backend::Kernel),
+                as_kernel: s.backend == Backend::Kernel,
                 broken: AtomicBool::new(s.backend == Backend::Threads),
                 refused_fds: Mutex::new(Vec::new()),
                 faults: s.faults,
@@ -120,6 +124,11 @@ impl Kaio {
                 fallback,
             }),
         }
+    }
+
+    /// Are reads and writes submitted with RWF_NOWAIT (never waiting inside `io_submit`)?
+    pub fn submits_nowait(&self) -> bool {
+        self.shared.nowait.load(Relaxed)
     }
 
     /// May requests be routed here? (False once the kernel refused native AIO for good.)
@@ -205,7 +214,11 @@ impl Executor for Kaio {
                 if !r.claim() {
                     return false; // cancelled since it was registered: the canceller finished it
                 }
-                if refused_fds.contains(&r.fd) {
+                // Flags assumed, not asked (`Spec::flags_assumed`): only with RWF_NOWAIT, which
+                // the kernel may have refused since the request was routed here (or as the
+                // kernel backend does everything: without it).
+                let unchecked = r.flags_assumed && !sh.nowait.load(Relaxed) && !sh.as_kernel;
+                if refused_fds.contains(&r.fd) || unchecked {
                     r.unclaim();
                     refused.push(r.clone());
                     return false;
@@ -243,10 +256,13 @@ impl Executor for Kaio {
             let mut retry = Vec::new();
             for b in back {
                 if b.errno == libc::EOPNOTSUPP && nowait {
-                    // A kernel without RWF_NOWAIT for AIO: resubmit without it, from now on.
+                    // A kernel without RWF_NOWAIT for AIO: resubmit without it, from now on,
+                    // except a request whose flags were assumed: the pool runs that one.
                     sh.nowait.store(false, Relaxed);
-                    retry.push(b.owner);
-                    continue;
+                    if !b.owner.flags_assumed {
+                        retry.push(b.owner);
+                        continue;
+                    }
                 }
                 sh.uncount(&b.owner);
                 mark_in_kernel(&b.owner, false);
