@@ -99,7 +99,7 @@ readback() {
         t_skip "$name: the file was not evicted from the page cache ($WORK: tmpfs?): $inline of $total reads inline"
     # (Fewer threads than reads in flight, not a fixed number: on a busy machine the started
     # reads' workers get the CPU late, and the pool adds one every 50 ms that none takes a
-    # started read: make test saw 28 under two busy loops.)
+    # started read. Calm: 4-5 threads; under two or eight busy loops: 4-5.)
     elif [ $((pool * 2)) -ge "$total" ] && [ "$threads" -lt "$peak" ]; then
         t_pass "$name: $pool of $total reads waited on $threads pool threads ($peak in flight)"
     else

@@ -396,6 +396,31 @@ fn a_searching_worker_covers_a_long_task_behind_started_ones() {
     inner.threads.store(0, SeqCst);
 }
 
+/// A burst of started tasks behind a long one, while the threads already started have not run
+/// yet (a busy machine: all count as searching, none waits for a started task): no more threads
+/// than the long task and the started tasks' bound need. Staged by hand.
+#[test]
+fn a_burst_of_started_tasks_starts_no_thread_per_task() {
+    let cfg =
+        Config { max_threads: 16, started_workers: 2, started_stall: Duration::from_secs(3600), ..Default::default() };
+    let pool = Pool::new(cfg, nothing);
+    let inner = &pool.inner;
+    // Three threads started, none has run yet.
+    inner.threads.store(3, SeqCst);
+    let queue = |class: Class| {
+        inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
+        inner.lanes[class as usize].push(Job { task: (), class });
+        pool.notify().unwrap();
+    };
+    queue(Class::Long);
+    for _ in 0..10 {
+        queue(Class::Started);
+    }
+    assert_eq!(pool.threads(), 3, "searchers for the long task and two started ones are there");
+    assert_eq!(pool.take_queued().len(), 11);
+    inner.threads.store(0, SeqCst);
+}
+
 static RACE_DONE: AtomicUsize = AtomicUsize::new(0);
 fn race_task(long: bool) {
     if long {
