@@ -162,11 +162,11 @@ impl Core {
             // Not done now (not cached, or shared by a deep queue), on a number with live
             // requests on a regular file that had these same flags: that file still (as for
             // `kind` below), and no change of its flags since can matter to this read: O_APPEND
-            // and O_ASYNC do nothing to a read, O_DIRECT set since only changes who waits, and
-            // O_NONBLOCK set since, which io_uring may honour, is redone on the pool there
-            // (`uring.rs`). No `fcntl` then: one per read of a deep queue otherwise. (Unless
-            // the executors say a wrong assumption could make the caller wait: O_DIRECT on
-            // native AIO without RWF_NOWAIT.)
+            // and O_ASYNC do nothing to a read, O_DIRECT set or cleared since only changes who
+            // waits, and O_NONBLOCK set since, which io_uring may honour, is redone on the pool
+            // there (`uring.rs`). No `fcntl` then: one per read of a deep queue otherwise.
+            // Unless the executors say a wrong assumption could make the caller wait (O_DIRECT
+            // on native AIO without RWF_NOWAIT: `may_assume_flags`).
             if undone && self.exec.may_assume_flags(f) {
                 live = Some(self.fds.live_file(fd, f));
                 assumed = live == Some(true);
