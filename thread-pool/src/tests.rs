@@ -364,13 +364,26 @@ fn started_tasks_wake_nobody_while_their_workers_are_busy() {
     inner.threads.store(0, SeqCst);
 }
 
+/// A pool for tests that stage its counters by hand (no started task ever stalls).
+fn staged_pool(max_threads: usize, started_workers: usize) -> Pool<()> {
+    let cfg = Config { max_threads, started_workers, started_stall: Duration::from_secs(3600), ..Default::default() };
+    Pool::new(cfg, nothing)
+}
+
+/// Queues a task of `class` in the first lane as `submit_job` does from outside the pool, and
+/// lets `notify` decide whom to wake.
+fn stage(pool: &Pool<()>, class: Class) {
+    let inner = &pool.inner;
+    inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
+    inner.lanes[class as usize].push(Job { task: (), class });
+    pool.notify().unwrap();
+}
+
 /// Started tasks their bound keeps from a searching worker do not count as work for it: a
 /// long task queued behind them wakes nobody while a worker already searches. Staged by hand.
 #[test]
 fn a_searching_worker_covers_a_long_task_behind_started_ones() {
-    let cfg =
-        Config { max_threads: 3, started_workers: 1, started_stall: Duration::from_secs(3600), ..Default::default() };
-    let pool = Pool::new(cfg, nothing);
+    let pool = staged_pool(3, 1);
     let inner = &pool.inner;
     inner.threads.store(3, SeqCst);
     // One waits for a started task, one was woken (claimed: searching), one sleeps.
@@ -379,15 +392,10 @@ fn a_searching_worker_covers_a_long_task_behind_started_ones() {
     inner.parked.enter();
     inner.parked.enter();
     assert!(inner.parked.claim());
-    let queue = |class: Class| {
-        inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
-        inner.lanes[class as usize].push(Job { task: (), class });
-        pool.notify().unwrap();
-    };
     for _ in 0..3 {
-        queue(Class::Started);
+        stage(&pool, Class::Started);
     }
-    queue(Class::Long);
+    stage(&pool, Class::Long);
     assert_eq!(pool.sleepers(), 1, "the searching worker takes the long task");
     assert_eq!(pool.take_queued().len(), 4);
     assert!(inner.parked.leave() && !inner.parked.leave());
@@ -401,20 +409,13 @@ fn a_searching_worker_covers_a_long_task_behind_started_ones() {
 /// than the long task and the started tasks' bound need. Staged by hand.
 #[test]
 fn a_burst_of_started_tasks_starts_no_thread_per_task() {
-    let cfg =
-        Config { max_threads: 16, started_workers: 2, started_stall: Duration::from_secs(3600), ..Default::default() };
-    let pool = Pool::new(cfg, nothing);
+    let pool = staged_pool(16, 2);
     let inner = &pool.inner;
     // Three threads started, none has run yet.
     inner.threads.store(3, SeqCst);
-    let queue = |class: Class| {
-        inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
-        inner.lanes[class as usize].push(Job { task: (), class });
-        pool.notify().unwrap();
-    };
-    queue(Class::Long);
+    stage(&pool, Class::Long);
     for _ in 0..10 {
-        queue(Class::Started);
+        stage(&pool, Class::Started);
     }
     assert_eq!(pool.threads(), 3, "searchers for the long task and two started ones are there");
     assert_eq!(pool.take_queued().len(), 11);
