@@ -10,7 +10,9 @@
 # aio_fsync(O_DSYNC). It runs under strace -ff (one output file per thread). Checks, in link and
 # in preload mode:
 #   direct, default mode      native AIO (O_DIRECT goes there even with io_uring allowed): the
-#                             list in one io_submit of 8, fsyncs as IOCB_CMD_FSYNC/FDSYNC, no ring
+#                             list in one io_submit of 8, fsyncs as IOCB_CMD_FSYNC/FDSYNC, no ring;
+#                             one fcntl(F_GETFL) for the list (its other reads take the flags of
+#                             the live ones), one per aio_fsync (also with RTAIO_BACKEND=kaio)
 #   direct, RTAIO_BACKEND=uring   io_uring: one ring (io_uring_setup), the list of 8 handed to the
 #                             kernel in ONE io_uring_enter, by rtaio's submitter thread (never
 #                             the application's: the kernel cancels a thread's requests when it
@@ -46,7 +48,7 @@ OUT=$root/build/tests/strace-kernel
 TIMEOUT=${RTAIO_TEST_TIMEOUT:-60}
 mkdir -p "$OUT"
 DIR=${RTAIO_TEST_DIR:-$OUT}
-CALLS=io_uring_setup,io_uring_enter,io_setup,io_submit,io_getevents,pread64,preadv,preadv2,fsync,fdatasync
+CALLS=io_uring_setup,io_uring_enter,io_setup,io_submit,io_getevents,pread64,preadv,preadv2,fsync,fdatasync,fcntl
 
 finish() { t_closing strace-kernel; exit; }
 
@@ -223,7 +225,11 @@ for mode in link preload; do
             [ "$(cnt '^io_uring_setup\(')" -eq 0 ] || errs+=("io_uring_setup called")
             [ "$(cnt 'IOCB_CMD_FSYNC.*\) += 1$')" -ge 1 ] || errs+=("aio_fsync(O_SYNC) was not submitted as IOCB_CMD_FSYNC")
             [ "$(cnt 'IOCB_CMD_FDSYNC.*\) += 1$')" -ge 1 ] || errs+=("aio_fsync(O_DSYNC) was not submitted as IOCB_CMD_FDSYNC")
-            report "direct, ${envs[*]:-default mode}: 8 O_DIRECT reads in one io_submit of 8, fsyncs as IOCB_CMD_FSYNC/FDSYNC, no ring" $name $mode "${errs[@]}"
+            # The first read asks fcntl; the other 7 take their flags from the live ones (RWF_NOWAIT
+            # keeps that safe); each aio_fsync asks: 3 in all (10 when every read asked).
+            ngetfl=$(grep -cE "^fcntl\($FD, F_GETFL\)" <<<"$TMAIN")
+            [ "$ngetfl" -le 3 ] || errs+=("$ngetfl fcntl(F_GETFL) calls on fd $FD, expected 3 at most: one for the list's first read, one per aio_fsync")
+            report "direct, ${envs[*]:-default mode}: 8 O_DIRECT reads in one io_submit of 8 (one fcntl for the list), fsyncs as IOCB_CMD_FSYNC/FDSYNC, no ring" $name $mode "${errs[@]}"
         fi
     done
 

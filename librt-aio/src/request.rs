@@ -152,7 +152,8 @@ pub struct Spec {
     pub started: bool,
     /// Its descriptor's flags were taken from the live requests on its number, not asked
     /// (`fcntl`) in the submitting call (`core/submit.rs`): native AIO takes it only with
-    /// RWF_NOWAIT, which cannot wait inside `io_submit` whatever file the number names now.
+    /// RWF_NOWAIT, which cannot wait inside `io_submit` whatever file the number names now, and
+    /// has the pool do again what such a read did not do whole (`kaio.rs`, `would_block`).
     pub flags_assumed: bool,
     /// While it is queued, a thread waiting for it may run it itself (`Core::help`): one
     /// system call on a regular file at its offset, whose completion needs nothing but its

@@ -422,6 +422,24 @@ fn a_burst_of_started_tasks_starts_no_thread_per_task() {
     inner.threads.store(0, SeqCst);
 }
 
+/// The other side of the count: started tasks within their bound's room do count. One worker
+/// searches, one sleeps: a long task is covered, a started one queued behind it wakes the
+/// sleeper. Staged by hand.
+#[test]
+fn started_tasks_within_their_bound_wake_a_sleeper() {
+    let pool = staged_pool(16, 2);
+    let inner = &pool.inner;
+    inner.threads.store(2, SeqCst);
+    inner.parked.enter();
+    stage(&pool, Class::Long);
+    assert_eq!(pool.sleepers(), 1, "the searching worker takes the long task");
+    stage(&pool, Class::Started);
+    assert_eq!(pool.sleepers(), 0, "the started task wakes the sleeper");
+    assert_eq!(pool.take_queued().len(), 2);
+    assert!(inner.parked.leave(), "the sleeper was claimed");
+    inner.threads.store(0, SeqCst);
+}
+
 static RACE_DONE: AtomicUsize = AtomicUsize::new(0);
 fn race_task(long: bool) {
     if long {

@@ -80,9 +80,9 @@ pub trait Executor: Send + Sync {
 
     /// May a read that did not complete inside the submitting call run on `flags` taken from
     /// the live requests on its number (the same file still, flags unchanged as far as a read
-    /// cares), without asking `fcntl` again? Not where a file that is not O_DIRECT any more
-    /// (or not the file assumed) could make the route chosen for O_DIRECT wait in the
-    /// submitting thread.
+    /// cares), without asking `fcntl` again? Not where a wrong assumption (a number that names
+    /// another file by now) could make the submitting thread wait: native AIO without
+    /// RWF_NOWAIT.
     fn may_assume_flags(&self, flags: i32) -> bool {
         flags & libc::O_DIRECT == 0
     }

@@ -39,7 +39,7 @@ use crate::exec::executor::{redo_on, Done, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
 use crate::stats;
-use crate::sys::{self, arcs::ArcStack, Errno};
+use crate::sys::{self, arcs::ArcStack, Errno, FileKind};
 use crate::wait;
 
 const NR_EVENTS: u32 = 256;
@@ -84,9 +84,6 @@ struct Shared {
     reaper: AtomicU8,
     /// RWF_NOWAIT is accepted for reads and writes (cleared if the kernel rejects the flag).
     nowait: AtomicBool,
-    /// RTAIO_BACKEND=kernel: every file request, without RWF_NOWAIT, waiting inside io_submit
-    /// where the kernel does (to compare).
-    as_kernel: bool,
     /// The kernel said it will never do this (ENOSYS, EPERM).
     broken: AtomicBool,
     /// Descriptors whose file system refused async I/O, while requests are in flight.
@@ -114,7 +111,6 @@ impl Kaio {
                 // The forced kernel backend shows the kernel's own behaviour, blocking inside
                 // io_submit where it does.
                 nowait: AtomicBool::new(s.backend != Backend::Kernel),
-                as_kernel: s.backend == Backend::Kernel,
                 broken: AtomicBool::new(s.backend == Backend::Threads),
                 refused_fds: Mutex::new(Vec::new()),
                 faults: s.faults,
@@ -183,12 +179,25 @@ fn mark_in_kernel(r: &Request, on: bool) {
 /// runs it.
 const REDO: i64 = i64::MIN;
 
-/// Did the kernel give the request back because it would block (RWF_NOWAIT)? Then the
-/// fallback does it with the ordinary blocking call.
+/// Is the completion to be done again by the fallback, with the ordinary blocking call?
+/// Async-signal-safe (at most one `fstat`).
 fn would_block(req: &Request, ev_nowait: bool, res: i64) -> bool {
-    // EAGAIN: the kernel would have blocked; EOPNOTSUPP: it cannot do this without blocking
-    // at all (e.g. buffered writes on ext4).
-    ev_nowait && (res == -(libc::EAGAIN as i64) || res == -(libc::EOPNOTSUPP as i64)) && !req.cancel_requested()
+    if req.cancel_requested() {
+        return false;
+    }
+    // EAGAIN: the kernel would have blocked (RWF_NOWAIT); EOPNOTSUPP: it cannot do this
+    // without blocking at all (e.g. buffered writes on ext4).
+    if ev_nowait && (res == -(libc::EAGAIN as i64) || res == -(libc::EOPNOTSUPP as i64)) {
+        return true;
+    }
+    // A read on assumed flags (`Spec::flags_assumed`) whose number names another file by now
+    // reports what RWF_NOWAIT found there, not what `pread` would: a short count from a
+    // buffered file partly in the page cache, ESPIPE from a socket (which the pool reads at
+    // its position, as glibc does). Whatever is not the whole length is done again (on a
+    // regular file the same read: the same bytes), except data a stream gave: it is consumed,
+    // and what a read returns.
+    let whole = matches!(req.data, Data::Buf(b) if res == b.len() as i64);
+    req.flags_assumed && !whole && !(res > 0 && sys::file_kind(req.fd) == FileKind::Stream)
 }
 
 fn result_of(req: &Request, res: i64) -> Result<usize, Errno> {
@@ -207,6 +216,8 @@ impl Executor for Kaio {
         sh.drain_deferred();
         let mut refused = Vec::new();
         let mut mine = reqs;
+        // Read once: the requests on assumed flags are let in on this value and submitted with it.
+        let mut nowait = sh.nowait.load(Relaxed);
         {
             let refused_fds = sh.refused_fds.lock();
             mine.retain(|r| {
@@ -215,10 +226,8 @@ impl Executor for Kaio {
                     return false; // cancelled since it was registered: the canceller finished it
                 }
                 // Flags assumed, not asked (`Spec::flags_assumed`): only with RWF_NOWAIT, which
-                // the kernel may have refused since the request was routed here (or as the
-                // kernel backend does everything: without it).
-                let unchecked = r.flags_assumed && !sh.nowait.load(Relaxed) && !sh.as_kernel;
-                if refused_fds.contains(&r.fd) || unchecked {
+                // the kernel may have refused since the request was routed here.
+                if refused_fds.contains(&r.fd) || r.flags_assumed && !nowait {
                     r.unclaim();
                     refused.push(r.clone());
                     return false;
@@ -246,7 +255,6 @@ impl Executor for Kaio {
         for r in &mine {
             mark_in_kernel(r, efd >= 0);
         }
-        let mut nowait = sh.nowait.load(Relaxed);
         loop {
             let back = match sh.faults.io_submit {
                 Some(e) => mine.iter().map(|r| Refused { owner: r.clone(), errno: e }).collect(),
@@ -255,14 +263,14 @@ impl Executor for Kaio {
             };
             let mut retry = Vec::new();
             for b in back {
-                if b.errno == libc::EOPNOTSUPP && nowait {
-                    // A kernel without RWF_NOWAIT for AIO: resubmit without it, from now on,
-                    // except a request whose flags were assumed: the pool runs that one.
+                // A kernel (or a file system's O_DIRECT files) without RWF_NOWAIT for AIO:
+                // resubmit without it, from now on. Not for a request on assumed flags: its
+                // number may name another file by now (a terminal, a FUSE file), which says
+                // nothing about the O_DIRECT files; the pool runs that one.
+                if b.errno == libc::EOPNOTSUPP && nowait && !b.owner.flags_assumed {
                     sh.nowait.store(false, Relaxed);
-                    if !b.owner.flags_assumed {
-                        retry.push(b.owner);
-                        continue;
-                    }
+                    retry.push(b.owner);
+                    continue;
                 }
                 sh.uncount(&b.owner);
                 mark_in_kernel(&b.owner, false);
