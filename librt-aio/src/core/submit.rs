@@ -148,9 +148,9 @@ impl Core {
             now => now,
         };
         let mut tried = None;
-        // `fds.live_file(fd, flags)` for the flags decided on, once asked.
+        // `fds.live_file(fd, flags)` for the flags decided on, once asked; Some(true) only where
+        // the hinted flags are taken without asking (`Spec::flags_assumed`).
         let mut live = None;
-        let mut assumed = false;
         if let Some(f) = hinted {
             let now = attempt(f);
             if let Now::Done(n) = now {
@@ -169,7 +169,6 @@ impl Core {
             // on native AIO without RWF_NOWAIT: `may_assume_flags`).
             if undone && self.exec.may_assume_flags(f) {
                 live = Some(self.fds.live_file(fd, f));
-                assumed = live == Some(true);
             }
             if live != Some(true) {
                 flags = ask_flags(fd).ok();
@@ -232,7 +231,7 @@ impl Core {
             _ => None,
         };
         spec.positional = kind != FileKind::Stream && !spec.append;
-        spec.flags_assumed = assumed;
+        spec.flags_assumed = live == Some(true);
         self.exec.plan(&mut spec, flags, kind);
         let req = spare::request(spec);
         cb.begin(track_word);
