@@ -452,6 +452,13 @@ impl Request {
         self.phase.load(Acquire) == QUEUED
     }
 
+    /// Its status is not published yet, nor being published: the application cannot have seen
+    /// it complete. (Each way of publishing marks the request first: `mark_finishing`, or
+    /// `mark_published_early` for a status a reaper or the helping thread publishes.)
+    pub fn unpublished(&self) -> bool {
+        matches!(self.phase.load(Acquire), QUEUED | RUNNING | HELPING) && !self.was_published_early()
+    }
+
     /// Counts toward the `aio_fsync` barrier of its descriptor.
     pub fn is_data_op(&self) -> bool {
         !matches!(self.op, Op::Sync { .. })

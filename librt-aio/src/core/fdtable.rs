@@ -224,9 +224,15 @@ impl FdTable {
 
     /// Requests on `fd` are live, the latest found a regular file there, and it had these same
     /// status flags: the number still names that file (the live requests run on the number).
+    /// Only while one of them is unpublished: once the application has seen them all
+    /// complete, it may close the number and open something else there (a FIFO opened with
+    /// the same access mode has the same flags) before the last one leaves this table.
     pub fn live_file(&self, fd: i32, flags: i32) -> bool {
         let shard = self.shard(fd).lock();
-        shard.fds.get(&fd).is_some_and(|st| st.file_flags == Some(flags))
+        shard
+            .fds
+            .get(&fd)
+            .is_some_and(|st| st.file_flags == Some(flags) && st.live.values().any(|l| l.req.unpublished()))
     }
 
     /// No read of the stream `fd` is in flight or waiting (its reads' chain is idle): a read
@@ -522,6 +528,27 @@ mod tests {
         t.release(&a, &mut ready);
         t.release(&s, &mut ready);
         assert!(!t.live_file(5, libc::O_RDWR), "nothing live: ask again");
+    }
+
+    #[test]
+    fn live_file_not_once_every_live_request_is_published() {
+        // The application may see them complete, close the number and open a FIFO there
+        // before they leave the table.
+        let t = FdTable::new(0);
+        let (a, b) = (req(1, Op::Write), req(2, Op::Write));
+        assert!(t.register(&a, false, Some(libc::O_RDWR)));
+        assert!(t.register(&b, false, Some(libc::O_RDWR)));
+        a.mark_finishing();
+        assert!(t.live_file(5, libc::O_RDWR), "one still unpublished");
+        b.mark_published_early();
+        assert!(!t.live_file(5, libc::O_RDWR), "all published (one early, by a reaper)");
+        let c = req(3, Op::Read);
+        assert!(t.register(&c, false, Some(libc::O_RDWR)));
+        assert!(c.claim_for_help());
+        assert!(t.live_file(5, libc::O_RDWR), "run by a waiting thread, not published");
+        c.mark_published_early(); // (as the helping thread publishes, then marks it helped)
+        c.mark_helped(false);
+        assert!(!t.live_file(5, libc::O_RDWR), "helped: published");
     }
 
     #[test]
