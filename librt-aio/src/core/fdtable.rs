@@ -76,6 +76,8 @@ struct FdState {
     /// so while they are live the number is taken to name that file: a new request with the
     /// same flags needs no `fstat` to know what it names (see [`FdTable::live_file`]).
     file_flags: Option<i32>,
+    /// The latest registration (request identity): `live_file` looks at it first.
+    latest: usize,
     /// rtaio's own reference to the file (`fileref.rs`), shared by the live requests that run
     /// after their submitting call. Weak: the requests own it, so it is closed as the last of
     /// them completes, before its status is published (not later, when it leaves this table).
@@ -108,6 +110,19 @@ impl FdState {
         let f = Arc::new(FileRef::dup_of(fd).ok()?);
         self.file = Arc::downgrade(&f);
         Some(f)
+    }
+}
+
+/// How many live requests `live_file` looks at besides the latest one: a deep queue whose
+/// statuses were published but that have not left the table yet costs a new request an
+/// `fstat`, not a scan of the whole queue.
+const UNPUBLISHED_LOOK: usize = 8;
+
+impl FdState {
+    /// The latest registration, or one of a few others, is unpublished.
+    fn has_unpublished(&self) -> bool {
+        self.live.get(&self.latest).is_some_and(|l| l.req.unpublished())
+            || self.live.values().take(UNPUBLISHED_LOOK).any(|l| l.req.unpublished())
     }
 }
 
@@ -164,6 +179,7 @@ impl FdTable {
         }
         st.registered += 1;
         req.seq.store(st.registered, Relaxed);
+        st.latest = key(req);
         let mut ready = true;
         let mut epoch = None;
         if req.is_data_op() {
@@ -229,10 +245,7 @@ impl FdTable {
     /// the same access mode has the same flags) before the last one leaves this table.
     pub fn live_file(&self, fd: i32, flags: i32) -> bool {
         let shard = self.shard(fd).lock();
-        shard
-            .fds
-            .get(&fd)
-            .is_some_and(|st| st.file_flags == Some(flags) && st.live.values().any(|l| l.req.unpublished()))
+        shard.fds.get(&fd).is_some_and(|st| st.file_flags == Some(flags) && st.has_unpublished())
     }
 
     /// No read of the stream `fd` is in flight or waiting (its reads' chain is idle): a read
