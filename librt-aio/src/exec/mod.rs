@@ -77,10 +77,12 @@ impl Executor for Executors {
         // io_uring's length is 32 bits: a longer transfer goes where the system call reports
         // what it does with it (EFAULT, EINVAL, a short count), as in glibc.
         let too_long = matches!(spec.data, Data::Buf(b) if b.len() > u32::MAX as usize);
-        // io_uring honours O_NONBLOCK on a regular file (EAGAIN rather than wait for the disk);
-        // read() and write() do not, and neither does glibc's AIO.
-        let nonblocking_file = kind == FileKind::File && flags & libc::O_NONBLOCK != 0;
-        let uring = !negative && !vectored_stream_write && !too_long && !nonblocking_file;
+        // O_NONBLOCK: io_uring may honour it on a regular file (EAGAIN rather than wait for
+        // the disk), where read() and write() do not, nor glibc's AIO; and it waits, by
+        // polling, on a pipe, FIFO or socket, where read() and write() answer EAGAIN at once,
+        // and so does glibc's AIO (C rel_nonblock_stream). The pool makes those calls.
+        let nonblocking = flags & libc::O_NONBLOCK != 0;
+        let uring = !negative && !vectored_stream_write && !too_long && !nonblocking;
         // A buffered write to a regular file copies into the page cache: the pool need not
         // give it a thread of its own (O_SYNC and O_DSYNC ones wait for the device). Nor does
         // a page-cache read `try_now` shared (already quick).
