@@ -216,6 +216,11 @@ pub fn held_back() -> usize {
     HELD_BACK.load(SeqCst)
 }
 
+/// In a child after fork(): none of the parent's requests is the child's.
+pub fn after_fork() {
+    HELD_BACK.store(0, SeqCst);
+}
+
 /// The descriptor table holds a request back (`true`) or lets it go (`false`).
 pub fn count_held_back(held: bool) {
     if held {

@@ -47,6 +47,14 @@ pub fn remember(req: &Arc<Request>) {
     }
 }
 
+/// In a child after fork(), on the thread that forked (the only one there): the slot holds
+/// the parent's request, which nothing in the child runs or finishes. It must not be run here
+/// (its status would land in an aiocb the child reuses for a request of its own) nor freed
+/// (it is part of the parent's state, copied): it is left behind. No allocation, no lock.
+pub fn leave_after_fork() {
+    let _ = LAST.try_with(|s| std::mem::forget(s.replace(None)));
+}
+
 /// Lets go of the previous request of the slot: if this thread ran it, the worker waiting to
 /// finish it may now (`Request::wait_helped`: not woken earlier, so that it does not race this
 /// thread for the request it is queueing now).

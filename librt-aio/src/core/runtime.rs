@@ -7,12 +7,15 @@ use std::sync::{Arc, OnceLock};
 use crate::aiocb;
 use crate::config::{self, Settings};
 use crate::core::fdtable::FdTable;
+use crate::core::help;
 use crate::exec::{Executor, Executors, Finish, Publish};
 use crate::fileref;
 use crate::notify::Notifier;
+use crate::request;
 use crate::stats;
 use crate::sys::{self, global::Global};
 use crate::track::{self, Tracker};
+use crate::wait;
 
 pub struct Core {
     pub(crate) exec: Box<dyn Executor>,
@@ -74,6 +77,11 @@ extern "C" fn after_fork_child() {
     // Only atomics and close(): the child may be a single thread forked from a busy process.
     CORE.forget();
     aiocb::bump_fork_gen();
+    // What the process-wide counters and this thread's slot say of the parent's requests and
+    // waiters is not the child's.
+    help::leave_after_fork();
+    request::after_fork();
+    wait::after_fork();
     fileref::close_all_after_fork();
     stats::after_fork();
 }
