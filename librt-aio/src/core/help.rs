@@ -16,9 +16,10 @@
 //! Which request: the last one this thread queued (a thread-local slot), so finding it costs
 //! no lock and no lookup, and everything here stays async-signal-safe, as `aio_suspend` is.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
-use crate::aiocb::AiocbRef;
+use crate::aiocb::{self, AiocbRef};
 use crate::core::runtime::Core;
 use crate::request::{self, Request};
 use crate::sys::arcs::ThreadArc;
@@ -26,6 +27,11 @@ use crate::sys::arcs::ThreadArc;
 thread_local! {
     /// The last helpable request this thread queued (kept until the next one, or thread exit).
     static LAST: ThreadArc<Request> = const { ThreadArc::new() };
+    /// The fork generation (`aiocb::fork_gen`) LAST was queued in: in a child after fork() it
+    /// is the parent's request, which nothing in the child runs or finishes. It is never run
+    /// there (its status would land in an aiocb the child reuses for a request of its own),
+    /// nor freed (it is part of the parent's state, copied): it is left behind.
+    static LAST_GEN: Cell<u32> = const { Cell::new(0) };
     /// Empties LAST when the thread ends (touched only by `remember`, so that `aio_suspend`
     /// never registers a destructor).
     static CLEANUP: Cleanup = const { Cleanup };
@@ -44,22 +50,22 @@ pub fn remember(req: &Arc<Request>) {
     // Without the cleanup (a thread in its destructors), nothing is remembered.
     if CLEANUP.try_with(|_| ()).is_ok() {
         let _ = LAST.try_with(|s| forget(s.replace(Some(req.clone()))));
+        let _ = LAST_GEN.try_with(|g| g.set(aiocb::fork_gen()));
     }
 }
 
-/// In a child after fork(), on the thread that forked (the only one there): the slot holds
-/// the parent's request, which nothing in the child runs or finishes. It must not be run here
-/// (its status would land in an aiocb the child reuses for a request of its own) nor freed
-/// (it is part of the parent's state, copied): it is left behind. No allocation, no lock.
-pub fn leave_after_fork() {
-    let _ = LAST.try_with(|s| std::mem::forget(s.replace(None)));
+/// The slot's request is this process's (not a parent's, before fork()).
+fn ours() -> bool {
+    LAST_GEN.try_with(|g| g.get() == aiocb::fork_gen()).unwrap_or(false)
 }
 
 /// Lets go of the previous request of the slot: if this thread ran it, the worker waiting to
 /// finish it may now (`Request::wait_helped`: not woken earlier, so that it does not race this
 /// thread for the request it is queueing now).
 fn forget(prev: Option<Arc<Request>>) {
-    if let Some(p) = prev {
+    if !ours() {
+        std::mem::forget(prev); // a parent's: left behind
+    } else if let Some(p) = prev {
         p.wake_helped_waiter();
     }
 }
@@ -69,6 +75,9 @@ impl Core {
     /// request if it is among the `n` entries and still queued. True if it ran it (its status
     /// is published: an entry is complete). Async-signal-safe.
     pub fn help<'a>(&self, n: usize, entry: &impl Fn(usize) -> Option<AiocbRef<'a>>) -> bool {
+        if !ours() {
+            return false;
+        }
         LAST.try_with(|s| s.with(|req| self.help_with(req, n, entry)).unwrap_or(false)).unwrap_or(false)
     }
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, OnceLock};
 use crate::aiocb;
 use crate::config::{self, Settings};
 use crate::core::fdtable::FdTable;
-use crate::core::help;
 use crate::exec::{Executor, Executors, Finish, Publish};
 use crate::fileref;
 use crate::notify::Notifier;
@@ -77,9 +76,8 @@ extern "C" fn after_fork_child() {
     // Only atomics and close(): the child may be a single thread forked from a busy process.
     CORE.forget();
     aiocb::bump_fork_gen();
-    // What the process-wide counters and this thread's slot say of the parent's requests and
-    // waiters is not the child's.
-    help::leave_after_fork();
+    // What the process-wide counters say of the parent's requests and waiters is not the
+    // child's (nor is the forking thread's last helpable request: `help.rs` leaves it).
     request::after_fork();
     wait::after_fork();
     fileref::close_all_after_fork();
