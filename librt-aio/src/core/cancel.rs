@@ -47,9 +47,10 @@ impl Core {
                     r.wait_done();
                     canceled += 1;
                 }
-                // Not stopped; complete by now (its completion was waiting to be reaped) or still
-                // running.
-                CancelOutcome::Running if r.is_done() => {}
+                // Not stopped: still running, or complete by now (it completed meanwhile, its
+                // completion was waiting to be reaped, or the kernel's cancel cut a stream write
+                // short): it was in progress when this call came, and was not cancelled, as glibc
+                // answers for a running request (C cancel_running_stream).
                 CancelOutcome::Running => running += 1,
                 CancelOutcome::AlreadyCanceled => {
                     // Another aio_cancel is finishing it: it is cancelled, and its status is
