@@ -123,11 +123,16 @@ impl Executor for PoolExec {
             return None;
         }
         // The copy must not fault on a page that waits for this very thread (userfaultfd), as
-        // for the inline path.
-        if !sys::buffer_resident_cached(buf) || !req.claim_for_help() {
+        // for the inline path. A write that would raise SIGXFSZ is left to a worker, whose
+        // signals are blocked, as glibc's (C rel_fsize_signal).
+        let write = req.op == Op::Write;
+        if !sys::buffer_resident_cached(buf)
+            || write && !sys::write_cannot_raise_sigxfsz(req.offset)
+            || !req.claim_for_help()
+        {
             return None;
         }
-        Some(sys::transfer_at_raw(req.fd, buf, req.offset, req.op == Op::Write))
+        Some(sys::transfer_at_raw(req.fd, buf, req.offset, write))
     }
 }
 

@@ -321,6 +321,19 @@ pub fn transfer_at_raw(fd: c_int, buf: IoBuf, offset: i64, write: bool) -> Resul
     retry(|| unsafe { libc::syscall(nr, fd, buf.addr() as *mut c_void, buf.len(), offset as off_t) })
 }
 
+/// Can a write at `offset` not raise SIGXFSZ (RLIMIT_FSIZE unlimited, or the offset below it:
+/// the kernel signals only a write that starts at or past the limit, and shortens one that
+/// crosses it)? For an application's thread, which may not block the signal: its default
+/// action ends the process. Async-signal-safe (one system call).
+pub fn write_cannot_raise_sigxfsz(offset: i64) -> bool {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit into the local.
+    if unsafe { libc::syscall(libc::SYS_getrlimit, libc::RLIMIT_FSIZE, &mut rl as *mut libc::rlimit) } != 0 {
+        return false;
+    }
+    rl.rlim_cur == libc::RLIM_INFINITY || (offset >= 0 && (offset as u64) < rl.rlim_cur)
+}
+
 pub fn sync(fd: c_int, data_only: bool) -> Result<usize, Errno> {
     // SAFETY: no pointers involved.
     retry(|| unsafe { (if data_only { libc::fdatasync(fd) } else { libc::fsync(fd) }) as c_long })
