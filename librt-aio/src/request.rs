@@ -159,8 +159,8 @@ pub struct Spec {
     /// system call on a regular file at its offset, whose completion needs nothing but its
     /// status (decided by the executor layer at submission).
     pub helpable: bool,
-    /// At `offset`; false for a descriptor that cannot seek and for O_APPEND writes, which
-    /// go at the file position (the end of the file).
+    /// At `offset` (an O_APPEND write at `offset` goes to the end of the file all the same);
+    /// false for a descriptor that cannot seek.
     pub positional: bool,
     /// The application's queue depth when it was submitted: its requests not yet retrieved
     /// with `aio_return`, this one included (a hint for where a page-cache hit runs).

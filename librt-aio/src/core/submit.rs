@@ -52,7 +52,9 @@ impl Core {
             return Err(libc::EINVAL);
         }
         // A negative aio_offset or an aio_nbytes above SSIZE_MAX is not refused here: the
-        // system call reports it through aio_error (EINVAL, EFAULT), as in glibc.
+        // system call reports it through aio_error (EINVAL, EFAULT), as in glibc, whose
+        // pread/pwrite answer EINVAL for a negative offset before they look at the descriptor
+        // (even one that cannot seek, which would then be read at its position: `fails`).
         let data = match what.op {
             None | Some(Op::Sync { .. }) => Data::None,
             Some(_) if what.vectored => Data::Vec(cb.iovecs()?),
@@ -81,8 +83,10 @@ impl Core {
                 Err(_) => None,
             },
         };
+        let negative = !sync && cb.offset() < 0;
         let fails = |flags: Option<i32>| match (what.op, flags) {
             (None, _) => Some(libc::EINVAL),
+            _ if negative => Some(libc::EINVAL),
             (_, None) => Some(libc::EBADF),
             _ => None,
         };
@@ -230,7 +234,9 @@ impl Core {
             (_, Op::Write) if spec.append => Some(Chain::Writes),
             _ => None,
         };
-        spec.positional = kind != FileKind::Stream && !spec.append;
+        // O_APPEND writes too: pwrite at aio_offset appends all the same, and leaves the file
+        // position alone, as glibc's (C append_position).
+        spec.positional = kind != FileKind::Stream;
         spec.flags_assumed = live == Some(true);
         self.exec.plan(&mut spec, flags, kind);
         let req = spare::request(spec);

@@ -68,9 +68,8 @@ impl Executors {
 
 impl Executor for Executors {
     fn plan(&self, spec: &mut Spec, flags: i32, kind: FileKind) {
-        // A negative offset goes to the pool, whose pread reports EINVAL (io_uring would read
-        // at the file position).
-        let negative = spec.positional && spec.offset < 0;
+        // (A read or write at a negative offset never gets here: it fails at submission with
+        // pread's EINVAL, `submit.rs`. An fsync ignores its offset.)
         // A vectored write to a stream could be taken in part, and is continued only for a
         // plain buffer: the pool writes it whole.
         let vectored_stream_write = !spec.positional && spec.op == Op::Write && matches!(spec.data, Data::Vec(_));
@@ -82,7 +81,7 @@ impl Executor for Executors {
         // polling, on a pipe, FIFO or socket, where read() and write() answer EAGAIN at once,
         // and so does glibc's AIO (C rel_nonblock_stream). The pool makes those calls.
         let nonblocking = flags & libc::O_NONBLOCK != 0;
-        let uring = !negative && !vectored_stream_write && !too_long && !nonblocking;
+        let uring = !vectored_stream_write && !too_long && !nonblocking;
         // A buffered write to a regular file copies into the page cache: the pool need not
         // give it a thread of its own (O_SYNC and O_DSYNC ones wait for the device). Nor does
         // a page-cache read `try_now` shared (already quick).
