@@ -27,7 +27,8 @@ const INLINE_MAX: usize = 128 << 10;
 
 pub fn try_now(req: &Spec, flags: i32) -> Now {
     let Data::Buf(buf) = req.data else { return Now::Later };
-    if req.op != Op::Read || flags & libc::O_DIRECT != 0 || buf.len() > INLINE_MAX || req.offset < 0 {
+    // (Not a read of no bytes: preadv2 answers 0 before the file is asked, pread asks it.)
+    if req.op != Op::Read || flags & libc::O_DIRECT != 0 || buf.is_empty() || buf.len() > INLINE_MAX || req.offset < 0 {
         return Now::Later;
     }
     // RWF_NOWAIT covers the file's side only: a fault on the destination buffer would still
@@ -52,7 +53,7 @@ pub fn try_now(req: &Spec, flags: i32) -> Now {
 /// checked): done if data (or end of file) is there now.
 pub fn try_stream(req: &Spec) -> Now {
     let Data::Buf(buf) = req.data else { return Now::Later };
-    if req.op != Op::Read || buf.len() > INLINE_MAX || !sys::buffer_resident_cached(buf) {
+    if req.op != Op::Read || buf.is_empty() || buf.len() > INLINE_MAX || !sys::buffer_resident_cached(buf) {
         return Now::Later;
     }
     match sys::nowait_read_stream(req.fd, buf) {

@@ -76,12 +76,16 @@ impl Executor for Executors {
         // io_uring's length is 32 bits: a longer transfer goes where the system call reports
         // what it does with it (EFAULT, EINVAL, a short count), as in glibc.
         let too_long = matches!(spec.data, Data::Buf(b) if b.len() > u32::MAX as usize);
+        // A transfer of no bytes: the kernel's vectored and ring paths answer 0 before the file
+        // is asked, where pread/pwrite ask it (a directory: EISDIR, an eventfd: EINVAL,
+        // /dev/full: ENOSPC), as glibc's: the pool makes those calls (C zero_length).
+        let empty = matches!(spec.data, Data::Buf(b) if b.is_empty());
         // O_NONBLOCK: io_uring may honour it on a regular file (EAGAIN rather than wait for
         // the disk), where read() and write() do not, nor glibc's AIO; and it waits, by
         // polling, on a pipe, FIFO or socket, where read() and write() answer EAGAIN at once,
         // and so does glibc's AIO (C rel_nonblock_stream). The pool makes those calls.
         let nonblocking = flags & libc::O_NONBLOCK != 0;
-        let uring = !vectored_stream_write && !too_long && !nonblocking;
+        let uring = !vectored_stream_write && !too_long && !empty && !nonblocking;
         // A buffered write to a regular file copies into the page cache: the pool need not
         // give it a thread of its own (O_SYNC and O_DSYNC ones wait for the device). Nor does
         // a page-cache read `try_now` shared (already quick).
@@ -117,6 +121,7 @@ impl Executor for Executors {
         // glibc on the ring). RTAIO_BACKEND=uring keeps it on the ring.
         let uring = uring && !(helpable && spec.depth == 1 && self.backend == Backend::Auto);
         let kaio = self.kaio.usable()
+            && !empty
             && kind == FileKind::File
             && !(spec.op == Op::Write && spec.append)
             && match self.backend {
