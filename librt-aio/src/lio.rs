@@ -26,6 +26,14 @@ pub fn listio(mode: i32, list: &[Option<AiocbRef<'static>>], sig: Option<&Sigeve
     };
     let wanted = list.iter().flatten().filter(|cb| cb.lio_opcode() != LIO_NOP).count();
     if core.would_exceed(wanted) {
+        // Nothing is queued. POSIX: each entry's status then says why (EAGAIN), as for an
+        // entry refused alone; one listed while in flight keeps its own.
+        for cb in list.iter().flatten().filter(|cb| cb.lio_opcode() != LIO_NOP) {
+            if cb.status() != Status::InProgress {
+                core.retire_previous_slot(*cb);
+                core::fail_unqueued(*cb, libc::EAGAIN);
+            }
+        }
         return Err(libc::EAGAIN);
     }
     let ctl = Arc::new(ListCtl::new(notify));

@@ -96,7 +96,7 @@ impl Core {
         let mut kind = None;
         if sync {
             let k = sys::file_kind(fd);
-            if k == FileKind::Stream {
+            if matches!(k, FileKind::Stream | FileKind::Device) {
                 return Err(libc::EINVAL);
             }
             kind = Some(k);
@@ -229,8 +229,8 @@ impl Core {
             }
         });
         spec.chain = match (kind, op) {
-            (FileKind::Stream, Op::Read) => Some(Chain::Reads),
-            (FileKind::Stream, Op::Write) => Some(Chain::Writes),
+            (FileKind::Stream | FileKind::Device, Op::Read) => Some(Chain::Reads),
+            (FileKind::Stream | FileKind::Device, Op::Write) => Some(Chain::Writes),
             (_, Op::Write) if spec.append => Some(Chain::Writes),
             _ => None,
         };
@@ -242,7 +242,8 @@ impl Core {
         let req = spare::request(spec);
         cb.begin(track_word);
         // Not regular files: the request runs on rtaio's own reference to the file (fileref.rs).
-        if !self.fds.register(&req, kind == FileKind::Stream, (kind == FileKind::File).then_some(flags)) {
+        let own_reference = matches!(kind, FileKind::Stream | FileKind::Device);
+        if !self.fds.register(&req, own_reference, (kind == FileKind::File).then_some(flags)) {
             return Ok(()); // held back: a release starts it
         }
         if let (true, Some(batch)) = (req.route() != Route::Pool, batch) {

@@ -85,7 +85,10 @@ impl Executor for Executors {
         // polling, on a pipe, FIFO or socket, where read() and write() answer EAGAIN at once,
         // and so does glibc's AIO (C rel_nonblock_stream). The pool makes those calls.
         let nonblocking = flags & libc::O_NONBLOCK != 0;
-        let uring = !vectored_stream_write && !too_long && !empty && !nonblocking;
+        // A character device that seeks: its driver's poll need not ever say ready, where
+        // io_uring would wait (a write to /dev/kmsg never completed: C char_devices).
+        let device = kind == FileKind::Device;
+        let uring = !vectored_stream_write && !too_long && !empty && !nonblocking && !device;
         // A buffered write to a regular file copies into the page cache: the pool need not
         // give it a thread of its own (O_SYNC and O_DSYNC ones wait for the device). Nor does
         // a page-cache read `try_now` shared (already quick).

@@ -213,16 +213,32 @@ pub enum FileKind {
     /// terminals, and anonymous-inode files. Requests on it run in submission order per
     /// direction; it cannot be synced.
     Stream,
+    /// A character device that is not incapable of seeking (its lseek does not answer ESPIPE:
+    /// /dev/zero, /dev/mem, a framebuffer, /dev/kmsg...): requests go at their offset with
+    /// pread/pwrite (read/write if those answer ESPIPE), as glibc's, where the offset may mean
+    /// something (a CPUID leaf, a screen position); in submission order per direction, as a
+    /// stream's; it cannot be synced. Made by the pool only: a driver's poll need not say
+    /// ready ever (io_uring would wait on /dev/kmsg).
+    Device,
 }
 
-/// The kind of file `fd` names (one `fstat`). A descriptor fstat cannot look at is taken for a
-/// file: the request's own system call then reports the error.
+/// The kind of file `fd` names (one `fstat`; an `lseek` more for a character device). A
+/// descriptor fstat cannot look at is taken for a file: the request's own system call then
+/// reports the error.
 pub fn file_kind(fd: c_int) -> FileKind {
     match fstat(fd).map(|st| st.st_mode & libc::S_IFMT) {
         Some(libc::S_IFDIR) => FileKind::Dir,
         Some(libc::S_IFREG | libc::S_IFBLK) | None => FileKind::File,
+        Some(libc::S_IFCHR) if !cannot_seek(fd) => FileKind::Device,
         Some(_) => FileKind::Stream,
     }
+}
+
+/// Does `fd` answer ESPIPE to a seek (a terminal, and every pipe and socket)?
+fn cannot_seek(fd: c_int) -> bool {
+    // SAFETY: no pointers; SEEK_CUR by 0 moves nothing.
+    let pos = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
+    pos < 0 && errno() == libc::ESPIPE
 }
 
 /// (st_dev, st_ino, st_rdev, status flags): what tells two open files apart without kcmp.
@@ -918,6 +934,11 @@ mod tests {
         close(p[0]);
         close(p[1]);
         assert_eq!(file_kind(-1), FileKind::File, "unknown: the system call reports it");
+        // SAFETY: a NUL-terminated path.
+        let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        assert!(null >= 0);
+        assert_eq!(file_kind(null), FileKind::Device, "a character device that seeks");
+        close(null);
     }
 }
 

@@ -4,7 +4,8 @@
  * The program re-executes itself with RTAIO_MAX_REQUESTS=8 (read by the library at
  * start-up). 8 aio_reads block on 8 empty pipes; a 9th request → EAGAIN (aio_read,
  * aio_write, aio_fsync, and a 1-entry lio_listio). After one completes and is returned,
- * exactly one more fits; a 2-entry list → EAGAIN with nothing queued. */
+ * exactly one more fits; a 2-entry list → EAGAIN with nothing queued, each entry's status
+ * EAGAIN. */
 #include "t.h"
 
 #define LIM 8
@@ -51,6 +52,10 @@ int main(int argc, char **argv)
     w2.aio_lio_opcode = LIO_WRITE;
     struct aiocb *l2[2] = { &w, &w2 };
     CHECK_ERR(lio_listio(LIO_NOWAIT, l2, 2, NULL), EAGAIN);
+    /* POSIX: the application checks each entry's status to see which were not queued */
+    CHECK_EQ(aio_error(&w), EAGAIN);
+    CHECK_EQ(aio_error(&w2), EAGAIN);
+    CHECK_EQ(aio_return(&w), -1);
     t_sleep_ms(200);
     struct stat st;
     CHECK_OK(fstat(fd, &st));
