@@ -15,6 +15,7 @@
 //! | `__glibc_reserved[1]` lo32 | status word, also the futex `aio_suspend` sleeps on         |
 //! | `__glibc_reserved[1]` hi32 | fork generation of the process that submitted it            |
 //! | `__glibc_reserved[2]`      | its `aio_waitcomplete` slot, if tracked (`track.rs`)         |
+//! | `__glibc_reserved[3]`      | seal of the final result: the secret mixed with error and value |
 //! | `__error_code`             | final errno, valid once the status word says DONE           |
 //! | `__return_value`           | final return value, valid once the status word says DONE    |
 //!
@@ -65,6 +66,15 @@ impl KernelQueue {
 
 static SECRET: AtomicU64 = AtomicU64::new(0);
 static FORK_GEN: AtomicU32 = AtomicU32::new(0);
+
+/// The seal of a final result: the secret mixed with the error and the value (splitmix64's
+/// finaliser: garbage in a never-submitted aiocb matches it about once in 2^64).
+fn seal(error: i32, value: i64) -> u64 {
+    let mut x = secret() ^ (value as u64).rotate_left(29) ^ ((error as u32 as u64) << 7) ^ 0x5ea1_u64;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
 
 /// The per-process secret; 0 until the first submission creates it.
 fn secret() -> u64 {
@@ -242,6 +252,11 @@ impl<'a> AiocbRef<'a> {
         // SAFETY: reserved[2] (offset 152, 8-aligned), implementation-owned.
         unsafe { &*(addr_of!((*self.raw()).__glibc_reserved[2]) as *const AtomicU64) }
     }
+    /// The seal of the final result ([`seal`]).
+    fn seal_word(&self) -> &AtomicU64 {
+        // SAFETY: reserved[3] (offset 160, 8-aligned), implementation-owned.
+        unsafe { &*(addr_of!((*self.raw()).__glibc_reserved[3]) as *const AtomicU64) }
+    }
     fn error_code(&self) -> &AtomicI32 {
         // SAFETY: `__error_code` is an implementation-owned, 4-aligned int (offset 112).
         unsafe { &*(addr_of!((*self.raw()).__error_code) as *const AtomicI32) }
@@ -260,10 +275,32 @@ impl<'a> AiocbRef<'a> {
         s != 0 && self.tag().load(Relaxed) == self.expected_tag()
     }
 
+    /// A copy, made after its request completed, of an aiocb rtaio completed (an array the
+    /// application moved, freeing the old one): its tag names the old address, but its final
+    /// result is whole and sealed, and glibc, which reads the result fields, would report it.
+    /// Its status word (exactly DONE or RETURNED), if so. Not a tracked request's
+    /// (`aio_waitcomplete` knows it by its address).
+    fn sealed_copy(&self) -> Option<u32> {
+        let st = self.state().load(Acquire);
+        let sealed = secret() != 0
+            && (st == ST_DONE || st == ST_RETURNED)
+            && self.track_word().load(Relaxed) == 0
+            && self.seal_word().load(Relaxed)
+                == seal(self.error_code().load(Relaxed), self.return_value().load(Relaxed));
+        sealed.then_some(st)
+    }
+
     /// The status as `aio_error` sees it. Lock-free and async-signal-safe.
     pub fn status(&self) -> Status {
         if !self.is_tagged() {
-            return Status::Unknown;
+            return match self.sealed_copy() {
+                Some(ST_DONE) => Status::Done {
+                    error: self.error_code().load(Relaxed),
+                    value: self.return_value().load(Relaxed) as isize,
+                },
+                Some(_) => Status::Returned { error: self.error_code().load(Relaxed) },
+                None => Status::Unknown,
+            };
         }
         let st = self.state().load(Acquire);
         match st & ST_MASK {
@@ -282,7 +319,10 @@ impl<'a> AiocbRef<'a> {
     /// `aio_waitcomplete` has claimed. Async-signal-safe.
     pub fn take_return(&self, retrieve: impl FnOnce(u64) -> Result<(), i32>) -> Result<isize, i32> {
         if !self.is_tagged() {
-            return Err(libc::EINVAL);
+            return match self.sealed_copy() {
+                Some(ST_DONE) => self.take_done(ST_DONE).map(|(v, _)| v),
+                _ => Err(libc::EINVAL),
+            };
         }
         let st = self.state().load(Acquire);
         match st & ST_MASK {
@@ -342,6 +382,7 @@ impl<'a> AiocbRef<'a> {
         self.track_word().store(track_word, Relaxed);
         self.error_code().store(error, Relaxed);
         self.return_value().store(value as i64, Relaxed);
+        self.seal_word().store(seal(error, value as i64), Relaxed);
         self.owner_gen().store(fork_gen(), Relaxed);
         self.tag().store(self.expected_tag(), Relaxed);
         self.state().store(ST_DONE, Release);
@@ -356,6 +397,7 @@ impl<'a> AiocbRef<'a> {
         let word = self.state().as_ptr() as usize;
         self.error_code().store(error, Relaxed);
         self.return_value().store(value as i64, Relaxed);
+        self.seal_word().store(seal(error, value as i64), Relaxed);
         let old = self.state().swap(ST_DONE, SeqCst);
         (old & ST_WAITERS != 0).then_some(word)
     }
@@ -463,7 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn garbage_and_copies_are_unknown() {
+    fn garbage_is_unknown_and_copies_only_once_complete() {
         init_secret(0x1234_5678_9abc_def1);
         let cb = zeroed();
         // SAFETY: filling a plain-data struct with bytes.
@@ -471,16 +513,35 @@ mod tests {
         // SAFETY: `cb` lives for the whole test.
         let r = unsafe { AiocbRef::from_ptr(cb.0) }.unwrap();
         assert_eq!(r.status(), Status::Unknown);
+        let any = |_| Ok(());
+        assert_eq!(r.take_return(any), Err(libc::EINVAL));
         r.begin(0);
-        assert_eq!(r.publish(1, 0), None, "nobody slept on it");
-        // A bytewise copy at another address is not a request.
+        // A bytewise copy at another address: not a request while in progress...
         let copy = zeroed();
-        // SAFETY: both are valid, distinct Aiocb allocations.
-        unsafe { std::ptr::copy_nonoverlapping(cb.0, copy.0, 1) };
-        // SAFETY: `copy` lives for the whole test.
-        let c = unsafe { AiocbRef::from_ptr(copy.0) }.unwrap();
-        assert_eq!(c.status(), Status::Unknown);
+        let copy_now = |from: &Cb| {
+            // SAFETY: both are valid, distinct Aiocb allocations.
+            unsafe { std::ptr::copy_nonoverlapping(from.0, copy.0, 1) };
+            // SAFETY: `copy` lives for the whole test.
+            unsafe { AiocbRef::from_ptr(copy.0) }.unwrap()
+        };
+        assert_eq!(copy_now(&cb).status(), Status::Unknown);
+        assert_eq!(r.publish(1, 0), None, "nobody slept on it");
         assert_eq!(r.status(), Status::Done { error: 0, value: 1 });
+        // ...its final result once complete (an array the application moved), taken once.
+        let c = copy_now(&cb);
+        assert_eq!(c.status(), Status::Done { error: 0, value: 1 });
+        assert_eq!(c.take_return(any), Ok(1));
+        assert_eq!(c.status(), Status::Returned { error: 0 });
+        assert_eq!(c.take_return(any), Err(libc::EINVAL));
+        // A result changed since it was sealed is not one.
+        let c = copy_now(&cb);
+        c.return_value().store(2, Relaxed);
+        assert_eq!(c.status(), Status::Unknown);
+        assert_eq!(c.take_return(any), Err(libc::EINVAL));
+        // Nor a tracked request's copy (aio_waitcomplete knows it by its address).
+        let c = copy_now(&cb);
+        c.track_word().store(7, Relaxed);
+        assert_eq!(c.status(), Status::Unknown);
     }
 
     #[test]

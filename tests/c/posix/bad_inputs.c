@@ -81,10 +81,14 @@ int main(void)
     t_cb(&cb, fd, buf, 8, 0);
     CHECK_OK(aio_read(&cb));
     CHECK_EQ(t_wait(&cb), 0);
+    /* A copy made after completion (an array the program moved) reads as glibc's, which
+     * reads the result fields: the result, taken once. */
     struct aiocb copy;
-    memcpy(&copy, &cb, sizeof copy); /* a copy at another address is not known */
-    CHECK_ERR(aio_error(&copy), EINVAL);
-    CHECK_ERR(aio_return(&copy), EINVAL);
+    memcpy(&copy, &cb, sizeof copy);
+    CHECK_EQ(aio_error(&copy), 0);
+    CHECK_EQ(aio_return(&copy), 8);
+    if (!getenv("RTAIO_TEST_GLIBC"))
+        CHECK_ERR(aio_return(&copy), EINVAL);
     CHECK_EQ(aio_error(&cb), 0);
     CHECK_EQ(aio_error(&cb), 0); /* aio_error does not release */
     CHECK_EQ(aio_return(&cb), 8);
