@@ -27,12 +27,6 @@ static COMPLETIONS: AtomicU32 = AtomicU32::new(0);
 /// LONG_WAITERS).
 static SLEEPERS: AtomicUsize = AtomicUsize::new(0);
 
-/// In a child after fork(): no thread of the child waits (the one there is forking).
-pub fn after_fork() {
-    SLEEPERS.store(0, SeqCst);
-    LONG_WAITERS.store(0, SeqCst);
-}
-
 /// Threads asleep in `aio_suspend` now: completions must be collected without them.
 pub fn sleeping() -> usize {
     SLEEPERS.load(SeqCst) + LONG_WAITERS.load(SeqCst)

@@ -14,7 +14,6 @@ use crate::request;
 use crate::stats;
 use crate::sys::{self, global::Global};
 use crate::track::{self, Tracker};
-use crate::wait;
 
 pub struct Core {
     pub(crate) exec: Box<dyn Executor>,
@@ -76,10 +75,9 @@ extern "C" fn after_fork_child() {
     // Only atomics and close(): the child may be a single thread forked from a busy process.
     CORE.forget();
     aiocb::bump_fork_gen();
-    // What the process-wide counters say of the parent's requests and waiters is not the
-    // child's (nor is the forking thread's last helpable request: `help.rs` leaves it).
+    // The parent's held-back requests are not the child's (nor is the forking thread's last
+    // helpable request: `help.rs` leaves it behind).
     request::after_fork();
-    wait::after_fork();
     fileref::close_all_after_fork();
     stats::after_fork();
 }

@@ -180,7 +180,7 @@ fn mark_in_kernel(r: &Request, on: bool) {
 const REDO: i64 = i64::MIN;
 
 /// Is the completion to be done again by the fallback, with the ordinary blocking call?
-/// Async-signal-safe (at most one `fstat`).
+/// Async-signal-safe (at most one `fstat` and one `lseek`).
 fn would_block(req: &Request, ev_nowait: bool, res: i64) -> bool {
     if req.cancel_requested() {
         return false;
@@ -194,10 +194,10 @@ fn would_block(req: &Request, ev_nowait: bool, res: i64) -> bool {
     // reports what RWF_NOWAIT found there, not what `pread` would: a short count from a
     // buffered file partly in the page cache, ESPIPE from a socket (which the pool reads at
     // its position, as glibc does). Whatever is not the whole length is done again (on a
-    // regular file the same read: the same bytes), except data a stream gave: it is consumed,
-    // and what a read returns.
+    // regular file the same read: the same bytes), except data anything else gave (a stream, a
+    // character device): it may be consumed, and is what a read returns.
     let whole = matches!(req.data, Data::Buf(b) if res == b.len() as i64);
-    req.flags_assumed && !whole && !(res > 0 && sys::file_kind(req.fd) == FileKind::Stream)
+    req.flags_assumed && !whole && !(res > 0 && sys::file_kind(req.fd) != FileKind::File)
 }
 
 fn result_of(req: &Request, res: i64) -> Result<usize, Errno> {

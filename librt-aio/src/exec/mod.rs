@@ -31,7 +31,7 @@ use crate::fdhint;
 use crate::notify::Notify;
 use crate::request::{Data, Op, Request, Route, Spec};
 use crate::stats::{self, Fallback};
-use crate::sys::{Errno, FileKind};
+use crate::sys::{self, Errno, FileKind};
 
 /// Of a deep queue, the share of page-cache reads handed to the ring (SHARE_NUM/SHARE_DEN).
 const SHARE_NUM: usize = 1;
@@ -136,7 +136,11 @@ impl Executor for Executors {
                 Backend::Auto | Backend::Uring | Backend::Kaio => flags & libc::O_DIRECT != 0,
                 Backend::Kernel => true,
                 Backend::Threads => false,
-            };
+            }
+            // io_submit runs in the submitting thread: a write there that raises SIGXFSZ (at or
+            // past RLIMIT_FSIZE) would end the process, where a worker blocks the signal, as
+            // glibc's (C rel_fsize_signal).
+            && (spec.op != Op::Write || sys::write_cannot_raise_sigxfsz(spec.offset));
         // O_DIRECT goes to native AIO even where io_uring is allowed: its completions come
         // from the device's interrupt straight to a thread waiting in aio_suspend, where
         // io_uring's go through the submitter thread first (a second wake-up per completion:

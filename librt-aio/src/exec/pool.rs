@@ -159,8 +159,8 @@ fn execute(req: &Request) -> Result<usize, Errno> {
         Op::Write => true,
         Op::Sync { data_only } => return sys::sync(fd, data_only).map(|_| 0),
     };
-    // Streams and O_APPEND writes go at the file position; a descriptor found unseekable only
-    // now (ESPIPE) too.
+    // Streams go at the file position; a descriptor found unseekable only now (ESPIPE) too, as
+    // glibc's pread/pwrite fall back to read/write.
     let positional = req.positional;
     let transfer = |offset: Option<i64>| match (&req.data, write) {
         (Data::Vec(v), false) => sys::readv_at(fd, v, offset),

@@ -537,7 +537,8 @@ fn kernel_op(r: &Request) -> KOp<'_> {
         (Op::Sync { data_only: true }, _) => Cmd::Fdsync,
     };
     // rtaio's own reference to the file when the request has one (fileref.rs); -1: at the
-    // file position (streams, O_APPEND writes).
+    // file position (streams; an O_APPEND write goes at its offset, which the kernel's append
+    // then ignores, leaving the file position alone, as pwrite).
     KOp { fd: r.exec_fd(), offset: if r.positional { r.offset } else { -1 }, cmd, nowait: false, punt: !resident(r) }
 }
 
@@ -597,8 +598,8 @@ impl Executor for Uring {
         // itself within moments; POSIX lets it complete (AIO_NOTCANCELED), as glibc's running
         // requests do. (The kernel's cancel only sees the submitter's own workers, and
         // answering for a request between the queue and the kernel cost more than it gave.)
-        if req.positional || req.append {
-            return false; // regular files (O_APPEND writes included): not cancelled in flight
+        if req.positional {
+            return false; // regular files and devices: not cancelled in flight
         }
         let Some(live) = self.shared.live.lock().clone() else { return false };
         // One cancel at a time, so that two aio_cancel calls racing for one request give the

@@ -342,12 +342,14 @@ pub fn transfer_at_raw(fd: c_int, buf: IoBuf, offset: i64, write: bool) -> Resul
 /// crosses it)? For an application's thread, which may not block the signal: its default
 /// action ends the process. Async-signal-safe (one system call).
 pub fn write_cannot_raise_sigxfsz(offset: i64) -> bool {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes one rlimit into the local.
-    if unsafe { libc::syscall(libc::SYS_getrlimit, libc::RLIMIT_FSIZE, &mut rl as *mut libc::rlimit) } != 0 {
+    let mut rl = libc::rlimit64 { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: prlimit64 of this process (pid 0), no new limit, writes one rlimit64 into the
+    // local (every architecture has this call; not all have getrlimit's).
+    let new: *const libc::rlimit64 = std::ptr::null();
+    if unsafe { libc::syscall(libc::SYS_prlimit64, 0, libc::RLIMIT_FSIZE, new, &mut rl as *mut libc::rlimit64) } != 0 {
         return false;
     }
-    rl.rlim_cur == libc::RLIM_INFINITY || (offset >= 0 && (offset as u64) < rl.rlim_cur)
+    rl.rlim_cur == libc::RLIM64_INFINITY || (offset >= 0 && (offset as u64) < rl.rlim_cur)
 }
 
 pub fn sync(fd: c_int, data_only: bool) -> Result<usize, Errno> {
