@@ -5,28 +5,12 @@
  * (where it exists); /dev/full: ENOSPC. */
 #include "t.h"
 
-#define WAIT_S 20
-
-static int final_error(struct aiocb *cb, const char *what)
-{
-    const struct aiocb *l[1] = { cb };
-    double end = t_now() + WAIT_S;
-    while (aio_error(cb) == EINPROGRESS) {
-        if (t_now() > end)
-            FAILF("%s: still in progress after %d s", what, WAIT_S);
-        struct timespec ts = { 0, 100 * 1000000L };
-        if (aio_suspend(l, 1, &ts) != 0 && errno != EAGAIN && errno != EINTR)
-            FAILF("%s: aio_suspend: %s", what, strerror(errno));
-    }
-    return aio_error(cb);
-}
-
 static ssize_t one(int fd, void *buf, size_t n, off_t off, int write, int want_err, const char *what)
 {
     struct aiocb cb;
     t_cb(&cb, fd, buf, n, off);
     CHECK_OK(write ? aio_write(&cb) : aio_read(&cb));
-    int e = final_error(&cb, what);
+    int e = t_wait(&cb);
     if (e != want_err)
         FAILF("%s: aio_error %d (%s), expected %d (%s)", what, e, strerror(e), want_err, strerror(want_err));
     return aio_return(&cb);

@@ -5,26 +5,9 @@
  * With data or room, the request transfers as usual. */
 #include "t.h"
 
-#define WAIT_S 20 /* far beyond "at once", even on a loaded machine */
-
-/* Waits for the request's final status; fails if it is still in progress after WAIT_S. */
-static int final_error(struct aiocb *cb, const char *what)
-{
-    const struct aiocb *l[1] = { cb };
-    double end = t_now() + WAIT_S;
-    while (aio_error(cb) == EINPROGRESS) {
-        if (t_now() > end)
-            FAILF("%s: still in progress after %d s (read()/write() answer EAGAIN at once)", what, WAIT_S);
-        struct timespec ts = { 0, 100 * 1000000L };
-        if (aio_suspend(l, 1, &ts) != 0 && errno != EAGAIN && errno != EINTR)
-            FAILF("%s: aio_suspend: %s", what, strerror(errno));
-    }
-    return aio_error(cb);
-}
-
 static void expect_eagain(struct aiocb *cb, const char *what)
 {
-    int e = final_error(cb, what);
+    int e = t_wait(cb);
     if (e != EAGAIN)
         FAILF("%s: aio_error = %d (%s), expected EAGAIN", what, e, strerror(e));
     CHECK_EQ(aio_return(cb), -1);
@@ -41,7 +24,7 @@ static void reads(int rd, int wr, const char *what)
     t_write_all(wr, "hello", 5);
     t_cb(&cb, rd, buf, sizeof buf, 0);
     CHECK_OK(aio_read(&cb));
-    CHECK_EQ(final_error(&cb, what), 0);
+    CHECK_EQ(t_wait(&cb), 0);
     CHECK_EQ(aio_return(&cb), 5);
     CHECK(memcmp(buf, "hello", 5) == 0);
 }
@@ -77,7 +60,7 @@ static void writes(int rd, int wr, const char *what)
     memset(b, 'w', sizeof b);
     t_cb(&cb, wr, b, sizeof b, 0);
     CHECK_OK(aio_write(&cb));
-    CHECK_EQ(final_error(&cb, what), 0);
+    CHECK_EQ(t_wait(&cb), 0);
     CHECK_EQ(aio_return(&cb), (ssize_t)sizeof b);
 }
 
