@@ -74,6 +74,7 @@ declare -A SKIP_tsan=(
     [fork]="forks with threads running and the child starts rtaio threads: TSan dies with 'starting new threads after multi-threaded fork is not supported'"
     [rel_fork_threads]="forks with threads running and the child starts rtaio threads: TSan dies with 'starting new threads after multi-threaded fork is not supported'"
     [kaio_cancel_fork]="forks with threads running and the child starts rtaio threads: TSan dies with 'starting new threads after multi-threaded fork is not supported'"
+    [fork_reuse_aiocb]="forks with rtaio's threads running and the child starts threads: TSan dies with 'starting new threads after multi-threaded fork is not supported'"
     [cancel_point]="$CANCEL_UNINSTR"
     [ext_cancel]="$CANCEL_UNINSTR"
     [suspend]="expects a handler to run during aio_suspend's wait; TSan defers handlers until the thread next enters an intercepted call, and rtaio's futex wait (uninstrumented) is not one"

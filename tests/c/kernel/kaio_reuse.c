@@ -13,7 +13,7 @@
  *     c. an empty stream socket, read at offset 4096 (the socket answers ESPIPE to a read at
  *        an offset: as glibc, the read is done at the socket's position), "hello" written later.
  *     The earlier reads return the file's data (native AIO holds the file). Each case repeated
- *     (up to 5 times) until an earlier read was still in flight when aio_read returned.
+ *     (up to ROUNDS times) until an earlier read was still in flight when aio_read returned.
  *  2. O_DIRECT cleared with F_SETFL while reads are in flight: an 8 KiB read whose first page
  *     alone is in the page cache returns all 8 KiB, as pread does (RWF_NOWAIT stops short).
  * Inherited backend; skipped on the thread pool (RTAIO_BACKEND=threads) and in glibc, where a
@@ -31,6 +31,8 @@
 #define CHUNK (1u << 20)
 #define FILE_SZ ((size_t)NREADS * CHUNK)
 #define LATE_S 20.0 /* the helper fills the pipe after this long: aio_read waited */
+/* Rounds of each case until one happens (the first, in most runs). */
+#define ROUNDS 20
 
 static unsigned char pattern(size_t off)
 {
@@ -120,13 +122,16 @@ static int reuse_round(enum what what, int round)
         t_write_all(s[1], "hello", 5);
     submitted = 0;
     int fd = make_file();
-    reads_in_flight(fd, cbs, bufs, NREADS);
-    /* The number now names the stream; the file stays open only through the reads in flight. */
-    CHECK_EQ(dup2(s[0], fd), fd);
+    /* Everything else first: between the reads' submission and aio_read's return, as little
+     * as possible (under a sanitizer on a busy machine, 8 MiB of reads can finish in a
+     * thread's start-up). */
     pthread_t late;
     CHECK_OK(pthread_create(&late, NULL, late_writer, NULL));
     unsigned char *buf = kaio_alloc(KA);
     memset(buf, 0xEE, KA);
+    reads_in_flight(fd, cbs, bufs, NREADS);
+    /* The number now names the stream; the file stays open only through the reads in flight. */
+    CHECK_EQ(dup2(s[0], fd), fd);
     struct aiocb cb;
     t_cb(&cb, fd, buf, KA, what == SOCKET ? KA : 0);
     double t0 = t_now();
@@ -214,17 +219,17 @@ int main(void)
              "names then (as glibc does)");
     for (enum what w = EMPTY_PIPE; w <= SOCKET; w++) {
         int happened = 0;
-        for (int round = 1; round <= 5 && !happened; round++)
+        for (int round = 1; round <= ROUNDS && !happened; round++)
             happened = reuse_round(w, round);
         if (!happened)
-            FAILF("%s: in 5 rounds no earlier read was still in progress when aio_read on the "
+            FAILF("%s: in %d rounds no earlier read was still in progress when aio_read on the "
                   "reused number returned (8 MiB of O_DIRECT reads done in microseconds?)",
-                  what_name[w]);
+                  what_name[w], ROUNDS);
     }
     int happened = 0;
-    for (int round = 1; round <= 5 && !happened; round++)
+    for (int round = 1; round <= ROUNDS && !happened; round++)
         happened = setfl_round(round);
     if (!happened)
-        FAILF("F_SETFL: in 5 rounds no earlier read was still in progress when aio_read returned");
+        FAILF("F_SETFL: in %d rounds no earlier read was still in progress when aio_read returned", ROUNDS);
     return T_PASS;
 }
