@@ -106,7 +106,10 @@ impl Notifier {
                     started_workers: 0,
                     started_stall: thread_pool::STARTED_STALL,
                     idle_timeout: idle,
-                    stack_size: 512 << 10,
+                    // Application callbacks run here: the stack glibc gives its notification
+                    // threads (a thread without attributes), not a small one of rtaio's own
+                    // (C notify_thread_stack).
+                    stack_size: sys::default_thread_stack(),
                     lanes: 1,
                     before_idle: None,
                 },

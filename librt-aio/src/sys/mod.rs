@@ -849,6 +849,30 @@ impl Callback {
 extern "C" {
     // Not declared by the libc crate; part of POSIX threads in glibc's libc.so.6.
     fn pthread_attr_getdetachstate(attr: *const libc::pthread_attr_t, state: *mut c_int) -> c_int;
+    // glibc >= 2.18: the attributes pthread_create uses without any (GNU extension).
+    fn pthread_getattr_default_np(attr: *mut libc::pthread_attr_t) -> c_int;
+}
+
+/// The stack size of a thread made without attributes (glibc: the stack rlimit at start-up,
+/// 8 MiB on most systems; 2 MiB if it is unlimited): what code written for glibc's
+/// notification threads may count on. 8 MiB if glibc cannot say.
+pub fn default_thread_stack() -> usize {
+    // SAFETY: an all-zero pthread_attr_t is a valid out-buffer for pthread_getattr_default_np,
+    // which initialises it; it is destroyed once read.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if pthread_getattr_default_np(&mut attr) != 0 {
+            return 8 << 20;
+        }
+        let mut size = 0usize;
+        let r = libc::pthread_attr_getstacksize(&attr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        if r == 0 && size >= libc::PTHREAD_STACK_MIN {
+            size
+        } else {
+            8 << 20
+        }
+    }
 }
 
 extern "C" fn callback_thread(arg: *mut c_void) -> *mut c_void {
