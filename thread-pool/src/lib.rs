@@ -50,7 +50,7 @@
 //! Its system calls (futex, signal mask, sched_yield) are in `sys.rs`.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, OnceLock};
@@ -180,14 +180,56 @@ struct Inner<T> {
 }
 
 /// The worker running on this thread: its pool (`Arc::as_ptr` of the pool's `Inner`, as an
-/// identity) and its own deque (a `Worker<T>`, type-erased: a thread-local cannot be generic).
+/// identity; and the pool itself, type-erased), its id and its own deque (a `Worker<T>`,
+/// type-erased: a thread-local cannot be generic).
 struct Local {
     pool: usize,
+    owner: Arc<dyn Owner>,
+    id: u64,
     deque: Box<dyn Any>,
 }
 
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+    /// The class of the task this worker runs now, if any: set around the handler's call.
+    static IN_TASK: Cell<Option<Class>> = const { Cell::new(None) };
+}
+
+/// A worker's `Local` is dropped when it leaves its loop, or by the thread's exit if its
+/// thread ended inside a task (`pthread_exit` or cancellation in an application's callback):
+/// then nothing after the task ran, and the pool is told.
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let Some(class) = IN_TASK.with(|c| c.take()) {
+            self.owner.clone().lost(self.id, class, &*self.deque);
+        }
+    }
+}
+
+/// A pool, type-erased, for a worker's thread-exit path.
+trait Owner: Send + Sync {
+    /// The worker `id` ended with its thread inside a task of `class`: undo what the worker
+    /// would have undone after the task and on leaving, move the tasks queued on its deque
+    /// to the shared lanes, and start a worker for them if needed.
+    fn lost(self: Arc<Self>, id: u64, class: Class, deque: &dyn Any);
+}
+
+impl<T: Send + 'static> Owner for Inner<T> {
+    fn lost(self: Arc<Self>, id: u64, class: Class, deque: &dyn Any) {
+        self.unreserve(class);
+        self.active.fetch_sub(1, SeqCst);
+        if let Some(local) = deque.downcast_ref::<Worker<Job<T>>>() {
+            while let Some(job) = local.pop() {
+                self.lanes[job.class as usize].push(job);
+            }
+        }
+        self.stealers.write().retain(|(i, _)| *i != id);
+        self.threads.fetch_sub(1, SeqCst);
+        fence(SeqCst);
+        if self.has_work() {
+            let _ = Pool { inner: self }.notify();
+        }
+    }
 }
 
 /// Runs `f` on this thread's deque if this thread is a worker of the pool `pool`.
@@ -456,10 +498,9 @@ impl<T: Send + 'static> Pool<T> {
         let me = self.inner.clone();
         // Every signal blocked while the thread is made: it inherits that mask from its first instruction.
         let guard = sys::BlockAll::new();
-        let r = std::thread::Builder::new()
-            .name(format!("{}-{}", inner.name, id))
-            .stack_size(inner.stack_size)
-            .spawn(move || worker_main(me, id, local));
+        let r = sys::spawn_detached(&format!("{}-{}", inner.name, id), inner.stack_size, move || {
+            worker_main(me, id, local)
+        });
         drop(guard);
         match r {
             Ok(_) => {
@@ -735,7 +776,8 @@ pub const STARTED_STALL: Duration = Duration::from_millis(50);
 const SPIN: Duration = Duration::from_micros(50);
 
 fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<Job<T>>) {
-    LOCAL.with(|l| *l.borrow_mut() = Some(Local { pool: inner.id(), deque: Box::new(local) }));
+    let owner: Arc<dyn Owner> = inner.clone();
+    LOCAL.with(|l| *l.borrow_mut() = Some(Local { pool: inner.id(), owner, id, deque: Box::new(local) }));
     let _guard = LocalGuard;
     let pool = Pool { inner: inner.clone() };
     let find = || with_local::<Job<T>, _>(inner.id(), |local| inner.find_task(local, id)).flatten();
@@ -759,7 +801,9 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
             if inner.lanes_nonempty() || local_nonempty() {
                 let _ = pool.notify();
             }
+            IN_TASK.with(|c| c.set(Some(class)));
             (inner.handler)(task);
+            IN_TASK.with(|c| c.set(None));
             inner.unreserve(class);
             inner.active.fetch_sub(1, SeqCst);
             continue;

@@ -113,7 +113,7 @@ impl Notifier {
                     lanes: 1,
                     before_idle: None,
                 },
-                run_job,
+                pool_job,
             ),
             sender: Sender { pid: sys::getpid(), uid: sys::getuid() },
             evq: EvQueues::new(),
@@ -177,7 +177,19 @@ impl Notifier {
     }
 }
 
-/// The notification threads' task handler.
+/// The notification threads' task handler. A callback may end its thread (`pthread_exit`, or
+/// cancelled: the pool starts another), as it may end glibc's notification thread; one that
+/// asked for its own cancellation and returned ends it now, as glibc's thread ends on return,
+/// not in the next callback this thread runs.
+fn pool_job(job: Job) {
+    let call = matches!(job, Job::Call(_));
+    run_job(job);
+    if call {
+        sys::test_cancel();
+    }
+}
+
+/// Runs a notification job on this thread.
 fn run_job(job: Job) {
     match job {
         Job::Call(cb) => {

@@ -875,6 +875,16 @@ pub fn default_thread_stack() -> usize {
     }
 }
 
+/// Acts on a cancellation request pending for this thread (deferred type: the thread ends
+/// here, unwinding as `pthread_exit`).
+pub fn test_cancel() {
+    extern "C" {
+        fn pthread_testcancel();
+    }
+    // SAFETY: no arguments; may end the calling thread, which callers expect.
+    unsafe { pthread_testcancel() }
+}
+
 extern "C" fn callback_thread(arg: *mut c_void) -> *mut c_void {
     // SAFETY: `arg` is the Box<Callback> leaked by `Callback::spawn`, used only here.
     let call = unsafe { Box::from_raw(arg as *mut Callback) };
