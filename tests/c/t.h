@@ -334,6 +334,28 @@ static inline int t_wait_child(pid_t pid, double secs, int *status)
     }
 }
 
+/* Wait for child `pid` (T_DEADLINE_S at most) and fail the test, naming it `what`, unless it
+ * exited with status 0. */
+static inline void t_child_ok(pid_t pid, const char *what)
+{
+    int status = 0;
+    if (t_wait_child(pid, T_DEADLINE_S, &status) != 0)
+        FAILF("%s did not finish within %.0f s (deadlock after fork?)", what, T_DEADLINE_S);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        FAILF("%s: status 0x%x (exit %d, signal %d)", what, status, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* aio_init with `threads` I/O threads and `num` simultaneous requests expected (other fields 0). */
+static inline void t_aio_init(int threads, int num)
+{
+    struct aioinit init;
+    memset(&init, 0, sizeof init);
+    init.aio_threads = threads;
+    init.aio_num = num;
+    aio_init(&init);
+}
+
 /* Wait until *counter >= want (polls); fails after T_DEADLINE_S. */
 static inline void t_wait_counter(volatile int *counter, int want, const char *what)
 {

@@ -154,11 +154,7 @@ int main(void)
     /* ---------- cancel first, with 2 workers, so that requests are surely queued ---------- */
     t_phase("aio_cancel of queued vectored requests");
     {
-        struct aioinit ai;
-        memset(&ai, 0, sizeof ai);
-        ai.aio_threads = 2;
-        ai.aio_num = 64;
-        aio_init(&ai);
+        t_aio_init(2, 64);
         enum { NR = 6, NW = 10, RSZ = 8 };
         int pp[2];
         CHECK_OK(pipe(pp));
@@ -274,8 +270,7 @@ int main(void)
         close(pp[0]);
         close(pp[1]);
         close(cfd);
-        ai.aio_threads = 64;
-        aio_init(&ai);
+        t_aio_init(64, 64);
     }
 
     int fd = t_tmpfile();

@@ -43,10 +43,7 @@ int main(void)
     sigemptyset(&sa.sa_mask);
     CHECK_OK(sigaction(sig, &sa, NULL));
 
-    struct aioinit init;
-    memset(&init, 0, sizeof init);
-    init.aio_threads = 1;
-    aio_init(&init);
+    t_aio_init(1, 0);
 
     int sv[2];
     CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));

@@ -28,11 +28,7 @@ int main(void)
 {
     t_init("cancel_pool");
     t_backend_threads(); /* queued requests behind blocked workers: the pool's behaviour */
-    struct aioinit init;
-    memset(&init, 0, sizeof init);
-    init.aio_threads = 1;
-    init.aio_num = 64;
-    aio_init(&init);
+    t_aio_init(1, 64);
 
     int p[2];
     CHECK_OK(pipe(p));

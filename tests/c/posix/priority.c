@@ -10,10 +10,7 @@ int main(void)
 {
     t_init("priority");
     t_backend_threads(); /* queued requests behind blocked workers: the pool's behaviour */
-    struct aioinit init;
-    memset(&init, 0, sizeof init);
-    init.aio_threads = 1;
-    aio_init(&init);
+    t_aio_init(1, 0);
 
     int blk[2], out[2];
     CHECK_OK(pipe(blk));

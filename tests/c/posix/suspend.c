@@ -81,10 +81,7 @@ int main(void)
     main_thread = pthread_self();
     /* two workers: one blocked for the whole test (pend), one for the pipe reads; with both
      * blocked, later requests are reliably queued ("at most aio_threads run") */
-    struct aioinit init;
-    memset(&init, 0, sizeof init);
-    init.aio_threads = 2;
-    aio_init(&init);
+    t_aio_init(2, 0);
     int sv[2];
     CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
     int S = sv[0];

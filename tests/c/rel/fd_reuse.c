@@ -174,11 +174,7 @@ static void locks_survive(void)
 int main(void)
 {
     t_init("fd_reuse");
-    struct aioinit init;
-    memset(&init, 0, sizeof init);
-    init.aio_threads = 1;
-    init.aio_num = 64;
-    aio_init(&init);
+    t_aio_init(1, 64);
     writes(CLOSE_REOPEN);
     writes(DUP2);
     writes(DUP3);

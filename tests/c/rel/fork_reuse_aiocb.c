@@ -55,11 +55,7 @@ static int child_main(void)
 int main(void)
 {
     t_init("fork_reuse_aiocb");
-    struct aioinit init;
-    memset(&init, 0, sizeof init);
-    init.aio_threads = 1;
-    init.aio_num = 8;
-    aio_init(&init);
+    t_aio_init(1, 8);
     int fd = t_tmpfile();
     int bp[2];
     CHECK_OK(pipe(bp));
@@ -73,12 +69,7 @@ int main(void)
     CHECK(pid >= 0);
     if (pid == 0)
         _exit(child_main());
-    int status = 0;
-    if (t_wait_child(pid, T_DEADLINE_S, &status) != 0)
-        FAILF("child did not finish within %.0f s", T_DEADLINE_S);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        FAILF("child status 0x%x (exit %d, signal %d)", status, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    t_child_ok(pid, "the child");
     /* The parent's requests are its own still. */
     t_write_all(bp[1], "x", 1);
     CHECK_EQ(t_wait_return(&blocker, 0, "parent's blocker"), 1);
