@@ -1,6 +1,7 @@
 //! The pool's system calls: thread creation and the signal mask around it, the futex its idle
 //! workers sleep on, and the yield of a worker on one CPU. The crate's one `unsafe` module.
 
+#[cfg(not(miri))]
 use std::ffi::{c_void, CString};
 use std::io;
 use std::sync::atomic::AtomicU32;
