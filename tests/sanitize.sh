@@ -61,6 +61,7 @@ declare -A SKIP_asan=(
     [fork]="$ASAN_FORK"
     [rel_fork_threads]="$ASAN_FORK"
     [fork_reuse_aiocb]="$ASAN_FORK"
+    [fork_in_callback]="$ASAN_FORK"
 )
 SIGMERGE="counts queued real-time signals; TSan defers signal handlers and keeps one pending instance per signal number, so repeated SIGEV_SIGNAL notifications are merged and lost"
 COUNTS_THREADS="counts the process's threads (idle workers exit); TSan's runtime adds a background thread"

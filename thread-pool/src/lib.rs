@@ -206,6 +206,14 @@ impl Drop for Local {
     }
 }
 
+/// To be called in the child after fork(), in its one thread. If that thread was running a
+/// task of a pool (the task forked), the pool is the parent's, copied and dead here: the
+/// thread's exit in the child (a callback's child calling exit) must not report to it (its
+/// locks may be held by parent threads that do not exist here). Async-signal-safe.
+pub fn after_fork_child() {
+    IN_TASK.with(|c| c.set(None));
+}
+
 /// A pool, type-erased, for a worker's thread-exit path.
 trait Owner: Send + Sync {
     /// The worker `id` ended with its thread inside a task of `class`: undo what the worker

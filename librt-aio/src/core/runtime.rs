@@ -80,6 +80,7 @@ extern "C" fn after_fork_child() {
     request::after_fork();
     fileref::close_all_after_fork();
     stats::after_fork();
+    thread_pool::after_fork_child();
 }
 
 /// The process's core, made on first use.
