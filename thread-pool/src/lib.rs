@@ -212,7 +212,12 @@ impl Drop for Local {
 /// locks may be held by parent threads that do not exist here). Async-signal-safe.
 pub fn after_fork_child() {
     IN_TASK.with(|c| c.set(None));
+    FORK_GEN.fetch_add(1, SeqCst);
 }
+
+/// Forks that made this process (a child's count is its parent's plus one): a worker whose
+/// task returns in a child of the fork it was made before leaves at once.
+static FORK_GEN: AtomicU64 = AtomicU64::new(0);
 
 /// A pool, type-erased, for a worker's thread-exit path.
 trait Owner: Send + Sync {
@@ -784,6 +789,7 @@ pub const STARTED_STALL: Duration = Duration::from_millis(50);
 const SPIN: Duration = Duration::from_micros(50);
 
 fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<Job<T>>) {
+    let fork_gen = FORK_GEN.load(SeqCst);
     let owner: Arc<dyn Owner> = inner.clone();
     LOCAL.with(|l| *l.borrow_mut() = Some(Local { pool: inner.id(), owner, id, deque: Box::new(local) }));
     let _guard = LocalGuard;
@@ -812,6 +818,13 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
             IN_TASK.with(|c| c.set(Some(class)));
             (inner.handler)(task);
             IN_TASK.with(|c| c.set(None));
+            if FORK_GEN.load(Relaxed) != fork_gen {
+                // The task forked and returned in the child: this thread, the child's only
+                // one, belongs to the parent's pool. It ends (and the child with it, as
+                // glibc's notification thread ends when its callback returns) without
+                // touching that pool, whose locks parent threads may hold.
+                return;
+            }
             inner.unreserve(class);
             inner.active.fetch_sub(1, SeqCst);
             continue;
