@@ -45,9 +45,12 @@
 //! left with no thread to run it.
 //!
 //! A pool does not survive `fork()` in the child (its threads do not exist there): the owner
-//! must forget it in the child and build a new one.
+//! must forget it in the child, build a new one, and call [`after_fork_child`].
 //!
-//! Its system calls (futex, signal mask, sched_yield) are in `sys.rs`.
+//! A task may end its thread (`pthread_exit`, cancellation: an application's callback may): the
+//! thread's exit tells the pool, which uncounts the worker and passes its queued tasks on.
+//!
+//! Its system calls (thread creation, futex, signal mask, sched_yield) are in `sys.rs`.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
