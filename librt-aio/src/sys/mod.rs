@@ -851,6 +851,7 @@ extern "C" {
     fn pthread_attr_getdetachstate(attr: *const libc::pthread_attr_t, state: *mut c_int) -> c_int;
     // glibc >= 2.18: the attributes pthread_create uses without any (GNU extension).
     fn pthread_getattr_default_np(attr: *mut libc::pthread_attr_t) -> c_int;
+    fn pthread_testcancel();
 }
 
 /// The stack size of a thread made without attributes (glibc: the stack rlimit at start-up,
@@ -878,9 +879,6 @@ pub fn default_thread_stack() -> usize {
 /// Acts on a cancellation request pending for this thread (deferred type: the thread ends
 /// here, unwinding as `pthread_exit`).
 pub fn test_cancel() {
-    extern "C" {
-        fn pthread_testcancel();
-    }
     // SAFETY: no arguments; may end the calling thread, which callers expect.
     unsafe { pthread_testcancel() }
 }
