@@ -11,7 +11,7 @@
 #     refuses io_uring (tests/helpers/noring.c); native AIO on O_DIRECT (when the file system
 #     has it);
 #   - requests the waiting thread ran itself (the "waiter" executor); a deep queue of cached
-#     reads shared between the caller and the pool without io_uring;
+#     reads of 16 KiB shared between the caller and the pool without io_uring, one of 4 KiB not;
 #   - notifications by kind; threads started;
 #   - RTAIO_STATS=FILE with %p; RTAIO_STATS_SIGNAL (a report then, and at exit);
 #     RTAIO_STATS_INTERVAL; a fork child's own, zeroed counters; rtaio --stats;
@@ -163,30 +163,36 @@ if ok_run "qd1w"; then
         "(200, True)" "$OUT/qd1w.err"
 fi
 
-# A deep queue of page-cache reads without io_uring: about half are handed to the pool's
-# running worker (exec/mod.rs, Now::Share), the rest complete inline.
+# A deep queue of page-cache reads without io_uring: of reads of 16 KiB, about half are handed
+# to the pool's running worker (exec/mod.rs, Now::Share), the rest complete inline; reads of
+# 4 KiB, whose copy costs less than the handing over, all complete inline.
 # With one CPU to run on (nproc counts the affinity mask, as rtaio does), nothing is shared.
 qd8r_reads='(e["inline"]["read"]+e["pool"]["read"]+e["waiter"]["read"], e["inline"]["read"] > 0, e["pool"]["read"]+e["waiter"]["read"] > 0)'
 name=qd8r; run qd8r qd8r RTAIO_STATS=1 RTAIO_STATS_FORMAT=json RTAIO_BACKEND=threads
 if ok_run "qd8r"; then
+    expect "json, RTAIO_BACKEND=threads, 20 rounds of 8 cached reads of 4 KiB in flight: 160 reads, all inline" \
+        "$(js "$OUT/qd8r.err" "$qd8r_reads")" "(160, True, False)" "$OUT/qd8r.err"
+fi
+name=qd8r16; run qd8r16 qd8r16 RTAIO_STATS=1 RTAIO_STATS_FORMAT=json RTAIO_BACKEND=threads
+if ok_run "qd8r16"; then
     if [ "$(nproc)" -gt 1 ]; then
-        expect "json, RTAIO_BACKEND=threads, 20 rounds of 8 cached reads in flight: 160 reads, some inline, some on the pool (or run by the waiter)" \
-            "$(js "$OUT/qd8r.err" "$qd8r_reads")" "(160, True, True)" "$OUT/qd8r.err"
+        expect "json, RTAIO_BACKEND=threads, 20 rounds of 8 cached reads of 16 KiB in flight: 160 reads, some inline, some on the pool (or run by the waiter)" \
+            "$(js "$OUT/qd8r16.err" "$qd8r_reads")" "(160, True, True)" "$OUT/qd8r16.err"
     else
-        expect "json, RTAIO_BACKEND=threads, one CPU: 160 reads, all inline" \
-            "$(js "$OUT/qd8r.err" "$qd8r_reads")" "(160, True, False)" "$OUT/qd8r.err"
+        expect "json, RTAIO_BACKEND=threads, one CPU: 160 reads of 16 KiB, all inline" \
+            "$(js "$OUT/qd8r16.err" "$qd8r_reads")" "(160, True, False)" "$OUT/qd8r16.err"
     fi
 fi
 if command -v taskset >/dev/null 2>&1; then
     PREFIX=(taskset -c "$(taskset -pc $$ | sed 's/.*: *//; s/[,-].*//')")
-    name=qd8r1; run qd8r1 qd8r RTAIO_STATS=1 RTAIO_STATS_FORMAT=json RTAIO_BACKEND=threads
+    name=qd8r1; run qd8r1 qd8r16 RTAIO_STATS=1 RTAIO_STATS_FORMAT=json RTAIO_BACKEND=threads
     PREFIX=()
-    if ok_run "qd8r on one CPU"; then
-        expect "json, RTAIO_BACKEND=threads, pinned to one CPU (taskset): 160 cached reads, all inline (a worker would only take turns with the caller)" \
+    if ok_run "qd8r16 on one CPU"; then
+        expect "json, RTAIO_BACKEND=threads, pinned to one CPU (taskset): 160 cached reads of 16 KiB, all inline (a worker would only take turns with the caller)" \
             "$(js "$OUT/qd8r1.err" "$qd8r_reads")" "(160, True, False)" "$OUT/qd8r1.err"
     fi
 else
-    t_skip "qd8r on one CPU: taskset not installed"
+    t_skip "qd8r16 on one CPU: taskset not installed"
 fi
 
 # --- operations counted apart -------------------------------------------------------------

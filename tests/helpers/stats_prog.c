@@ -10,7 +10,8 @@
  *   fork      lio8; then a child does 2 reads and exits; the parent waits for it
  *   interval  lio8, then waits (30 s at most) until the stats file ARG holds an interval report
  *   qd1w      200 writes, one at a time, each waited for with aio_suspend (no timeout)
- *   qd8r      20 rounds of 8 reads in flight (aio_read each, then all waited for)
+ *   qd8r      20 rounds of 8 reads of 4096 bytes in flight (aio_read each, then all waited for)
+ *   qd8r16    the same with reads of 16384 bytes
  * Prints "pid N" (and "child N" for fork) and "secure N" (getauxval(AT_SECURE)) on stdout. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -30,6 +31,7 @@
 
 #define BS 4096
 #define N 8
+#define BIG (4 * BS) /* qd8r16's reads; the file and the buffer hold N of them */
 static int fd;
 static unsigned char *buf;
 
@@ -107,11 +109,11 @@ int main(int argc, char **argv)
     }
     const char *mode = argv[1];
     int direct = !strcmp(mode, "lio8d");
-    if (posix_memalign((void **)&buf, BS, (size_t)N * BS))
+    if (posix_memalign((void **)&buf, BS, (size_t)N * BIG))
         die("posix_memalign");
-    memset(buf, 'x', (size_t)N * BS);
+    memset(buf, 'x', (size_t)N * BIG);
     int wfd = open(argv[2], O_RDWR | O_CREAT, 0644);
-    if (wfd < 0 || pwrite(wfd, buf, (size_t)N * BS, 0) != N * BS || fsync(wfd))
+    if (wfd < 0 || pwrite(wfd, buf, (size_t)N * BIG, 0) != N * BIG || fsync(wfd))
         die("prepare the file");
     close(wfd);
     fd = open(argv[2], O_RDWR | (direct ? O_DIRECT : 0));
@@ -131,20 +133,21 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "qd1w")) {
         for (int i = 0; i < 200; i++)
             one(LIO_WRITE, 0, NULL, BS);
-    } else if (!strcmp(mode, "qd8r")) {
+    } else if (!strcmp(mode, "qd8r") || !strcmp(mode, "qd8r16")) {
+        size_t len = strcmp(mode, "qd8r") ? BIG : BS;
         struct aiocb cbs[N];
         memset(cbs, 0, sizeof cbs);
         for (int round = 0; round < 20; round++) {
             for (int i = 0; i < N; i++) {
                 cbs[i].aio_fildes = fd;
-                cbs[i].aio_buf = buf + (size_t)i * BS;
-                cbs[i].aio_nbytes = BS;
-                cbs[i].aio_offset = (off_t)i * BS;
+                cbs[i].aio_buf = buf + (size_t)i * len;
+                cbs[i].aio_nbytes = len;
+                cbs[i].aio_offset = (off_t)((size_t)i * len);
                 if (aio_read(&cbs[i]))
                     die("aio_read");
             }
             for (int i = 0; i < N; i++)
-                wait_one(&cbs[i], BS);
+                wait_one(&cbs[i], (long)len);
         }
     } else if (!strcmp(mode, "ebadf")) {
         int bad = dup(fd);

@@ -36,6 +36,8 @@ use crate::sys::{self, Errno, FileKind};
 /// Of a deep queue, the share of page-cache reads handed to the ring (SHARE_NUM/SHARE_DEN).
 const SHARE_NUM: usize = 1;
 const SHARE_DEN: usize = 2;
+/// Shorter page-cache reads are not shared: handing one over costs more than its copy.
+const SHARE_MIN_BYTES: usize = 16 << 10;
 
 /// Page-cache reads not to try inline after recent misses, and the misses in a row (the
 /// back-off's exponent, at most MAX_BACKOFF).
@@ -179,17 +181,26 @@ impl Executor for Executors {
         if !candidate {
             return Now::Later; // only such reads can complete inline (inline.rs)
         }
-        // A queue the application keeps deep shares the copying with another core: about half
-        // of it goes to the ring, whose submitter copies on the other core, or without io_uring
-        // to the pool's short-task lane, whose running worker does (while the last read tried
-        // here hit the page cache: a short task must not wait for the device); the rest
-        // completes here. make bench, cached read QD32 without io_uring: 0.96M/s shared vs
-        // 0.68M/s all inline; fio posixaio cached 0.78M/s vs 0.62M/s (glibc 0.45M/s). Not a
+        // A queue the application keeps deep shares the copying of long reads with another
+        // core: about half of them go to the ring, whose submitter copies on the other core, or
+        // without io_uring to the pool's short-task lane, whose running worker does (while the
+        // last read tried here hit the page cache: a short task must not wait for the device);
+        // the rest complete here. Handing a read over costs the caller about as much as a 4 KiB
+        // copy (queueing, reaping, publishing; the other core's cache lines), so only a longer
+        // copy is worth handing over: fio posixaio, cached, QD32, 2 alternated rounds, shared
+        // against all here: 4 KiB 414k-524k/s against 512k-554k/s (3.9-5.0 against 2.0-2.1 us of CPU
+        // per read), 8 KiB 437k-455k/s against 391k-413k/s at 1.8x the CPU per read, 16 KiB
+        // 385k-393k/s against 268k-289k/s, 64 KiB 143k-154k/s against 79k-96k/s (without
+        // io_uring, 16 KiB: 322k-333k/s against 230k-232k/s); make bench, cached read QD32
+        // (4 KiB): 981k/s at 1.0 us per read all here against 841k/s at 2.4 us shared. Not a
         // lio_listio list's entries, nor requests with a notification: their completions cost
         // more than the copy taken over (make bench: lio 256 cached 0.87x glibc shared vs 1.26x
         // inline; the mixed SIGEV_SIGNAL program 0.90x vs 1.25x).
         // (With one CPU to run on, the other thread would only take turns with the caller.)
-        let shareable = req.list.is_none() && matches!(req.notify, Notify::None) && self.pool.spare_core();
+        let shareable = req.list.is_none()
+            && matches!(req.notify, Notify::None)
+            && matches!(req.data, Data::Buf(b) if b.len() >= SHARE_MIN_BYTES)
+            && self.pool.spare_core();
         if shareable && req.depth > 1 {
             if self.uring.usable() {
                 // (Not after a miss: the attempt starts the read, see below.)
