@@ -43,7 +43,7 @@ row() { # NAME ARGS...
     echo
 }
 row "cached read QD1 (inline)" read "$F" 1 "$SECS" cached
-row "cached read QD32 (io_uring)" read "$F" 32 "$SECS" cached
+row "cached read QD32" read "$F" 32 "$SECS" cached
 row "lio_listio of 256 cached reads" lio "$F" 256 "$SECS"
 row "write QD32" write "$F" 32 "$SECS"
 rm -f "$OUT/stats.txt"

@@ -188,11 +188,11 @@ impl Executor for Executors {
         // the rest complete here. Handing a read over costs the caller about as much as a 4 KiB
         // copy (queueing, reaping, publishing; the other core's cache lines), so only a longer
         // copy is worth handing over: fio posixaio, cached, QD32, 2 alternated rounds, shared
-        // against all here: 4 KiB 414k-524k/s against 512k-554k/s (3.9-5.0 against 2.0-2.1 us of CPU
-        // per read), 8 KiB 437k-455k/s against 391k-413k/s at 1.8x the CPU per read, 16 KiB
-        // 385k-393k/s against 268k-289k/s, 64 KiB 143k-154k/s against 79k-96k/s (without
-        // io_uring, 16 KiB: 322k-333k/s against 230k-232k/s); make bench, cached read QD32
-        // (4 KiB): 981k/s at 1.0 us per read all here against 841k/s at 2.4 us shared. Not a
+        // against all here: 4 KiB 414k-524k/s against 512k-554k/s (3.9-5.0 against 2.0-2.1 us
+        // of CPU per read), 8 KiB 437k-455k/s against 391k-413k/s at 1.8x the CPU per read,
+        // 16 KiB 385k-393k/s against 268k-289k/s, 64 KiB 143k-154k/s against 79k-96k/s
+        // (without io_uring, 16 KiB: 322k-333k/s against 230k-232k/s); make bench, cached read
+        // QD32 (4 KiB): 981k/s at 1.0 us per read all here against 841k/s at 2.4 us shared. Not a
         // lio_listio list's entries, nor requests with a notification: their completions cost
         // more than the copy taken over (make bench: lio 256 cached 0.87x glibc shared vs 1.26x
         // inline; the mixed SIGEV_SIGNAL program 0.90x vs 1.25x).
