@@ -232,14 +232,13 @@ trait Owner: Send + Sync {
 
 impl<T: Send + 'static> Owner for Inner<T> {
     fn lost(self: Arc<Self>, id: u64, class: Class, deque: &dyn Any) {
-        self.unreserve(class);
-        self.active.fetch_sub(1, SeqCst);
+        self.task_done(class);
         if let Some(local) = deque.downcast_ref::<Worker<Job<T>>>() {
             while let Some(job) = local.pop() {
                 self.lanes[job.class as usize].push(job);
             }
         }
-        self.stealers.write().retain(|(i, _)| *i != id);
+        self.forget_stealer(id);
         self.threads.fetch_sub(1, SeqCst);
         fence(SeqCst);
         if self.has_work() {
@@ -526,7 +525,7 @@ impl<T: Send + 'static> Pool<T> {
                 Ok(())
             }
             Err(e) => {
-                inner.stealers.write().retain(|(i, _)| *i != id);
+                inner.forget_stealer(id);
                 inner.threads.fetch_sub(1, SeqCst);
                 Err(e)
             }
@@ -693,6 +692,17 @@ impl<T> Inner<T> {
         }
     }
 
+    /// A worker is done with a task of `class` (it returned, or ended its thread).
+    fn task_done(&self, class: Class) {
+        self.unreserve(class);
+        self.active.fetch_sub(1, SeqCst);
+    }
+
+    /// The worker `id` is gone (or was never started): nobody steals from its deque any more.
+    fn forget_stealer(&self, id: u64) {
+        self.stealers.write().retain(|(i, _)| *i != id);
+    }
+
     /// The most urgent task this worker may take; a short or started one is counted among
     /// the workers running its class (the worker uncounts it once it ran).
     fn find_task(&self, local: &Worker<Job<T>>, my_id: u64) -> Option<Job<T>> {
@@ -828,8 +838,7 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
                 // touching that pool, whose locks parent threads may hold.
                 return;
             }
-            inner.unreserve(class);
-            inner.active.fetch_sub(1, SeqCst);
+            inner.task_done(class);
             continue;
         }
         if let Some(f) = inner.before_idle {
@@ -918,7 +927,7 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
         }
     }
     debug_assert!(!local_nonempty());
-    inner.stealers.write().retain(|(i, _)| *i != id);
+    inner.forget_stealer(id);
 }
 
 #[cfg(test)]
