@@ -172,6 +172,10 @@ struct Inner<T> {
     /// Workers that gave the CPU up once before parking (one CPU only): searching for short
     /// tasks, not for the others.
     yielding: AtomicUsize,
+    /// Parked workers whose sleep is bounded by `started_stall` (they watch over started tasks).
+    watching: AtomicUsize,
+    /// Follow-ups waiting in the workers' own deques (pushed by a task, not yet taken).
+    in_deques: AtomicUsize,
     before_idle: Option<fn()>,
     short_workers: usize,
     started_workers: usize,
@@ -235,6 +239,7 @@ impl<T: Send + 'static> Owner for Inner<T> {
         self.task_done(class);
         if let Some(local) = deque.downcast_ref::<Worker<Job<T>>>() {
             while let Some(job) = local.pop() {
+                self.in_deques.fetch_sub(1, SeqCst);
                 self.lanes[job.class as usize].push(job);
             }
         }
@@ -294,6 +299,8 @@ impl<T: Send + 'static> Pool<T> {
                 queued_started: AtomicUsize::new(0),
                 spinning: AtomicUsize::new(0),
                 yielding: AtomicUsize::new(0),
+                watching: AtomicUsize::new(0),
+                in_deques: AtomicUsize::new(0),
                 before_idle: cfg.before_idle,
                 short_workers: if cfg.short_workers > 0 {
                     cfg.short_workers
@@ -363,7 +370,10 @@ impl<T: Send + 'static> Pool<T> {
         let class = job.class;
         inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
         let mut task = Some(job);
-        let local = with_local::<Job<T>, _>(inner.id(), |w| w.push(task.take().expect("pushed once")));
+        let local = with_local::<Job<T>, _>(inner.id(), |w| {
+            inner.in_deques.fetch_add(1, SeqCst);
+            w.push(task.take().expect("pushed once"))
+        });
         if local.is_some() {
             fence(SeqCst);
             // This worker is busy running the task that submitted it (which may block, or
@@ -408,9 +418,9 @@ impl<T: Send + 'static> Pool<T> {
                     // (A woken worker takes a short task first if it finds one: either way
                     // the started ones waiting have a worker more.)
                 } else if (!inner.short_queued() || covered(&inner.active_short, inner.short_workers))
-                    && (searching > 0 || inner.parked.unclaimed() > 0)
+                    && (searching > 0 || inner.watching.load(SeqCst) > 0)
                 {
-                    // (With nobody searching or parked, a worker is started to watch over
+                    // (With nobody searching or watching, a worker is woken or started to watch over
                     // those waiting for started tasks: see the wait in `worker_main`.)
                     return Ok(());
                 }
@@ -720,6 +730,7 @@ impl<T> Inner<T> {
         };
         // Its own follow-ups first, whatever they are (it is the one that runs them in turn).
         if let Some(t) = local.pop() {
+            self.in_deques.fetch_sub(1, SeqCst);
             return counted(t, false);
         }
         let reserved = self.reserve(Class::Short);
@@ -761,7 +772,10 @@ impl<T> Inner<T> {
             }
             loop {
                 match s.steal() {
-                    Steal::Success(t) => return counted(t, reserved),
+                    Steal::Success(t) => {
+                        self.in_deques.fetch_sub(1, SeqCst);
+                        return counted(t, reserved);
+                    }
                     Steal::Empty => break,
                     Steal::Retry => continue,
                 }
@@ -828,8 +842,9 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
             inner.active.fetch_add(1, SeqCst);
             let task = inner.taken(job);
             // We stop searching: if work remains, make sure someone else picks it up, so a
-            // task never waits behind a long (blocking) one while the pool may grow.
-            if inner.lanes_nonempty() || local_nonempty() {
+            // task never waits behind a long (blocking) one while the pool may grow. (Work left
+            // in any worker's deque too: a task stolen from one that queued several.)
+            if inner.lanes_nonempty() || inner.in_deques.load(SeqCst) > 0 {
                 let _ = pool.notify();
             }
             IN_TASK.with(|c| c.set(Some(class)));
@@ -897,7 +912,15 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
             let watch = inner.queued_started.load(SeqCst) > 0;
             inner.last_parked.store(id, SeqCst);
             let wait = if watch { idle.min(inner.started_stall) } else { idle };
+            // Counted so that a submitter of started tasks counts on it to notice a stall (a
+            // worker that parked before any was queued sleeps for the idle time: it does not).
+            if watch {
+                inner.watching.fetch_add(1, SeqCst);
+            }
             let timed_out = sys::futex_wait(&inner.wake_seq, seq, wait, wake_bit(id));
+            if watch {
+                inner.watching.fetch_sub(1, SeqCst);
+            }
             // A claim taken up: a submitter counts on this worker to search, whether its wait
             // timed out or not.
             let claimed = inner.parked.leave();

@@ -353,6 +353,8 @@ fn started_tasks_wake_nobody_while_their_workers_are_busy() {
     assert!(inner.parked.leave());
     inner.active.fetch_add(1, SeqCst);
     inner.active_started.fetch_add(1, SeqCst);
+    // A sleeper parked while started tasks waited: it watches over them (wakes after the stall).
+    inner.watching.fetch_add(1, SeqCst);
     queue(Class::Started);
     assert_eq!(pool.sleepers(), 2, "its one worker takes the started ones in turn");
     queue(Class::Short);
@@ -509,4 +511,146 @@ fn claims_are_taken_up_while_workers_park_and_time_out() {
     pool.set_idle_timeout(Duration::from_millis(1));
     pool.set_max_threads(1);
     retire(&pool);
+}
+
+// Follow-ups and started tasks that nobody was coming for.
+
+/// A task that queues follow-ups from inside the pool, then blocks until they run (as the
+/// comment in `submit_job` allows: "which may block, or wait for this very task"): every
+/// follow-up must get a thread while the pool may grow. Children 1 and 2 each wait until both
+/// have started, so both need a thread of their own at once (3 threads of the 4 allowed).
+#[test]
+fn follow_ups_of_a_blocked_task_all_get_a_thread() {
+    use std::sync::atomic::AtomicBool;
+    struct St {
+        started: AtomicUsize,
+        release: AtomicBool,
+    }
+    struct Msg {
+        child: bool,
+        pool: Option<Pool<Msg>>,
+        st: Arc<St>,
+    }
+    fn wait_both(st: &St) {
+        while st.started.load(SeqCst) < 2 && !st.release.load(SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    fn task(m: Msg) {
+        if m.child {
+            m.st.started.fetch_add(1, SeqCst);
+        } else {
+            let p = m.pool.unwrap();
+            for _ in 0..2 {
+                p.submit(Msg { child: true, pool: None, st: m.st.clone() }, 0).unwrap_or_else(|_| panic!());
+            }
+        }
+        wait_both(&m.st);
+    }
+    let mut failures = 0;
+    for _ in 0..5 {
+        let st = Arc::new(St { started: AtomicUsize::new(0), release: AtomicBool::new(false) });
+        let pool = Pool::new(Config { max_threads: 4, ..Default::default() }, task);
+        pool.submit(Msg { child: false, pool: Some(pool.clone()), st: st.clone() }, 0).unwrap_or_else(|_| panic!());
+        if !wait_until(Duration::from_secs(10), || st.started.load(SeqCst) == 2) {
+            failures += 1;
+            eprintln!(
+                "stranded: children started {}, threads {}, active {}, parked {}",
+                st.started.load(SeqCst),
+                pool.threads(),
+                pool.inner.active.load(SeqCst),
+                pool.sleepers()
+            );
+        }
+        st.release.store(true, SeqCst);
+    }
+    assert_eq!(failures, 0, "rounds in which a follow-up task was left in a blocked worker's deque");
+}
+
+/// The librt-aio pattern (`start_ready` on a worker): a task releases three blocking
+/// follow-ups and returns. Each child waits until all three have started.
+#[test]
+fn three_released_blocking_follow_ups_all_get_a_thread() {
+    use std::sync::atomic::AtomicBool;
+    struct St {
+        started: AtomicUsize,
+        release: AtomicBool,
+    }
+    struct Msg {
+        child: bool,
+        pool: Option<Pool<Msg>>,
+        st: Arc<St>,
+    }
+    fn task(m: Msg) {
+        if m.child {
+            m.st.started.fetch_add(1, SeqCst);
+            while m.st.started.load(SeqCst) < 3 && !m.st.release.load(SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        } else {
+            let p = m.pool.unwrap();
+            for _ in 0..3 {
+                p.submit(Msg { child: true, pool: None, st: m.st.clone() }, 0).unwrap_or_else(|_| panic!());
+            }
+        }
+    }
+    let mut failures = 0;
+    for _ in 0..10 {
+        let st = Arc::new(St { started: AtomicUsize::new(0), release: AtomicBool::new(false) });
+        let pool = Pool::new(Config { max_threads: 8, ..Default::default() }, task);
+        pool.submit(Msg { child: false, pool: Some(pool.clone()), st: st.clone() }, 0).unwrap_or_else(|_| panic!());
+        if !wait_until(Duration::from_secs(10), || st.started.load(SeqCst) == 3) {
+            failures += 1;
+            eprintln!("stranded: children started {}, threads {}", st.started.load(SeqCst), pool.threads());
+        }
+        st.release.store(true, SeqCst);
+    }
+    assert_eq!(failures, 0, "rounds in which a released follow-up waited behind blocking ones");
+}
+
+/// A started task stuck for good, with a worker that parked before any started task was
+/// queued (so not watching): the others must run after `started_stall`, as the docs say
+/// ("a parked worker looks every 50 ms meanwhile"), not after the idle time (here an hour).
+#[test]
+fn a_stuck_started_task_with_a_parked_worker_that_does_not_watch() {
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    static HOLD: AtomicUsize = AtomicUsize::new(0);
+    static GATE: Mutex<()> = Mutex::new(());
+    // 0: long, waits for HOLD to drop; 1: stuck started; 2: started.
+    fn task(kind: u8) {
+        match kind {
+            0 => {
+                HOLD.fetch_add(1, SeqCst);
+                while HOLD.load(SeqCst) < 100 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            1 => drop(GATE.lock().unwrap()),
+            _ => {}
+        }
+        DONE.fetch_add(1, SeqCst);
+    }
+    let cfg = Config {
+        max_threads: 4,
+        started_workers: 1,
+        started_stall: Duration::from_millis(100),
+        idle_timeout: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let pool = Pool::new(cfg, task);
+    // Two workers, then both parked (no started task queued: they do not watch).
+    pool.submit(0, 0).unwrap();
+    pool.submit(0, 0).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || HOLD.load(SeqCst) == 2));
+    HOLD.store(100, SeqCst);
+    assert!(wait_until(Duration::from_secs(10), || DONE.load(SeqCst) == 2 && pool.sleepers() == 2));
+    let gate = GATE.lock().unwrap();
+    pool.submit_started(1, 0).unwrap();
+    for _ in 0..3 {
+        pool.submit_started(2, 0).unwrap();
+    }
+    let ok = wait_until(Duration::from_secs(20), || DONE.load(SeqCst) == 5);
+    let state = (DONE.load(SeqCst), pool.threads(), pool.sleepers(), pool.inner.queued_started.load(SeqCst));
+    drop(gate);
+    assert!(ok, "started tasks held up behind the stuck one: (done, threads, parked, queued_started) = {state:?}");
 }
