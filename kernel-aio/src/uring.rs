@@ -10,8 +10,9 @@
 //! thread exits (its io-wq workers and its pending task work go with it: a read on a pipe and
 //! a write punted to io-wq both complete with ECANCELED). So the caller's threads only *queue*
 //! entries ([`Ring::push`]); one long-lived thread of the caller submits them and waits
-//! ([`Ring::enter`]). Anyone may reap ([`Ring::try_reap`]: a try-lock, no allocation, usable
-//! in a signal handler). A [`Doorbell`] lets a queueing thread wake the submitter sleeping in
+//! ([`Ring::enter`]). Anyone may reap ([`Ring::try_reap`]: a look at the queue's tail, then
+//! a try-lock held with every signal blocked, no allocation: usable in a signal handler, which
+//! never finds the queue taken by the frame it interrupted). A [`Doorbell`] lets a queueing thread wake the submitter sleeping in
 //! the ring.
 //!
 //! Each request's `user_data` is one strong reference to its owner (`Arc::into_raw`), taken
@@ -21,6 +22,7 @@
 //! Available since Linux 5.6 (READ, WRITE and IORING_FEAT_RW_CUR_POS); the kernel's probe
 //! says which opcodes it has.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::io;
 use std::marker::PhantomData;
@@ -36,6 +38,73 @@ use crate::{Cmd, Op, Refused};
 /// The doorbell's `user_data`.
 const DOORBELL: u64 = 0;
 
+/// The completion queue's "anything posted?" snapshot, shared by the threads that reap.
+struct CqStatus(io_uring::cqueue::CompletionStatus);
+
+// SAFETY: CompletionStatus holds two pointers into the ring's mapping, which lives as long as
+// the `Ring` that holds both; it only loads through them (the kernel's tail with Acquire, the
+// head that reapers store under `cq_busy`: a stale head only makes the queue look fuller, and
+// a full look then takes the queue and reads it properly).
+unsafe impl Send for CqStatus {}
+// SAFETY: as for Send: loads only, from any thread.
+unsafe impl Sync for CqStatus {}
+
+thread_local! {
+    /// This thread blocks every signal for its whole life ([`signals_blocked_for_good`]).
+    static MASKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Says that the calling thread keeps every signal blocked until it ends (the submitter):
+/// its reaping then skips [`NoHandlers`]' two system calls.
+pub fn signals_blocked_for_good() {
+    MASKED.with(|m| m.set(true));
+}
+
+/// Every signal blocked on this thread while it lives, so that no handler runs while the
+/// completion queue is this thread's: a handler that reaps (aio_error, aio_suspend) would find
+/// it taken by the very frame it interrupted, and nobody could reap the completion it waits
+/// for until it returned — it would wait for ever. Raw `rt_sigprocmask`: async-signal-safe,
+/// and glibc's own signals are held back too (for these few microseconds).
+struct NoHandlers(Option<libc::sigset_t>);
+
+/// The kernel's signal set: 64 bits on Linux, whatever libc's `sigset_t` reserves.
+const KERNEL_SIGSET: usize = 8;
+
+impl NoHandlers {
+    fn new() -> NoHandlers {
+        if MASKED.with(|m| m.get()) {
+            return NoHandlers(None);
+        }
+        // SAFETY: sigset_t is plain data (all zeroes is an empty set); sigfillset writes the
+        // local `all`; rt_sigprocmask reads KERNEL_SIGSET bytes of `all` and writes as many of
+        // `old`, both live locals at least that large.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            let r = libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_BLOCK, &all, &mut old, KERNEL_SIGSET);
+            NoHandlers((r == 0).then_some(old))
+        }
+    }
+}
+
+impl Drop for NoHandlers {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            // SAFETY: restores the mask `new` saved; reads KERNEL_SIGSET bytes of a live local.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigprocmask,
+                    libc::SIG_SETMASK,
+                    old,
+                    std::ptr::null_mut::<libc::sigset_t>(),
+                    KERNEL_SIGSET,
+                )
+            };
+        }
+    }
+}
+
 /// An io_uring instance shared by every thread of the process (not by a child after fork:
 /// its memory is not inherited, and the caller closes its descriptor there).
 pub struct Ring<T> {
@@ -43,10 +112,13 @@ pub struct Ring<T> {
     /// Guards the submission queue (queueing threads and the submitter), and says where each
     /// queued batch ends.
     sq: Mutex<Batches>,
-    /// Guards the completion queue: taken with a try-lock only, so reaping never waits and
-    /// works in a signal handler that interrupted a reaper.
+    /// Guards the completion queue: taken with a try-lock only, so reaping never waits; held
+    /// with every signal blocked ([`NoHandlers`]), so a handler never interrupts its holder.
     cq_busy: AtomicBool,
     cq_entries: usize,
+    /// Whether the completion queue looks empty, without taking it: most reaps find nothing,
+    /// and those cost no system call ([`NoHandlers`]).
+    cq_status: CqStatus,
     /// Entries per submitting call (`submit_queued`): ONE_CALL while the last calls' entries
     /// completed within them.
     per_call: AtomicU32,
@@ -132,8 +204,12 @@ impl<T: Send + Sync + 'static> Ring<T> {
         {
             return Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP));
         }
-        // SAFETY: only reads the ring's size.
-        let cq_entries = unsafe { ring.completion_shared() }.capacity();
+        // SAFETY: no other thread has the ring yet; the view reads the size and the queue's
+        // head and tail pointers (valid as long as `ring`, which `Ring` keeps beside them).
+        let (cq_entries, cq_status) = {
+            let cq = unsafe { ring.completion_shared() };
+            (cq.capacity(), CqStatus(unsafe { cq.status() }))
+        };
         // No batch is smaller than one entry: never more batches than the queue holds (the
         // record is made once, never grown under the lock).
         let ends = VecDeque::with_capacity(p.sq_entries() as usize + 1);
@@ -142,6 +218,7 @@ impl<T: Send + Sync + 'static> Ring<T> {
             sq: Mutex::new(Batches { queued_total: 0, ends }),
             cq_busy: AtomicBool::new(false),
             cq_entries,
+            cq_status,
             per_call: AtomicU32::new(FEW_PER_CALL),
             _owners: PhantomData,
         })
@@ -284,6 +361,10 @@ impl<T: Send + Sync + 'static> Ring<T> {
 
     /// Completions posted and not yet reaped, unless someone is reaping now.
     fn posted(&self) -> Option<usize> {
+        if self.cq_status.0.is_empty() {
+            return Some(0);
+        }
+        let _quiet = NoHandlers::new();
         if self.cq_busy.swap(true, Acquire) {
             return None;
         }
@@ -299,6 +380,12 @@ impl<T: Send + Sync + 'static> Ring<T> {
     /// thread is reaping now (it reports what is there). No allocation, no lock: safe in a
     /// signal handler, if `f` is.
     pub fn try_reap(&self, max: usize, mut f: impl FnMut(Arc<T>, i64), mut doorbell: impl FnMut()) -> Option<usize> {
+        // (A completion posted just after this look is found by the next one, as one posted
+        // just after a reap: waiters sleep on the ring's eventfd, which the post signals.)
+        if self.cq_status.0.is_empty() {
+            return Some(0);
+        }
+        let _quiet = NoHandlers::new();
         if self.cq_busy.swap(true, Acquire) {
             return None;
         }

@@ -16,7 +16,7 @@
 //!   drops the ring and exits: an idle process keeps nothing.
 //! - **Reaping** is done by whoever is there: the submitter; a submitting thread; a caller of
 //!   `aio_error` or `aio_suspend`, which publishes the status itself (no hop through another
-//!   thread; async-signal-safe: a try-lock and atomics). A thread in `aio_suspend` whose
+//!   thread; async-signal-safe: a try-lock, held with signals blocked, and atomics). A thread in `aio_suspend` whose
 //!   entries are all in the ring (`ST_IN_RING`) sleeps on the ring's completion eventfd, which
 //!   the kernel bumps with every completion it posts (`kernel_wait`): the kernel wakes it,
 //!   not the submitter. A request whose completion needs more than its status (a
@@ -383,6 +383,8 @@ impl Shared {
 
     /// The submitter thread.
     fn submitter(self: Arc<Self>, live: Arc<Live>) {
+        // Started with every signal blocked, and never unblocks one.
+        kernel_aio::uring::signals_blocked_for_good();
         let mut spins = 0;
         // Whether looking has been paying off lately: requests that wait for the device
         // (uncached reads one at a time) do not cost the submitter a core of spinning.
