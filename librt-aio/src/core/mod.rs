@@ -3,7 +3,8 @@
 //! # The life of a request, and who wakes whom
 //!
 //! 1. **Submit** (`submit.rs`, in the caller's thread). Validate: on an error nothing is queued,
-//!    the aiocb is untouched, the call returns -1. Build the [`Request`]. Then, in order:
+//!    the aiocb is untouched (but for a bad `aio_reqprio`: status EINVAL, as glibc's), the call
+//!    returns -1. Build the [`Request`]. Then, in order:
 //!    - the executor layer may run it *now* (`Executor::try_now`: a page-cache hit): the aiocb
 //!      is marked in progress only once the data is in place, and the request is finished at
 //!      once (step 2) without ever being registered: nobody can observe it in flight;

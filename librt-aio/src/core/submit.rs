@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::abi::AIO_PRIO_DELTA_MAX;
 use crate::aiocb::{self, AiocbRef, Status};
+use crate::core::finish::fail_unqueued;
 use crate::core::help;
 use crate::core::runtime::Core;
 use crate::exec::{given_back, Now};
@@ -29,7 +30,8 @@ pub struct Submission {
 
 impl Core {
     /// Validates and queues one request. On error nothing is queued and the aiocb is untouched,
-    /// except for EAGAIN after it was marked in progress (then its status is EAGAIN).
+    /// except for a bad `aio_reqprio` (its status: EINVAL, as glibc's) and EAGAIN after it was
+    /// marked in progress (then its status is EAGAIN).
     ///
     /// With `batch`, a request for a kernel executor that may start now is appended to it
     /// instead of being started: lio_listio hands a whole list to the kernel at once
@@ -49,6 +51,10 @@ impl Core {
         let sync = matches!(what.op, Some(Op::Sync { .. }));
         let reqprio = if sync { 0 } else { cb.reqprio() };
         if !(0..=AIO_PRIO_DELTA_MAX).contains(&reqprio) {
+            // As glibc's: the aiocb's status says why (EINVAL, aio_return -1), not what its
+            // previous request returned; no notification.
+            self.retire_previous_slot(cb);
+            fail_unqueued(cb, libc::EINVAL);
             return Err(libc::EINVAL);
         }
         // A negative aio_offset or an aio_nbytes above SSIZE_MAX is not refused here: the

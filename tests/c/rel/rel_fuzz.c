@@ -11,7 +11,8 @@
  *    SSIZE_MAX is accepted and the system call reports it, an fsync of a descriptor open only
  *    for reading is accepted;
  *    a resubmitted in-flight aiocb → EINVAL unless it completed meanwhile; a rejected
- *    submission leaves the aiocb untouched (aio_error unchanged);
+ *    submission leaves the aiocb untouched (aio_error unchanged), but for a bad aio_reqprio,
+ *    which leaves EINVAL as its status (as glibc);
  *  - lio_listio (random mode incl. invalid, nent incl. negative and > AIO_LISTIO_MAX, NULL
  *    list, NULL entries, LIO_NOP, invalid opcodes, the same aiocb twice, random list
  *    sigevent): per-entry outcome simulated in order; failed entries get their errno as
@@ -660,6 +661,18 @@ static void op_submit(void)
         FZFAIL("submission: -1 errno %d (%s), expected %s%d%s", en, strerror(en),
                pred == 0 ? "success, or EAGAIN; not " : "errno ", pred,
                was_flight ? " or EINVAL (in flight)" : "");
+    /* refused for its priority: as in glibc, the aiocb's status says EINVAL (a request that
+     * completed meanwhile included; one still in progress is not touched) */
+    if (op != OP_S && (s->cb.aio_reqprio < 0 || s->cb.aio_reqprio > AIO_PRIO_DELTA_MAX)) {
+        if (was_flight) {
+            s->uncertain = 1;
+        } else {
+            s->state = S_LIOFAIL;
+            s->liofail = EINVAL;
+            check_error(idx);
+        }
+        return;
+    }
     /* untouched: the model is unchanged; check that aio_error agrees */
     s->state = prev_state;
     s->done = prev_done;
