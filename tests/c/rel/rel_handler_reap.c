@@ -24,6 +24,7 @@ static pthread_t main_thread;
 static void on_usr1(int s)
 {
     (void)s;
+    int saved = errno;
     int i = handled;
     if (i >= NROUNDS)
         return;
@@ -36,6 +37,7 @@ static void on_usr1(int s)
         _exit(4);
     handled = i + 1;
     t_progress();
+    errno = saved;
 }
 
 static void *sender(void *x)
