@@ -12,8 +12,8 @@
 //! entries ([`Ring::push`]); one long-lived thread of the caller submits them and waits
 //! ([`Ring::enter`]). Anyone may reap ([`Ring::try_reap`]: a look at the queue's tail, then
 //! a try-lock held with every signal blocked, no allocation: usable in a signal handler, which
-//! never finds the queue taken by the frame it interrupted). A [`Doorbell`] lets a queueing thread wake the submitter sleeping in
-//! the ring.
+//! never finds the queue taken by the frame it interrupted). A [`Doorbell`] lets a queueing
+//! thread wake the submitter sleeping in the ring.
 //!
 //! Each request's `user_data` is one strong reference to its owner (`Arc::into_raw`), taken
 //! back when its completion is reaped or when the kernel never saw it: nothing the kernel may

@@ -420,8 +420,8 @@ impl<T: Send + 'static> Pool<T> {
                 } else if (!inner.short_queued() || covered(&inner.active_short, inner.short_workers))
                     && (searching > 0 || inner.watching.load(SeqCst) > 0)
                 {
-                    // (With nobody searching or watching, a worker is woken or started to watch over
-                    // those waiting for started tasks: see the wait in `worker_main`.)
+                    // (With nobody searching or watching, a worker is woken or started to watch
+                    // over those waiting for started tasks: see the wait in `worker_main`.)
                     return Ok(());
                 }
             } else if covered(&inner.active_short, inner.short_workers) {

@@ -16,13 +16,13 @@
 //!   drops the ring and exits: an idle process keeps nothing.
 //! - **Reaping** is done by whoever is there: the submitter; a submitting thread; a caller of
 //!   `aio_error` or `aio_suspend`, which publishes the status itself (no hop through another
-//!   thread; async-signal-safe: a try-lock, held with signals blocked, and atomics). A thread in `aio_suspend` whose
-//!   entries are all in the ring (`ST_IN_RING`) sleeps on the ring's completion eventfd, which
-//!   the kernel bumps with every completion it posts (`kernel_wait`): the kernel wakes it,
-//!   not the submitter. A request whose completion needs more than its status (a
-//!   notification, a list, an order others wait on) is finished by a non-signal context; if a
-//!   signal-safe reaper took its completion, it leaves it on the deferred list and wakes the
-//!   submitter.
+//!   thread; async-signal-safe: a try-lock, held with signals blocked, and atomics). A thread
+//!   in `aio_suspend` whose entries are all in the ring (`ST_IN_RING`) sleeps on the ring's
+//!   completion eventfd, which the kernel bumps with every completion it posts
+//!   (`kernel_wait`): the kernel wakes it, not the submitter. A request whose completion needs
+//!   more than its status (a notification, a list, an order others wait on) is finished by a
+//!   non-signal context; if a signal-safe reaper took its completion, it leaves it on the
+//!   deferred list and wakes the submitter.
 //! - The submitter sleeps in the ring (woken by each completion) only while someone needs
 //!   completions finished without asking: requests with notifications or lists in flight,
 //!   threads asleep on status words in `aio_suspend`, requests held back behind others.
