@@ -70,12 +70,21 @@ impl EvQueue {
     /// Takes a ticket for the eventfd the application calls `efd`.
     fn acquire(&self, efd: i32) -> Acquire {
         let mut g = self.inner.lock();
+        // Retired (its number named another file once), it queues nothing more: a ticket on
+        // it would count completions on the eventfd that aio_reap never hands out. (Left in
+        // the table when no queue could replace it: `ticket` replaces it now.)
+        if g.retired {
+            return Acquire::Stale;
+        }
         match &g.file {
             Some(f) if !f.same_file(efd) => return Acquire::Stale,
             Some(_) => {}
             None => {
                 let f = match FileRef::dup_of(efd) {
                     Ok(f) => f,
+                    // No descriptor left for rtaio's reference: a resource, not the caller's
+                    // error (POSIX's EAGAIN for aio_read, not EMFILE).
+                    Err(libc::EMFILE | libc::ENFILE) => return Acquire::Err(libc::EAGAIN),
                     Err(e) => return Acquire::Err(e),
                 };
                 // Checked on our duplicate: the file we will write to is the one checked.

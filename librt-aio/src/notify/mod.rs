@@ -8,6 +8,7 @@
 
 pub mod evq;
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use thread_pool::{Config, Pool, SubmitError};
@@ -166,13 +167,13 @@ impl Notifier {
             // Not even one notification thread can be created: run it here rather than lose it.
             // Others may have queued behind the thread this submitter failed to start (they saw
             // its reserved slot): run theirs too if no thread is left to.
-            Err(SubmitError::NoThread(job, _)) => {
+            Err(SubmitError::NoThread(job, _)) => on_this_thread(|| {
                 run_job(job);
                 if self.pool.threads() == 0 {
                     self.pool.run_queued_here();
                 }
-            }
-            Err(SubmitError::Stranded(_)) => self.pool.run_queued_here(),
+            }),
+            Err(SubmitError::Stranded(_)) => on_this_thread(|| self.pool.run_queued_here()),
         }
     }
 }
@@ -189,13 +190,26 @@ fn pool_job(job: Job) {
     }
 }
 
+thread_local! {
+    /// This thread runs notification jobs that no notification thread could take.
+    static BORROWED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, whose notification jobs run on this thread, which may be the application's: its
+/// signal mask is kept (emptied, it would take the signals it blocks).
+fn on_this_thread(f: impl FnOnce()) {
+    let was = BORROWED.with(|b| b.replace(true));
+    f();
+    BORROWED.with(|b| b.set(was));
+}
+
 /// Runs a notification job on this thread.
 fn run_job(job: Job) {
     match job {
         Job::Call(cb) => {
             // Application callbacks run with an empty signal mask, as glibc's do; the thread
-            // blocks everything again afterwards.
-            let _mask = sys::SignalMask::empty();
+            // blocks everything again afterwards. (Not on a borrowed thread: above.)
+            let _mask = (!BORROWED.with(|b| b.get())).then(sys::SignalMask::empty);
             cb.call();
         }
         Job::RetrySignal { sender, signo, value, tid } => {

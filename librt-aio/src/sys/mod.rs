@@ -819,13 +819,16 @@ impl Callback {
         f(self.value);
     }
 
-    /// Runs the call on a new thread made with the application's attributes. The thread starts
-    /// with an empty signal mask, like glibc's notification threads, and is detached if the
-    /// attributes ask for a joinable thread.
+    /// Runs the call on a new thread made with the application's attributes. The thread runs
+    /// the call with an empty signal mask, like glibc's notification threads, and is detached
+    /// if the attributes ask for a joinable thread.
     pub fn spawn(&self) -> Result<(), Errno> {
         let arg = Box::into_raw(Box::new(*self)) as *mut c_void;
         let mut tid: libc::pthread_t = 0;
-        let _mask = SignalMask::empty();
+        // Made with every signal blocked; it empties its own mask (`callback_thread`). Not
+        // emptied here: this may be an application thread that completed the request, whose
+        // blocked signals would then be delivered to it (glibc empties it in the new thread).
+        let _mask = SignalMask::full();
         // SAFETY: `attr` is valid (`new`'s contract); `arg` is a leaked box the start routine
         // reclaims.
         let r =
@@ -886,6 +889,7 @@ pub fn test_cancel() {
 extern "C" fn callback_thread(arg: *mut c_void) -> *mut c_void {
     // SAFETY: `arg` is the Box<Callback> leaked by `Callback::spawn`, used only here.
     let call = unsafe { Box::from_raw(arg as *mut Callback) };
+    let _mask = SignalMask::empty();
     call.call();
     std::ptr::null_mut()
 }
