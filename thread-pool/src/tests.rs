@@ -515,14 +515,16 @@ fn claims_are_taken_up_while_workers_park_and_time_out() {
 
 // Follow-ups and started tasks that nobody was coming for.
 
-/// A task that queues follow-ups from inside the pool, then blocks until they run (as the
-/// comment in `submit_job` allows: "which may block, or wait for this very task"): every
-/// follow-up must get a thread while the pool may grow. Children 1 and 2 each wait until both
-/// have started, so both need a thread of their own at once (3 threads of the 4 allowed).
-#[test]
-fn follow_ups_of_a_blocked_task_all_get_a_thread() {
+/// A parent task queues `children` follow-ups from inside the pool (and, with `parent_waits`,
+/// blocks until they all started, as the comment in `submit_job` allows: "which may block, or
+/// wait for this very task"); each child waits until all have started, so each needs a thread
+/// of its own at once. Returns the rounds (of `rounds`) in which one was left without a thread
+/// for 10 s.
+fn stranded_follow_ups(children: usize, parent_waits: bool, max_threads: usize, rounds: usize) -> usize {
     use std::sync::atomic::AtomicBool;
     struct St {
+        want: usize,
+        parent_waits: bool,
         started: AtomicUsize,
         release: AtomicBool,
     }
@@ -531,28 +533,36 @@ fn follow_ups_of_a_blocked_task_all_get_a_thread() {
         pool: Option<Pool<Msg>>,
         st: Arc<St>,
     }
-    fn wait_both(st: &St) {
-        while st.started.load(SeqCst) < 2 && !st.release.load(SeqCst) {
+    fn wait_all(st: &St) {
+        while st.started.load(SeqCst) < st.want && !st.release.load(SeqCst) {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
     fn task(m: Msg) {
         if m.child {
             m.st.started.fetch_add(1, SeqCst);
-        } else {
-            let p = m.pool.unwrap();
-            for _ in 0..2 {
-                p.submit(Msg { child: true, pool: None, st: m.st.clone() }, 0).unwrap_or_else(|_| panic!());
-            }
+            wait_all(&m.st);
+            return;
         }
-        wait_both(&m.st);
+        let p = m.pool.unwrap();
+        for _ in 0..m.st.want {
+            p.submit(Msg { child: true, pool: None, st: m.st.clone() }, 0).unwrap_or_else(|_| panic!());
+        }
+        if m.st.parent_waits {
+            wait_all(&m.st);
+        }
     }
     let mut failures = 0;
-    for _ in 0..5 {
-        let st = Arc::new(St { started: AtomicUsize::new(0), release: AtomicBool::new(false) });
-        let pool = Pool::new(Config { max_threads: 4, ..Default::default() }, task);
+    for _ in 0..rounds {
+        let st = Arc::new(St {
+            want: children,
+            parent_waits,
+            started: AtomicUsize::new(0),
+            release: AtomicBool::new(false),
+        });
+        let pool = Pool::new(Config { max_threads, ..Default::default() }, task);
         pool.submit(Msg { child: false, pool: Some(pool.clone()), st: st.clone() }, 0).unwrap_or_else(|_| panic!());
-        if !wait_until(Duration::from_secs(10), || st.started.load(SeqCst) == 2) {
+        if !wait_until(Duration::from_secs(10), || st.started.load(SeqCst) == children) {
             failures += 1;
             eprintln!(
                 "stranded: children started {}, threads {}, active {}, parked {}",
@@ -564,48 +574,28 @@ fn follow_ups_of_a_blocked_task_all_get_a_thread() {
         }
         st.release.store(true, SeqCst);
     }
-    assert_eq!(failures, 0, "rounds in which a follow-up task was left in a blocked worker's deque");
+    failures
+}
+
+/// Two follow-ups of a task that then blocks until both run (3 threads of the 4 allowed).
+#[test]
+fn follow_ups_of_a_blocked_task_all_get_a_thread() {
+    assert_eq!(
+        stranded_follow_ups(2, true, 4, 5),
+        0,
+        "rounds in which a follow-up was left in a blocked worker's deque"
+    );
 }
 
 /// The librt-aio pattern (`start_ready` on a worker): a task releases three blocking
-/// follow-ups and returns. Each child waits until all three have started.
+/// follow-ups and returns.
 #[test]
 fn three_released_blocking_follow_ups_all_get_a_thread() {
-    use std::sync::atomic::AtomicBool;
-    struct St {
-        started: AtomicUsize,
-        release: AtomicBool,
-    }
-    struct Msg {
-        child: bool,
-        pool: Option<Pool<Msg>>,
-        st: Arc<St>,
-    }
-    fn task(m: Msg) {
-        if m.child {
-            m.st.started.fetch_add(1, SeqCst);
-            while m.st.started.load(SeqCst) < 3 && !m.st.release.load(SeqCst) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        } else {
-            let p = m.pool.unwrap();
-            for _ in 0..3 {
-                p.submit(Msg { child: true, pool: None, st: m.st.clone() }, 0).unwrap_or_else(|_| panic!());
-            }
-        }
-    }
-    let mut failures = 0;
-    for _ in 0..10 {
-        let st = Arc::new(St { started: AtomicUsize::new(0), release: AtomicBool::new(false) });
-        let pool = Pool::new(Config { max_threads: 8, ..Default::default() }, task);
-        pool.submit(Msg { child: false, pool: Some(pool.clone()), st: st.clone() }, 0).unwrap_or_else(|_| panic!());
-        if !wait_until(Duration::from_secs(10), || st.started.load(SeqCst) == 3) {
-            failures += 1;
-            eprintln!("stranded: children started {}, threads {}", st.started.load(SeqCst), pool.threads());
-        }
-        st.release.store(true, SeqCst);
-    }
-    assert_eq!(failures, 0, "rounds in which a released follow-up waited behind blocking ones");
+    assert_eq!(
+        stranded_follow_ups(3, false, 8, 10),
+        0,
+        "rounds in which a released follow-up waited behind blocking ones"
+    );
 }
 
 /// A started task stuck for good, with a worker that parked before any started task was
