@@ -35,7 +35,7 @@ use parking_lot::Mutex;
 
 use crate::aiocb::KernelQueue;
 use crate::config::{Backend, Faults, Settings};
-use crate::exec::executor::{redo_on, Done, Executor, Finish, Publish};
+use crate::exec::executor::{redo_on, resident, Done, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
 use crate::stats;
@@ -226,8 +226,9 @@ impl Executor for Kaio {
                     return false; // cancelled since it was registered: the canceller finished it
                 }
                 // Flags assumed, not asked (`Spec::flags_assumed`): only with RWF_NOWAIT, which
-                // the kernel may have refused since the request was routed here.
-                if refused_fds.contains(&r.fd) || r.flags_assumed && !nowait {
+                // the kernel may have refused since the request was routed here. A buffer not
+                // resident goes to the pool: io_submit pins it in this (the caller's) thread.
+                if refused_fds.contains(&r.fd) || r.flags_assumed && !nowait || !resident(r) {
                     r.unclaim();
                     refused.push(r.clone());
                     return false;
@@ -305,14 +306,14 @@ impl Executor for Kaio {
 
     fn cancel(&self, req: &Request) -> bool {
         let Some(Some(ctx)) = self.shared.ctx.get() else { return false };
-        // The flag goes up first, so a completion racing with io_cancel reports ECANCELED.
-        req.request_cancel(true);
-        if ctx.cancel(req) {
-            true
-        } else {
-            req.request_cancel(false);
-            false
+        // The flag goes up only once the kernel stopped it: a completion reaped meanwhile by
+        // another thread is the request's own result (ECANCELED for it, or no redo of an
+        // RWF_NOWAIT EAGAIN, would lose a write that aio_cancel said it did not cancel).
+        let stopped = ctx.cancel(req);
+        if stopped {
+            req.request_cancel(true);
         }
+        stopped
     }
 
     fn set_limits(&self, _max_threads: usize, idle: Duration) {
