@@ -155,10 +155,9 @@ fn start_or_fail(exec: &dyn Executor, reqs: Vec<Arc<Request>>, finish: &Finish) 
     }
 }
 
-/// Are the request's buffers resident (as far as rtaio's per-page record knows)? A kernel
-/// interface that pins or copies the buffer in the calling thread would otherwise wait there
-/// for a fault to be served (a page swapped out; a userfaultfd page the application serves
-/// after the call returns: then for ever).
+/// Are the request's buffers resident (as far as rtaio's per-page record knows)? A thread
+/// that copies into them for many requests (the io_uring submitter) would otherwise wait
+/// there for a fault to be served (a page swapped out; a userfaultfd page).
 pub fn resident(r: &Request) -> bool {
     match &r.data {
         Data::Buf(b) => sys::buffer_resident_cached(*b),

@@ -35,7 +35,7 @@ use parking_lot::Mutex;
 
 use crate::aiocb::KernelQueue;
 use crate::config::{Backend, Faults, Settings};
-use crate::exec::executor::{redo_on, resident, Done, Executor, Finish, Publish};
+use crate::exec::executor::{redo_on, Done, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
 use crate::stats;
@@ -226,9 +226,8 @@ impl Executor for Kaio {
                     return false; // cancelled since it was registered: the canceller finished it
                 }
                 // Flags assumed, not asked (`Spec::flags_assumed`): only with RWF_NOWAIT, which
-                // the kernel may have refused since the request was routed here. A buffer not
-                // resident goes to the pool: io_submit pins it in this (the caller's) thread.
-                if refused_fds.contains(&r.fd) || r.flags_assumed && !nowait || !resident(r) {
+                // the kernel may have refused since the request was routed here.
+                if refused_fds.contains(&r.fd) || r.flags_assumed && !nowait {
                     r.unclaim();
                     refused.push(r.clone());
                     return false;

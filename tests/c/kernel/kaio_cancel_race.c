@@ -75,5 +75,6 @@ int main(void)
     stop = 1;
     CHECK_OK(pthread_join(t, NULL));
     t_watchdog_stop();
+    free(mem);
     return T_PASS;
 }
