@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aiocb::KernelQueue;
-use crate::request::{CancelOutcome, Data, Request, Spec};
+use crate::request::{CancelOutcome, Request, Spec};
 use crate::spare;
-use crate::sys::{self, Errno, FileKind};
+use crate::sys::{Errno, FileKind};
 
 /// A request and its result (bytes, or the errno).
 pub type Done = (Arc<Request>, Result<usize, Errno>);
@@ -152,17 +152,6 @@ fn start_or_fail(exec: &dyn Executor, reqs: Vec<Arc<Request>>, finish: &Finish) 
         if let Some(result) = given_back(&r) {
             finish.one(&r, result);
         }
-    }
-}
-
-/// Are the request's buffers resident (as far as rtaio's per-page record knows)? A thread
-/// that copies into them for many requests (the io_uring submitter) would otherwise wait
-/// there for a fault to be served (a page swapped out; a userfaultfd page).
-pub fn resident(r: &Request) -> bool {
-    match &r.data {
-        Data::Buf(b) => sys::buffer_resident_cached(*b),
-        Data::Vec(v) => v.iter().all(|&b| sys::buffer_resident_cached(b)),
-        Data::None => true,
     }
 }
 

@@ -47,7 +47,7 @@ use thread_pool::SpinBudget;
 
 use crate::aiocb::KernelQueue;
 use crate::config::Settings;
-use crate::exec::executor::{redo_on, resident, Done, Executor, Finish, Publish};
+use crate::exec::executor::{redo_on, Done, Executor, Finish, Publish};
 use crate::fileref;
 use crate::request::{self, Data, Op, Request};
 use crate::stats;
@@ -540,10 +540,19 @@ fn kernel_op(r: &Request) -> KOp<'_> {
     };
     // rtaio's own reference to the file when the request has one (fileref.rs); -1: at the
     // file position (streams; an O_APPEND write goes at its offset, which the kernel's append
-    // then ignores, leaving the file position alone, as pwrite). The submitter copies in its
-    // own call: a fault there would stall every request behind it, so a request whose buffers
-    // are not resident goes to the kernel's workers instead.
+    // then ignores, leaving the file position alone, as pwrite).
     KOp { fd: r.exec_fd(), offset: if r.positional { r.offset } else { -1 }, cmd, nowait: false, punt: !resident(r) }
+}
+
+/// Are the request's buffers resident? The submitter copies in its own call; a fault there
+/// (a page swapped out, a userfaultfd page another thread of the application fills) would
+/// stall every request behind it, so such a request goes to the kernel's workers instead.
+fn resident(r: &Request) -> bool {
+    match &r.data {
+        Data::Buf(b) => sys::buffer_resident_cached(*b),
+        Data::Vec(v) => v.iter().all(|&b| sys::buffer_resident_cached(b)),
+        Data::None => true,
+    }
 }
 
 impl Executor for Uring {
