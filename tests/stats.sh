@@ -9,7 +9,7 @@
 #   - writes, fsync, fdatasync counted apart; an EBADF request under errors;
 #   - fallbacks: RTAIO_FAULTS=io_uring_setup=EPERM, io_setup=ENOSYS; a seccomp filter that
 #     refuses io_uring (tests/helpers/noring.c); native AIO on O_DIRECT (when the file system
-#     has it);
+#     has it), also after a read the kernel refused for its range;
 #   - requests the waiting thread ran itself (the "waiter" executor); a deep queue of cached
 #     reads of 16 KiB shared between the caller and the pool without io_uring, one of 4 KiB not;
 #   - notifications by kind; threads started;
@@ -248,6 +248,12 @@ elif ok_run "kaio lio8d"; then
     ok_run "io_setup=ENOSYS" && expect "json, RTAIO_FAULTS=io_setup=ENOSYS: fallback kaio refused (io_setup) ENOSYS 1, the list given back; 8 reads on the pool" \
         "$(js "$OUT/kaiofault.err" '([(f["what"], f["errno"], f["count"]) for f in d["fallbacks"]], d["executors"]["pool"]["read"], d["executors"]["kaio"]["read"])')" \
         "([('kaio refused (io_setup)', 'ENOSYS', 1), ('kaio gave back to pool', None, 8)], 8, 0)" "$OUT/kaiofault.err"
+    # The kernel refuses a request for its own range (EINVAL at io_submit): the pool reports it,
+    # and the descriptor's later requests still go to native AIO.
+    name=range; run range range RTAIO_STATS=1 RTAIO_STATS_FORMAT=json RTAIO_BACKEND=kaio
+    ok_run "range" && expect "json, RTAIO_BACKEND=kaio, O_DIRECT: a read past the largest offset on the pool (EINVAL), then 8 reads on kaio" \
+        "$(js "$OUT/range.err" '(d["executors"]["pool"]["read"], d["executors"]["pool"]["errors"], d["executors"]["kaio"]["read"])')" \
+        "(1, {'EINVAL': 1}, 8)" "$OUT/range.err"
 fi
 
 # --- notifications ------------------------------------------------------------------------

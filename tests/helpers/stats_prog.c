@@ -3,6 +3,7 @@
  * Modes (every request is checked; any failure exits 1 with a message on stderr):
  *   lio8      8 reads of 4096 bytes in one lio_listio(LIO_WAIT)
  *   lio8d     the same, the file opened O_DIRECT (aligned buffers)
+ *   range     O_DIRECT: 1 aio_read whose end is past the largest offset (status EINVAL), then lio8d
  *   mix       4 writes, 1 aio_fsync(O_SYNC), 1 aio_fsync(O_DSYNC), 8 reads (lio_listio)
  *   ebadf     1 aio_read on a descriptor that is not open: its status is EBADF
  *   notify    2 reads with SIGEV_SIGNAL, 1 with SIGEV_THREAD, 1 with SIGEV_NONE
@@ -108,7 +109,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *mode = argv[1];
-    int direct = !strcmp(mode, "lio8d");
+    int direct = !strcmp(mode, "lio8d") || !strcmp(mode, "range");
     if (posix_memalign((void **)&buf, BS, (size_t)N * BIG))
         die("posix_memalign");
     memset(buf, 'x', (size_t)N * BIG);
@@ -123,6 +124,17 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     if (!strcmp(mode, "lio8") || direct) {
+        if (!strcmp(mode, "range")) {
+            struct aiocb cb;
+            memset(&cb, 0, sizeof cb);
+            cb.aio_fildes = fd;
+            cb.aio_buf = buf;
+            cb.aio_nbytes = BS;
+            cb.aio_offset = (off_t)(INT64_MAX / BS * BS);
+            if (aio_read(&cb))
+                die("aio_read");
+            wait_one(&cb, -EINVAL);
+        }
         list_reads(N);
     } else if (!strcmp(mode, "mix")) {
         for (int i = 0; i < 4; i++)

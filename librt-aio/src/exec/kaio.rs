@@ -88,6 +88,9 @@ struct Shared {
     broken: AtomicBool,
     /// Descriptors whose file system refused async I/O, while requests are in flight.
     refused_fds: Mutex<Vec<i32>>,
+    /// `refused_fds` is not empty: only then do submissions take its lock (none on the way in
+    /// otherwise). A stale false lets a request through that the kernel refuses again.
+    any_refused: AtomicBool,
     faults: Faults,
     idle_ms: AtomicU64,
     finish: Finish,
@@ -113,6 +116,7 @@ impl Kaio {
                 nowait: AtomicBool::new(s.backend != Backend::Kernel),
                 broken: AtomicBool::new(s.backend == Backend::Threads),
                 refused_fds: Mutex::new(Vec::new()),
+                any_refused: AtomicBool::new(false),
                 faults: s.faults,
                 idle_ms: AtomicU64::new(s.idle.as_millis().max(1) as u64),
                 finish,
@@ -163,6 +167,18 @@ fn kernel_op<'a>(r: &'a Request, fd: i32, nowait: bool) -> KOp<'a> {
         (Op::Sync { data_only: true }, _) => Cmd::Fdsync,
     };
     KOp { fd, offset: r.offset, cmd, nowait, punt: false }
+}
+
+/// Does the kernel refuse this request for its own range, whatever the file (`rw_verify_area`:
+/// a length above SSIZE_MAX, or an end past the largest offset; a vector too long or too big)?
+fn range_refused(r: &Request) -> bool {
+    let len = match &r.data {
+        Data::Buf(b) => Some(b.len()).filter(|&n| n <= isize::MAX as usize),
+        Data::Vec(v) if v.len() > libc::UIO_MAXIOV as usize => None,
+        Data::Vec(v) => kernel_aio::IoBuf::total(v),
+        Data::None => Some(0),
+    };
+    len.is_none_or(|n| r.offset.checked_add(n as i64).is_none())
 }
 
 /// Does finishing this request take more than publishing its status?
@@ -219,7 +235,8 @@ impl Executor for Kaio {
         // Read once: the requests on assumed flags are let in on this value and submitted with it.
         let mut nowait = sh.nowait.load(Relaxed);
         {
-            let refused_fds = sh.refused_fds.lock();
+            let refused_fds = sh.any_refused.load(Acquire).then(|| sh.refused_fds.lock());
+            let refused_fd = |fd: i32| refused_fds.as_ref().is_some_and(|f| f.contains(&fd));
             mine.retain(|r| {
                 // Claimed before the kernel sees the buffer: from here on only io_cancel can stop it.
                 if !r.claim() {
@@ -227,7 +244,7 @@ impl Executor for Kaio {
                 }
                 // Flags assumed, not asked (`Spec::flags_assumed`): only with RWF_NOWAIT, which
                 // the kernel may have refused since the request was routed here.
-                if refused_fds.contains(&r.fd) || r.flags_assumed && !nowait {
+                if refused_fd(r.fd) || r.flags_assumed && !nowait {
                     r.unclaim();
                     refused.push(r.clone());
                     return false;
@@ -277,12 +294,17 @@ impl Executor for Kaio {
                 stats::fallback(stats::Fallback::KaioSubmit, b.errno, 1);
                 match b.errno {
                     libc::ENOSYS | libc::EPERM => sh.broken.store(true, Relaxed),
-                    // No async I/O on this file system: remember it for the descriptor.
+                    // No async I/O on this file system: remember it for the descriptor. (Not
+                    // when the request's own range is what the kernel refused: the pool's call
+                    // reports that EINVAL, and the descriptor's other requests stay here.)
                     libc::EINVAL => {
                         b.owner.to_pool();
-                        let mut f = sh.refused_fds.lock();
-                        if !f.contains(&b.owner.fd) {
-                            f.push(b.owner.fd);
+                        if !range_refused(&b.owner) {
+                            let mut f = sh.refused_fds.lock();
+                            if !f.contains(&b.owner.fd) {
+                                f.push(b.owner.fd);
+                            }
+                            sh.any_refused.store(true, Release);
                         }
                     }
                     _ => {}
@@ -583,7 +605,11 @@ impl Shared {
                 // RUNNING before we left, we see its count below and stay (it may have found
                 // no eventfd: its requests are then waited for on their status words), unless
                 // it already started another reaper, with an eventfd of its own.
-                self.refused_fds.lock().clear();
+                {
+                    let mut f = self.refused_fds.lock();
+                    f.clear();
+                    self.any_refused.store(false, Release);
+                }
                 let efd = self.efd.swap(-1, SeqCst);
                 let gone = self.reaper.compare_exchange(REAPER_RUNNING, REAPER_NONE, SeqCst, SeqCst).is_ok()
                     && (self.inflight.load(SeqCst) == 0
