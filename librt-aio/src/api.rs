@@ -109,7 +109,10 @@ pub fn waitcomplete(
         let r = view(addr).take_claimed();
         t.finish_claim(slot);
         match r {
-            Ok((value, error)) => return Ok((addr, value, error)),
+            Ok((value, error)) => {
+                core::get().note_returned();
+                return Ok((addr, value, error));
+            }
             Err(_) => continue, // resubmitted meanwhile (an application race): not a completion
         }
     }

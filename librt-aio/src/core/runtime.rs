@@ -23,9 +23,9 @@ pub struct Core {
     tracker: OnceLock<Tracker>,
     /// Requests submitted and not yet finished (for RTAIO_MAX_REQUESTS).
     pub(crate) outstanding: AtomicUsize,
-    /// Requests accepted and not yet retrieved by `aio_return`: the depth the application
-    /// keeps (`Spec::depth`). Approximate: a program that never calls `aio_return` only
-    /// looks deep.
+    /// Requests accepted and not yet retrieved (by `aio_return` or `aio_waitcomplete`, or left
+    /// behind when their aiocb is taken for another request): the depth the application keeps
+    /// (`Spec::depth`). Approximate: a program that drops aiocbs unretrieved only looks deep.
     pub(crate) unreturned: AtomicUsize,
     pub(crate) max_requests: usize,
 }

@@ -46,6 +46,11 @@ impl Core {
         if cb.status() == Status::InProgress {
             return Err(libc::EINVAL);
         }
+        // A completed request whose status the application never retrieved: it left the
+        // application's queue when the aiocb was taken for another (`unreturned`).
+        if cb.holds_unreturned() {
+            self.note_returned();
+        }
         // aio_fsync ignores every member but aio_fildes and aio_sigevent (POSIX); it runs in
         // the most urgent lane.
         let sync = matches!(what.op, Some(Op::Sync { .. }));

@@ -56,6 +56,8 @@ impl Fake {
 }
 
 fn core() -> (Core, Arc<Fake>) {
+    // (What the library's start does: aiocbs are told apart by their tag. Idempotent.)
+    crate::aiocb::init_secret(0);
     let fake = Arc::new(Fake::default());
     (Core::new(&config::current(), Box::new(Shared(fake.clone()))), fake)
 }
@@ -258,5 +260,26 @@ fn cancel_racing_completion_answers_consistently() {
             assert_ne!(sb, Status::Done { error: libc::ECANCELED, value: -1 }, "ALLDONE but cancelled");
         }
     }
+    sys::close(fd);
+}
+
+// --- the depth the application keeps -----------------------------------------------------------
+
+#[test]
+fn a_reused_aiocb_leaves_the_depth_its_unretrieved_status_held() {
+    let (core, fake) = core();
+    let fd = tmpfile(false);
+    let cb = cb_on(fd, none());
+    let depth = || core.unreturned.load(SeqCst);
+    for round in 0..3 {
+        core.submit(cb, WRITE, None, None).unwrap();
+        assert_eq!(depth(), 1, "round {round}: one request of the application's");
+        core.finish(&fake.take(cb).unwrap(), Ok(1));
+        assert_eq!(cb.status(), Status::Done { error: 0, value: 1 });
+        // not retrieved: the next submission takes the aiocb over
+    }
+    assert_eq!(cb.take_return(|_| Ok(())), Ok(1));
+    core.note_returned();
+    assert_eq!(depth(), 0);
     sys::close(fd);
 }
