@@ -166,9 +166,12 @@ impl FdTable {
     /// chain or behind an fsync barrier (a later `release` makes it ready).
     /// `with_file`: the request will run after its submitting call returns, so it gets rtaio's
     /// own reference to the file. `file_flags`: the descriptor names a regular file (or block
-    /// device) with these status flags.
-    pub fn register(&self, req: &Arc<Request>, with_file: bool, file_flags: Option<i32>) -> bool {
+    /// device) with these status flags. `begin` (marking the aiocb in progress) runs under the
+    /// descriptor's lock, before the request can be found: whoever sees the aiocb in progress
+    /// finds the request here (aio_cancel must never answer AIO_ALLDONE for it).
+    pub fn register(&self, req: &Arc<Request>, with_file: bool, file_flags: Option<i32>, begin: impl FnOnce()) -> bool {
         let mut shard = self.shard(req.fd).lock();
+        begin();
         let ShardState { fds, spare } = &mut *shard;
         let st = fds.entry(req.fd).or_insert_with(|| spare.take().unwrap_or_default());
         st.file_flags = file_flags;
@@ -277,7 +280,7 @@ impl FdTable {
 
     #[cfg(test)]
     fn register_t(&self, req: &Arc<Request>) -> bool {
-        self.register(req, false, None)
+        self.register(req, false, None, || {})
     }
 
     #[cfg(test)]
@@ -527,15 +530,32 @@ mod tests {
     }
 
     #[test]
+    fn whoever_sees_the_aiocb_in_progress_finds_the_request() {
+        // aio_cancel looks at the aiocb, then for the request: from the moment `begin` marks
+        // the aiocb, a search must wait for the registration and find it.
+        let t = Arc::new(FdTable::new(0));
+        let cb = AiocbRef::leaked_for_test();
+        let r = Arc::new(Request::new(Spec { fd: 5, aiocb: Some(cb), ..Spec::default() }));
+        let mut seeker = None;
+        t.register(&r, false, None, || {
+            let t = t.clone();
+            seeker = Some(std::thread::spawn(move || t.find(5, cb.addr()).is_some()));
+            // (The seeker's search starts while the registration is not done.)
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        });
+        assert!(seeker.unwrap().join().unwrap(), "the request was not found");
+    }
+
+    #[test]
     fn live_file_only_while_requests_on_that_file_are_live() {
         let t = FdTable::new(0);
         assert!(!t.live_file(5, libc::O_RDWR));
         let a = req(1, Op::Write);
-        assert!(t.register(&a, false, Some(libc::O_RDWR)));
+        assert!(t.register(&a, false, Some(libc::O_RDWR), || {}));
         assert!(t.live_file(5, libc::O_RDWR));
         assert!(!t.live_file(5, libc::O_RDWR | libc::O_APPEND), "other flags: ask again");
         let s = stream(2, Op::Write);
-        assert!(t.register(&s, false, None));
+        assert!(t.register(&s, false, None, || {}));
         assert!(!t.live_file(5, libc::O_RDWR), "the latest registration found no regular file");
         let mut ready = Vec::new();
         t.release(&a, &mut ready);
@@ -549,14 +569,14 @@ mod tests {
         // before they leave the table.
         let t = FdTable::new(0);
         let (a, b) = (req(1, Op::Write), req(2, Op::Write));
-        assert!(t.register(&a, false, Some(libc::O_RDWR)));
-        assert!(t.register(&b, false, Some(libc::O_RDWR)));
+        assert!(t.register(&a, false, Some(libc::O_RDWR), || {}));
+        assert!(t.register(&b, false, Some(libc::O_RDWR), || {}));
         a.mark_finishing();
         assert!(t.live_file(5, libc::O_RDWR), "one still unpublished");
         b.mark_published_early();
         assert!(!t.live_file(5, libc::O_RDWR), "all published (one early, by a reaper)");
         let c = req(3, Op::Read);
-        assert!(t.register(&c, false, Some(libc::O_RDWR)));
+        assert!(t.register(&c, false, Some(libc::O_RDWR), || {}));
         assert!(c.claim_for_help());
         assert!(t.live_file(5, libc::O_RDWR), "run by a waiting thread, not published");
         c.mark_published_early(); // (as the helping thread publishes, then marks it helped)
@@ -599,7 +619,7 @@ mod tests {
         let a2 = append(2);
         let w = req(3, Op::Write);
         let f = req(4, Op::Sync { data_only: false });
-        assert!(t.register(&a1, false, Some(libc::O_WRONLY | libc::O_APPEND)));
+        assert!(t.register(&a1, false, Some(libc::O_WRONLY | libc::O_APPEND), || {}));
         assert!(!t.register_t(&a2));
         assert!(t.register_t(&w));
         assert!(!t.register_t(&f));

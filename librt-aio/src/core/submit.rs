@@ -251,10 +251,10 @@ impl Core {
         spec.flags_assumed = live == Some(true);
         self.exec.plan(&mut spec, flags, kind);
         let req = spare::request(spec);
-        cb.begin(track_word);
         // Not regular files: the request runs on rtaio's own reference to the file (fileref.rs).
         let own_reference = matches!(kind, FileKind::Stream | FileKind::Device);
-        if !self.fds.register(&req, own_reference, (kind == FileKind::File).then_some(flags)) {
+        let file_flags = (kind == FileKind::File).then_some(flags);
+        if !self.fds.register(&req, own_reference, file_flags, || cb.begin(track_word)) {
             return Ok(()); // held back: a release starts it
         }
         if let (true, Some(batch)) = (req.route() != Route::Pool, batch) {

@@ -121,6 +121,9 @@ struct Shared {
     inflight: AtomicUsize,
     /// Of those, the ones that need finishing beyond their status (see the module comment).
     needy: AtomicUsize,
+    /// Submitting threads between claiming requests and queueing them in the ring: a cancel
+    /// that finds a claimed request in neither the kernel nor the queue waits for them.
+    pushing: AtomicUsize,
     /// Completions reaped by a signal-safe reaper, waiting to be finished (their results in
     /// `Request::deferred_result`).
     deferred: ArcStack<Request>,
@@ -147,6 +150,7 @@ impl Uring {
                 state: AtomicU8::new(if enabled { UNTRIED } else { OFF }),
                 inflight: AtomicUsize::new(0),
                 needy: AtomicUsize::new(0),
+                pushing: AtomicUsize::new(0),
                 deferred: ArcStack::default(),
                 idle_ms: AtomicU64::new(s.idle.as_millis().max(1) as u64),
                 kernel_waiter: AtomicUsize::new(0),
@@ -570,6 +574,8 @@ impl Executor for Uring {
             live
         };
         let mut mine = reqs;
+        // (Before any claim: a canceller that sees one claimed sees this count.)
+        sh.pushing.fetch_add(1, SeqCst);
         mine.retain(|r| {
             if needs_finishing(r) {
                 sh.needy.fetch_add(1, SeqCst);
@@ -588,6 +594,7 @@ impl Executor for Uring {
                 r.unclaim();
             }
         }
+        sh.pushing.fetch_sub(1, SeqCst);
         // Finish what signal-safe reapers left, here where that is allowed.
         sh.drain_deferred(&live);
         back
@@ -611,10 +618,11 @@ impl Executor for Uring {
         req.request_cancel(true);
         let mut answer = live.ring.cancel(req, CANCEL_WAIT);
         if answer == Canceled::NotFound {
-            // Not in the kernel yet (queued for the submitter), or complete. Once the
-            // submitter has handed over what is queued, ask again: a request is never
-            // "not cancelled" now and cancelled by the next aio_cancel.
-            while live.ring.queued() > 0 {
+            // Not in the kernel yet (being queued, or queued for the submitter), or complete.
+            // Once the submitting threads have queued what they claimed and the submitter has
+            // handed the queue over, ask again: a request is never "not cancelled" now and
+            // cancelled by the next aio_cancel.
+            while self.shared.pushing.load(SeqCst) > 0 || live.ring.queued() > 0 {
                 Shared::wake(&live);
                 std::thread::yield_now();
             }
