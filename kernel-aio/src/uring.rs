@@ -64,14 +64,15 @@ pub fn signals_blocked_for_good() {
 /// completion queue is this thread's: a handler that reaps (aio_error, aio_suspend) would find
 /// it taken by the very frame it interrupted, and nobody could reap the completion it waits
 /// for until it returned — it would wait for ever. Raw `rt_sigprocmask`: async-signal-safe,
-/// and glibc's own signals are held back too (for these few microseconds).
-struct NoHandlers(Option<libc::sigset_t>);
+/// and glibc's own signals are held back too (for these few microseconds). Public for the same
+/// guard elsewhere (a thread running a request someone may wait for in a handler).
+pub struct NoHandlers(Option<libc::sigset_t>);
 
 /// The kernel's signal set: 64 bits on Linux, whatever libc's `sigset_t` reserves.
 const KERNEL_SIGSET: usize = 8;
 
 impl NoHandlers {
-    fn new() -> NoHandlers {
+    pub fn hold() -> NoHandlers {
         if MASKED.with(|m| m.get()) {
             return NoHandlers(None);
         }
@@ -364,7 +365,7 @@ impl<T: Send + Sync + 'static> Ring<T> {
         if self.cq_status.0.is_empty() {
             return Some(0);
         }
-        let _quiet = NoHandlers::new();
+        let _quiet = NoHandlers::hold();
         if self.cq_busy.swap(true, Acquire) {
             return None;
         }
@@ -385,7 +386,7 @@ impl<T: Send + Sync + 'static> Ring<T> {
         if self.cq_status.0.is_empty() {
             return Some(0);
         }
-        let _quiet = NoHandlers::new();
+        let _quiet = NoHandlers::hold();
         if self.cq_busy.swap(true, Acquire) {
             return None;
         }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use crate::aiocb::{self, AiocbRef};
 use crate::core::runtime::Core;
 use crate::request::{self, Request};
-use crate::sys::arcs::ThreadArc;
+use crate::sys::{self, arcs::ThreadArc};
 
 thread_local! {
     /// The last helpable request this thread queued (kept until the next one, or thread exit).
@@ -95,6 +95,12 @@ impl Core {
         if !listed || (!req.quick && live > 1) {
             return false;
         }
+        // No signal handler runs from the claim until the request is HELPED: one that waited for
+        // this request (aio_suspend, aio_error in a loop) would wait for the frame it
+        // interrupted, and so would the worker (`wait_helped`): for ever (C rel_handler_help).
+        // A regular file's read or write is not interrupted by signals anyway: they would
+        // arrive as it returns.
+        let _held = sys::NoHandlers::hold();
         let Some(result) = self.exec.help(req) else { return false };
         self.publish_status(req, result);
         // Wake the worker waiting to finish it now only if a request is held back behind

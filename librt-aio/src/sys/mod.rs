@@ -14,6 +14,9 @@ use std::time::Duration;
 use kernel_aio::IoBuf;
 use libc::{c_int, c_long, c_void, off_t, pid_t, timespec};
 
+/// Every signal blocked on this thread while it lives (async-signal-safe).
+pub use kernel_aio::uring::NoHandlers;
+
 pub mod arcs;
 pub mod elf;
 pub mod global;
