@@ -74,16 +74,16 @@ pub enum Job {
     RetrySignal { sender: Sender, signo: i32, value: usize, tid: Option<libc::pid_t> },
 }
 
-/// Who signals: this process, as this user (si_pid, si_uid).
+/// Who signals: this process (si_pid), as the user it runs as when it sends (si_uid, read then,
+/// as glibc does: a process may change its uid between two requests).
 #[derive(Clone, Copy)]
 pub struct Sender {
     pub pid: libc::pid_t,
-    pub uid: libc::uid_t,
 }
 
 impl Sender {
     fn send(&self, signo: i32, value: usize, tid: Option<libc::pid_t>) -> Result<(), Errno> {
-        sys::queue_asyncio_signal(self.pid, self.uid, signo, value, tid)
+        sys::queue_asyncio_signal(self.pid, sys::getuid(), signo, value, tid)
     }
 }
 
@@ -116,7 +116,7 @@ impl Notifier {
                 },
                 pool_job,
             ),
-            sender: Sender { pid: sys::getpid(), uid: sys::getuid() },
+            sender: Sender { pid: sys::getpid() },
             evq: EvQueues::new(),
         }
     }

@@ -2,7 +2,9 @@
  * A SA_SIGINFO handler for SIGRTMIN+1 checks si_signo, si_code == SI_ASYNCIO,
  * si_value.sival_ptr, si_pid == getpid(), si_uid == getuid(), and that aio_error() of the
  * request is already final inside the handler. Many requests: every notification arrives
- * exactly once. A second round uses sival_int and a failing request (status final, -1). */
+ * exactly once. A second round uses sival_int and a failing request (status final, -1). A
+ * third (as root) changes the uid between two notifications: si_uid is the uid at the time
+ * of sending, as glibc's, not the one of the first request. */
 #include "t.h"
 
 #define N 300
@@ -48,6 +50,32 @@ static void handler_int(int s, siginfo_t *si, void *uc)
         bad_code = si->si_code ? si->si_code : -1000;
     __atomic_add_fetch(&int_val_sum, si->si_value.sival_int, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&int_total, 1, __ATOMIC_SEQ_CST);
+}
+
+static volatile int uid_total;
+static volatile uid_t last_uid;
+static void handler_uid(int s, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    (void)s;
+    last_uid = si->si_uid;
+    __atomic_add_fetch(&uid_total, 1, __ATOMIC_SEQ_CST);
+}
+
+/* One SIGEV_SIGNAL read; its notification's si_uid must be `want`. */
+static void read_notified_as(int fd, int signo, uid_t want)
+{
+    static char b[64];
+    struct aiocb cb;
+    int before = uid_total;
+    t_cb(&cb, fd, b, sizeof b, 0);
+    cb.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+    cb.aio_sigevent.sigev_signo = signo;
+    CHECK_OK(aio_read(&cb));
+    t_wait_return(&cb, 0, "read");
+    t_wait_counter(&uid_total, before + 1, "the notification");
+    if (last_uid != want)
+        FAILF("si_uid %u, the sender's uid is %u", (unsigned)last_uid, (unsigned)want);
 }
 
 int main(void)
@@ -120,6 +148,17 @@ int main(void)
     if (bad_code)
         FAILF("si_code = %d, expected SI_ASYNCIO (%d)", bad_code, SI_ASYNCIO);
     (void)bad_int;
+
+    /* round 3: the uid changes after the first notifications (for good: last) */
+    if (getuid() == 0) {
+        sa.sa_sigaction = handler_uid;
+        CHECK_OK(sigaction(sig2, &sa, NULL));
+        read_notified_as(fd, sig2, 0);
+        CHECK_OK(setuid(65534));
+        read_notified_as(fd, sig2, 65534);
+    } else {
+        t_note("round 3 (si_uid after setuid) needs root: not run");
+    }
     close(fd);
     return T_PASS;
 }
