@@ -3,13 +3,25 @@
 //! it after the status is final ([`Notifier`], which owns the notification threads).
 //!
 //! Never lost: a SIGEV_SIGNAL the kernel refuses for a full real-time signal queue (EAGAIN) is
-//! retried with back-off on a notification thread; a SIGEV_THREAD callback that cannot get a
-//! thread runs on the thread that delivers it.
+//! retried with back-off, in order, by one notification thread (however many wait: the others
+//! stay free for callbacks); a SIGEV_THREAD callback that cannot get a thread runs on the
+//! thread that delivers it.
+//!
+//! A signal sent from an application thread (a request that completed in its submitting call)
+//! runs the application's handler as the send returns, inside that call. A handler that
+//! submits again (the classic read chain) would nest one level deeper per request, without
+//! bound under SA_NODEFER: a signal this thread sends while a handler runs inside its own send
+//! goes through a notification thread instead.
 
 pub mod evq;
 
 use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use thread_pool::{Config, Pool, SubmitError};
 
@@ -70,8 +82,34 @@ impl Notify {
 pub enum Job {
     /// A SIGEV_THREAD callback.
     Call(sys::Callback),
-    /// A SIGEV_SIGNAL that the kernel refused for lack of queue space (EAGAIN): retried.
-    RetrySignal { sender: Sender, signo: i32, value: usize, tid: Option<libc::pid_t> },
+    /// A SIGEV_SIGNAL to send from a notification thread (see the module comment).
+    Send(Signal),
+    /// Sends the signals the kernel refused for lack of queue space (EAGAIN), in order, until
+    /// none is left.
+    Retry(Arc<Retry>),
+}
+
+/// A signal to send.
+#[derive(Clone, Copy)]
+pub struct Signal {
+    sender: Sender,
+    signo: i32,
+    value: usize,
+    tid: Option<libc::pid_t>,
+}
+
+impl Signal {
+    fn send(&self) -> Result<(), Errno> {
+        self.sender.send(self.signo, self.value, self.tid)
+    }
+}
+
+/// Signals waiting for room in the signal queue, and whether a thread is retrying them.
+#[derive(Default)]
+pub struct Retry {
+    waiting: Mutex<(VecDeque<Signal>, bool)>,
+    /// Signals waiting (read without the lock: a later signal waits behind them).
+    len: AtomicUsize,
 }
 
 /// Who signals: this process (si_pid), as the user it runs as when it sends (si_uid, read then,
@@ -92,6 +130,7 @@ impl Sender {
 pub struct Notifier {
     pool: Pool<Job>,
     sender: Sender,
+    retry: Arc<Retry>,
     /// SIGEV_EVENTFD completion queues.
     pub evq: EvQueues,
 }
@@ -102,7 +141,10 @@ impl Notifier {
             pool: Pool::new(
                 Config {
                     name: "rtaio-notify",
-                    max_threads: 1024,
+                    // As glibc, which starts a thread per notification: callbacks that wait for
+                    // each other (a barrier of many) must all get one; reused, they exit after
+                    // the idle time.
+                    max_threads: MAX_NOTIFY_THREADS,
                     short_workers: 0,
                     started_workers: 0,
                     started_stall: thread_pool::STARTED_STALL,
@@ -117,6 +159,7 @@ impl Notifier {
                 pool_job,
             ),
             sender: Sender { pid: sys::getpid() },
+            retry: Arc::default(),
             evq: EvQueues::new(),
         }
     }
@@ -145,9 +188,13 @@ impl Notifier {
             Notify::None => {}
             Notify::Eventfd(ref t) => t.post(),
             Notify::Signal { signo, value, tid } => {
-                if self.sender.send(signo, value, tid) == Err(libc::EAGAIN) {
-                    stats::signal_retried();
-                    self.queue(Job::RetrySignal { sender: self.sender, signo, value, tid });
+                let sig = Signal { sender: self.sender, signo, value, tid };
+                if SENDING.with(|s| s.get()) {
+                    self.queue(Job::Send(sig)); // in a handler our own send ran: not deeper
+                } else {
+                    SENDING.with(|s| s.set(true));
+                    self.send_or_retry(sig);
+                    SENDING.with(|s| s.set(false));
                 }
             }
             Notify::Thread(cb) if cb.has_attributes() => {
@@ -158,6 +205,23 @@ impl Notifier {
                 }
             }
             Notify::Thread(cb) => self.queue(Job::Call(cb)),
+        }
+    }
+
+    /// Sends `sig`, or leaves it to the retrying thread if the signal queue is full (or others
+    /// already wait: signals go in the order of their completions).
+    fn send_or_retry(&self, sig: Signal) {
+        if self.retry.len.load(Acquire) == 0 && sig.send() != Err(libc::EAGAIN) {
+            return;
+        }
+        stats::signal_retried();
+        let mut w = self.retry.waiting.lock();
+        w.0.push_back(sig);
+        self.retry.len.store(w.0.len(), Release);
+        if !w.1 {
+            w.1 = true;
+            drop(w);
+            self.queue(Job::Retry(self.retry.clone()));
         }
     }
 
@@ -190,9 +254,14 @@ fn pool_job(job: Job) {
     }
 }
 
+/// Notification threads at most (glibc has no limit but the system's).
+const MAX_NOTIFY_THREADS: usize = 1 << 16;
+
 thread_local! {
     /// This thread runs notification jobs that no notification thread could take.
     static BORROWED: Cell<bool> = const { Cell::new(false) };
+    /// This thread is sending a signal (a handler running now runs inside that send).
+    static SENDING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `f`, whose notification jobs run on this thread, which may be the application's: its
@@ -212,20 +281,44 @@ fn run_job(job: Job) {
             let _mask = (!BORROWED.with(|b| b.get())).then(sys::SignalMask::empty);
             cb.call();
         }
-        Job::RetrySignal { sender, signo, value, tid } => {
-            // The signal queue is full (RLIMIT_SIGPENDING): keep trying, backing off up to
-            // 256 ms, until it is accepted or its target is gone (ESRCH).
+        Job::Send(sig) => {
+            // (A full queue: retried here, this one signal, as by the retrying thread.)
+            let mut attempt = 0u32;
+            while sig.send() == Err(libc::EAGAIN) {
+                stats::signal_retried();
+                back_off(&mut attempt);
+            }
+        }
+        Job::Retry(r) => {
+            // The signal queue is full (RLIMIT_SIGPENDING): keep trying, in order, backing off
+            // up to 256 ms while nothing goes, until each is accepted or its target is gone
+            // (ESRCH).
             let mut attempt = 0u32;
             loop {
-                std::thread::sleep(Duration::from_millis(1u64 << attempt.min(8)));
-                if sender.send(signo, value, tid) != Err(libc::EAGAIN) {
-                    break;
+                back_off(&mut attempt);
+                let mut w = r.waiting.lock();
+                while let Some(sig) = w.0.front() {
+                    if sig.send() == Err(libc::EAGAIN) {
+                        stats::signal_retried();
+                        break;
+                    }
+                    w.0.pop_front();
+                    attempt = 0;
                 }
-                stats::signal_retried();
-                attempt += 1;
+                r.len.store(w.0.len(), Release);
+                if w.0.is_empty() {
+                    w.1 = false;
+                    return;
+                }
             }
         }
     }
+}
+
+/// Sleeps 1 ms, then twice as long each time, up to 256 ms.
+fn back_off(attempt: &mut u32) {
+    std::thread::sleep(Duration::from_millis(1u64 << (*attempt).min(8)));
+    *attempt += 1;
 }
 
 #[cfg(test)]
