@@ -7,6 +7,9 @@ use std::time::Duration;
 pub const DEFAULT_MAX_THREADS: usize = 64;
 pub const DEFAULT_IDLE_MS: usize = 1000;
 pub const DEFAULT_MAX_REQUESTS: usize = 1 << 20;
+/// The largest `RTAIO_MAX_REQUESTS` (larger values are taken as this one): `aio_waitcomplete`
+/// numbers its slots in 32 bits.
+pub const MAX_MAX_REQUESTS: usize = u32::MAX as usize;
 
 /// Values set by `aio_init` (0 = not set).
 static INIT_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -98,7 +101,7 @@ pub fn current() -> Settings {
     Settings {
         max_threads: pick(&INIT_THREADS, "RTAIO_THREADS", DEFAULT_MAX_THREADS),
         idle: Duration::from_millis(pick(&INIT_IDLE_MS, "RTAIO_IDLE_MS", DEFAULT_IDLE_MS) as u64),
-        max_requests: env("RTAIO_MAX_REQUESTS").unwrap_or(DEFAULT_MAX_REQUESTS),
+        max_requests: env("RTAIO_MAX_REQUESTS").map_or(DEFAULT_MAX_REQUESTS, |v| v.min(MAX_MAX_REQUESTS)),
         capacity_hint: INIT_NUM.load(Relaxed),
         inline: !(env_ok && std::env::var_os("RTAIO_INLINE").is_some_and(|v| v == "0")),
         backend: match env_str(env_ok, "RTAIO_BACKEND").as_deref() {

@@ -7,8 +7,9 @@
 //! program that links `aio_waitcomplete` (`elf.rs` looks at startup) and otherwise from its
 //! first call; other programs pay nothing.
 //!
-//! A tracked request owns a *slot* in a fixed table (as large as the request limit), from
-//! submission until its status is retrieved. The slot's state word (generation << 8 | state)
+//! A tracked request owns a *slot* in a table as large as the request limit, from submission
+//! until its status is retrieved. The table is made of chunks allocated as slots are first
+//! used (and kept): a limit of billions costs only the chunk directory. The slot's state word (generation << 8 | state)
 //! decides, by compare-and-swap, who retrieves the status: `aio_waitcomplete` (COMPLETED →
 //! CLAIMED) or `aio_return` (COMPLETED → free; PENDING → RETURNED_EARLY when it wins the race
 //! with the completer's own mark). Only the winner may touch the aiocb afterwards. The aiocb's
@@ -41,7 +42,7 @@ pub fn enabled() -> bool {
     ENABLED.load(Relaxed)
 }
 
-/// One slot, viewed across the tracker's three arrays.
+/// One slot, viewed across its chunk's three fields.
 struct Slot<'a> {
     /// generation << 8 | state
     state: &'a AtomicU64,
@@ -58,11 +59,16 @@ pub struct SlotRef {
     gen: u64,
 }
 
+/// Slots per chunk (96 KiB: three words a slot).
+const CHUNK: usize = 4096;
+
 pub struct Tracker {
-    /// The slots, by field: zeroed memory, so pages are touched only as slots are used.
-    states: Box<[AtomicU64]>,
-    aiocbs: Box<[AtomicU64]>,
-    nexts: Box<[AtomicU64]>,
+    /// Slots, at most u32::MAX (a slot's index + 1 is stored in 32 bits).
+    slots: usize,
+    /// Chunk `i` holds slots `i * CHUNK..`, by field: states, then aiocbs, then nexts (CHUNK
+    /// words each). Made when a slot in it is first handed out, kept while the tracker lives
+    /// (`aio_return` reads it without a lock).
+    chunks: sys::ZeroedChunks,
     /// Slots never used yet start here.
     fresh: AtomicU32,
     /// Free list head: ABA tag << 32 | (index + 1).
@@ -77,11 +83,19 @@ pub struct Tracker {
 
 impl Tracker {
     fn slots(&self) -> usize {
-        self.states.len()
+        self.slots
     }
 
+    /// Slot `i`, if its chunk exists (it does for every slot ever handed out).
+    fn try_slot(&self, i: usize) -> Option<Slot<'_>> {
+        let c = self.chunks.get(i / CHUNK)?;
+        let j = i % CHUNK;
+        Some(Slot { state: &c[j], aiocb: &c[CHUNK + j], next: &c[2 * CHUNK + j] })
+    }
+
+    /// Slot `i`, handed out before (so its chunk exists).
     fn slot(&self, i: usize) -> Slot<'_> {
-        Slot { state: &self.states[i], aiocb: &self.aiocbs[i], next: &self.nexts[i] }
+        self.try_slot(i).expect("a slot handed out has its chunk")
     }
 }
 
@@ -90,33 +104,27 @@ fn word(gen: u64, st: u64) -> u64 {
 }
 
 impl Tracker {
-    pub fn new(capacity: usize) -> Tracker {
-        let n = capacity.clamp(1, u32::MAX as usize - 1);
-        Tracker {
-            states: sys::zeroed_atomics(n),
-            aiocbs: sys::zeroed_atomics(n),
-            nexts: sys::zeroed_atomics(n),
+    /// A tracker of `capacity` slots (at most u32::MAX); EAGAIN if even the chunk directory
+    /// cannot be allocated.
+    pub fn new(capacity: usize) -> Result<Tracker, Errno> {
+        let slots = capacity.clamp(1, u32::MAX as usize);
+        Ok(Tracker {
+            slots,
+            chunks: sys::ZeroedChunks::new(slots.div_ceil(CHUNK), 3 * CHUNK)?,
             fresh: AtomicU32::new(0),
             free: AtomicU64::new(0),
             in_use: AtomicUsize::new(0),
             done: Mutex::new(VecDeque::new()),
             seq: AtomicU32::new(0),
             waiters: AtomicUsize::new(0),
-        }
+        })
     }
 
     /// A slot for a new request on `aiocb`; EAGAIN when every slot holds an unretrieved request.
     pub fn alloc(&self, aiocb: usize) -> Result<SlotRef, Errno> {
         let index = match self.pop_free() {
             Some(i) => i,
-            None => {
-                let i = self.fresh.fetch_add(1, Relaxed);
-                if i as usize >= self.slots() {
-                    self.fresh.fetch_sub(1, Relaxed);
-                    return Err(libc::EAGAIN);
-                }
-                i
-            }
+            None => self.take_fresh()?,
         };
         let s = self.slot(index as usize);
         let gen = s.state.load(Acquire) >> 8;
@@ -124,6 +132,22 @@ impl Tracker {
         s.state.store(word(gen, PENDING), Release);
         self.in_use.fetch_add(1, Relaxed);
         Ok(SlotRef { index, gen })
+    }
+
+    /// A slot never used before; its chunk is made before the slot is taken, so every slot
+    /// handed out has one. EAGAIN when all are used, or memory is short.
+    fn take_fresh(&self) -> Result<u32, Errno> {
+        let mut i = self.fresh.load(Relaxed);
+        loop {
+            if i as usize >= self.slots() {
+                return Err(libc::EAGAIN);
+            }
+            self.chunks.ensure(i as usize / CHUNK)?;
+            match self.fresh.compare_exchange_weak(i, i + 1, Relaxed, Relaxed) {
+                Ok(_) => return Ok(i),
+                Err(cur) => i = cur,
+            }
+        }
     }
 
     fn pop_free(&self) -> Option<u32> {
@@ -174,7 +198,7 @@ impl Tracker {
                     // Entries of slots aio_return retrieved are skipped when popped; in a program
                     // that mostly uses aio_return they would pile up: prune them now and then.
                     if q.len() > 2 * self.in_use.load(Relaxed) + 64 {
-                        q.retain(|&(i, g)| self.states[i as usize].load(Acquire) == word(g, COMPLETED));
+                        q.retain(|&(i, g)| self.slot(i as usize).state.load(Acquire) == word(g, COMPLETED));
                     }
                 }
                 if self.waiters.load(SeqCst) > 0 {
@@ -200,10 +224,7 @@ impl Tracker {
     /// `aio_return` (or a resubmission) of the aiocb at `aiocb`, whose reserved word names slot
     /// `r`. Err(EINVAL) if `aio_waitcomplete` has claimed its status. Async-signal-safe.
     pub fn retrieve(&self, r: SlotRef, aiocb: usize) -> Result<(), Errno> {
-        if r.index as usize >= self.slots() {
-            return Ok(());
-        }
-        let s = self.slot(r.index as usize);
+        let Some(s) = self.try_slot(r.index as usize) else { return Ok(()) };
         if s.aiocb.load(Acquire) != aiocb as u64 {
             return Ok(()); // not (any longer) this aiocb's slot
         }
@@ -304,7 +325,7 @@ pub fn decode(w: u64, fork_gen: u32, t: &Tracker) -> Option<SlotRef> {
         return None;
     }
     let index = index - 1;
-    let cur = t.states.get(index as usize)?.load(Acquire) >> 8;
+    let cur = t.try_slot(index as usize)?.state.load(Acquire) >> 8;
     let low = (w >> 32) & 0xff_ffff;
     (cur & 0xff_ffff == low).then_some(SlotRef { index, gen: cur })
 }
@@ -315,7 +336,7 @@ mod tests {
 
     #[test]
     fn waitcomplete_and_return_race_for_one_status() {
-        let t = Tracker::new(4);
+        let t = Tracker::new(4).unwrap();
         let a = t.alloc(0x1000).unwrap();
         let b = t.alloc(0x2000).unwrap();
         t.completed(a);
@@ -334,7 +355,7 @@ mod tests {
 
     #[test]
     fn returned_entries_are_skipped_and_slots_reused() {
-        let t = Tracker::new(2);
+        let t = Tracker::new(2).unwrap();
         let a = t.alloc(1).unwrap();
         let b = t.alloc(2).unwrap();
         assert_eq!(t.alloc(3), Err(libc::EAGAIN), "full");
@@ -351,5 +372,32 @@ mod tests {
         assert_eq!((s, addr), (b, 2), "a's queue entry was skipped");
         t.finish_claim(s);
         assert_eq!(t.wait(Some(Duration::from_millis(20))), Err(libc::EAGAIN), "c pending: times out");
+    }
+
+    #[test]
+    fn a_limit_of_billions_costs_only_what_is_used() {
+        // RTAIO_MAX_REQUESTS=4294967295 made three 32 GiB arrays: an abort at the first request.
+        for cap in [u32::MAX as usize, usize::MAX] {
+            let t = Tracker::new(cap).unwrap();
+            assert_eq!(t.slots(), u32::MAX as usize);
+            let a = t.alloc(0x1000).unwrap();
+            t.completed(a);
+            assert_eq!(t.wait(Some(Duration::ZERO)).map(|(_, p)| p), Ok(0x1000));
+            assert_eq!(decode(encode(a, 0), 0, &t).map(|r| r.index), Some(a.index));
+            // A word naming a slot whose chunk was never made names nothing.
+            assert_eq!(decode(u32::MAX as u64, 0, &t), None);
+        }
+    }
+
+    #[test]
+    fn slots_across_chunks() {
+        let t = Tracker::new(CHUNK + 2).unwrap();
+        let all: Vec<SlotRef> = (0..CHUNK + 2).map(|i| t.alloc(i + 1).unwrap()).collect();
+        assert_eq!(t.alloc(0), Err(libc::EAGAIN), "full");
+        let last = all[CHUNK + 1];
+        assert_eq!(last.index as usize, CHUNK + 1);
+        t.completed(last);
+        t.retrieve(last, CHUNK + 2).unwrap();
+        assert_eq!(t.alloc(7).unwrap().index, last.index, "freed in the second chunk, reused");
     }
 }

@@ -113,8 +113,8 @@ impl Core {
     /// What follows a final status: tracking, notification, the list's count. `inline`: the
     /// request completed in its submitting call.
     fn notify_done(&self, spec: &Spec, failed: bool, inline: bool) {
-        if let Some(slot) = spec.track {
-            self.tracker().completed(slot);
+        if let (Some(slot), Some(t)) = (spec.track, self.tracker_if_any()) {
+            t.completed(slot);
         }
         if let (Notify::Eventfd(t), Some(cb)) = (&spec.notify, spec.aiocb) {
             t.enqueue(cb.addr());
@@ -142,8 +142,8 @@ impl Core {
             wait::wake_after_publish(cb.publish(-1, libc::EAGAIN));
         }
         req.mark_done();
-        if let Some(slot) = req.track {
-            self.tracker().discard(slot); // the submission failed: nobody retrieves it
+        if let (Some(slot), Some(t)) = (req.track, self.tracker_if_any()) {
+            t.discard(slot); // the submission failed: nobody retrieves it
         }
         if let Some(l) = &req.list {
             l.refuse();

@@ -49,12 +49,19 @@ impl Core {
         let _ = self.unreturned.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
     }
 
-    /// The `aio_waitcomplete` tracker, made on first use.
-    pub fn tracker(&self) -> &Tracker {
-        self.tracker.get_or_init(|| Tracker::new(self.max_requests))
+    /// The `aio_waitcomplete` tracker, made on first use; EAGAIN (and another try next time)
+    /// if memory is short.
+    pub fn tracker(&self) -> Result<&Tracker, sys::Errno> {
+        if let Some(t) = self.tracker.get() {
+            return Ok(t);
+        }
+        // A tracker made by a racing thread wins; ours is dropped.
+        let t = Tracker::new(self.max_requests)?;
+        Ok(self.tracker.get_or_init(|| t))
     }
 
-    /// The tracker if it exists (for `aio_return`: async-signal-safe).
+    /// The tracker if it exists (for `aio_return`: async-signal-safe; and for a request that
+    /// holds a slot, which came from it).
     pub fn tracker_if_any(&self) -> Option<&Tracker> {
         self.tracker.get()
     }

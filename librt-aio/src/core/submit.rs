@@ -125,7 +125,7 @@ impl Core {
         self.retire_previous_slot(cb);
         let mut slot = None;
         if track::enabled() && !matches!(notify, Notify::Eventfd(_)) {
-            match self.tracker().alloc(cb.addr()) {
+            match self.tracker().and_then(|t| t.alloc(cb.addr())) {
                 Ok(s) => slot = Some(s),
                 Err(e) => return Err(e),
             }
@@ -221,8 +221,8 @@ impl Core {
         let before = self.outstanding.fetch_add(1, Relaxed);
         if before >= self.max_requests {
             self.outstanding.fetch_sub(1, Relaxed);
-            if let Some(s) = slot {
-                self.tracker().discard(s);
+            if let (Some(s), Some(t)) = (slot, self.tracker_if_any()) {
+                t.discard(s);
             }
             self.note_returned();
             return Err(libc::EAGAIN);

@@ -8,7 +8,8 @@
 //! AIO acts on it, in `aio_suspend` (the `*_cancellable` waits, `cancel.c`). Blocking I/O calls
 //! retry on EINTR. Kernel requirements are noted per function ("Available since Linux X").
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::alloc::{alloc_zeroed, dealloc, Layout};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
 use kernel_aio::IoBuf;
@@ -165,10 +166,75 @@ pub fn monotonic_now() -> timespec {
     ts
 }
 
-/// `n` atomics holding 0, in zeroed memory (calloc): pages are touched only as they are used.
-pub fn zeroed_atomics(n: usize) -> Box<[std::sync::atomic::AtomicU64]> {
-    // SAFETY: an all-zero AtomicU64 is a valid value (0).
-    unsafe { Box::<[std::sync::atomic::AtomicU64]>::new_zeroed_slice(n).assume_init() }
+/// A table of `chunks` chunks of `len` atomics holding 0, each allocated when first asked for
+/// (`ensure`) and kept until the table is dropped: a table sized for billions costs only the
+/// chunks used and one pointer per chunk. An allocation that fails is EAGAIN, never an abort.
+pub struct ZeroedChunks {
+    ptrs: Box<[AtomicPtr<AtomicU64>]>,
+    len: usize,
+}
+
+impl ZeroedChunks {
+    pub fn new(chunks: usize, len: usize) -> Result<ZeroedChunks, Errno> {
+        let layout = Layout::array::<AtomicPtr<AtomicU64>>(chunks.max(1)).map_err(|_| libc::EAGAIN)?;
+        Layout::array::<AtomicU64>(len.max(1)).map_err(|_| libc::EAGAIN)?;
+        // SAFETY: `layout` has a non-zero size.
+        let p = unsafe { alloc_zeroed(layout) }.cast::<AtomicPtr<AtomicU64>>();
+        if p.is_null() {
+            return Err(libc::EAGAIN);
+        }
+        // SAFETY: `p` holds `chunks.max(1)` zeroed AtomicPtrs (null: a valid value), allocated by
+        // the global allocator with the layout of that array, as Box expects.
+        let ptrs = unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, chunks.max(1))) };
+        Ok(ZeroedChunks { ptrs, len: len.max(1) })
+    }
+
+    fn layout(&self) -> Layout {
+        Layout::array::<AtomicU64>(self.len).expect("checked in new")
+    }
+
+    /// Chunk `c`, if it was allocated.
+    pub fn get(&self, c: usize) -> Option<&[AtomicU64]> {
+        let p = self.ptrs.get(c)?.load(Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null pointer was published by `ensure` for `len` zeroed atomics, freed
+        // only by Drop (which has `&mut self`).
+        Some(unsafe { std::slice::from_raw_parts(p, self.len) })
+    }
+
+    /// Chunk `c`, allocated now if it was not; EAGAIN if memory is short.
+    pub fn ensure(&self, c: usize) -> Result<&[AtomicU64], Errno> {
+        if let Some(s) = self.get(c) {
+            return Ok(s);
+        }
+        let slot = self.ptrs.get(c).ok_or(libc::EINVAL)?;
+        // SAFETY: the layout has a non-zero size; zeroed memory is valid for AtomicU64.
+        let p = unsafe { alloc_zeroed(self.layout()) }.cast::<AtomicU64>();
+        if p.is_null() {
+            return Err(libc::EAGAIN);
+        }
+        if slot.compare_exchange(std::ptr::null_mut(), p, AcqRel, Acquire).is_err() {
+            // Another thread published the chunk first: ours was never shared.
+            // SAFETY: `p` was allocated just above with this layout.
+            unsafe { dealloc(p.cast(), self.layout()) };
+        }
+        self.get(c).ok_or(libc::EAGAIN)
+    }
+}
+
+impl Drop for ZeroedChunks {
+    fn drop(&mut self) {
+        let layout = self.layout();
+        for p in self.ptrs.iter() {
+            let p = p.load(Relaxed);
+            if !p.is_null() {
+                // SAFETY: allocated by `ensure` with this layout; nothing borrows it (`&mut self`).
+                unsafe { dealloc(p.cast(), layout) };
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
