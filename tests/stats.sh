@@ -14,7 +14,9 @@
 #     reads of 16 KiB shared between the caller and the pool without io_uring, one of 4 KiB not;
 #   - notifications by kind; threads started;
 #   - RTAIO_STATS=FILE with %p; RTAIO_STATS_SIGNAL (a report then, and at exit);
-#     RTAIO_STATS_INTERVAL; a fork child's own, zeroed counters; rtaio --stats;
+#     RTAIO_STATS_INTERVAL; a fork child's own, zeroed counters; rtaio --stats; `--` ending
+#     the launcher's options (`rtaio -- CMD`, `rtaio --stats -- CMD`; `rtaio --` alone: usage),
+#     for the checkout's launcher and for rtaio.in as `make install` makes it;
 #   - a setgid copy (AT_SECURE): RTAIO_STATS ignored (skipped where the kernel does not grant
 #     AT_SECURE);
 #   - rtaio --doctor: io_uring available → exit 0; under `noring EPERM` → refused by seccomp,
@@ -307,6 +309,31 @@ if [ "$(realpath "$LIBDIR")" = "$(realpath "$root/target/release")" ]; then
 else
     t_skip "rtaio --stats: the checkout's launcher runs target/release, not $LIBDIR"
 fi
+# `--` ends the launcher's options; the installed launcher is rtaio.in as `make install` fills it.
+sed -e "s|@LIBDIR@|$LIBDIR|g" -e "s|@PKGLIBDIR@|$LIBDIR|g" rtaio.in >"$OUT/rtaio-installed"
+chmod +x "$OUT/rtaio-installed"
+reads() { # FILE: its reports, and the reads they count
+    echo "$(grep -c '^___ rtaio statistics' "$1") $(awk '$1 ~ /^(inline|io_uring|kaio|pool|waiter)$/ && NF >= 7 { s += $2 } END { print s }' "$1")"
+}
+for launcher in checkout installed; do
+    if [ $launcher = checkout ]; then
+        L=$root/rtaio
+        [ "$(realpath "$LIBDIR")" = "$(realpath "$root/target/release")" ] || continue
+    else
+        L=$OUT/rtaio-installed
+        [ -e "$LIBDIR/librtaio.so.1" ] || continue
+    fi
+    env -u RTAIO_BACKEND RTAIO_STATS=1 "$L" -- "$OUT/prog" lio8 "$DATA" >"$OUT/dd.out" 2>"$OUT/dd.err"
+    rc=$?
+    expect "$launcher launcher: rtaio -- CMD runs CMD preloaded (exit, reports, reads)" \
+        "$rc $(reads "$OUT/dd.err")" "0 1 8" "$OUT/dd.err"
+    env -u RTAIO_STATS -u RTAIO_BACKEND "$L" --stats -- "$OUT/prog" lio8 "$DATA" >"$OUT/sdd.out" 2>"$OUT/sdd.err"
+    rc=$?
+    expect "$launcher launcher: rtaio --stats -- CMD: the report at exit (exit, reports, reads)" \
+        "$rc $(reads "$OUT/sdd.err")" "0 1 8" "$OUT/sdd.err"
+    "$L" -- >/dev/null 2>"$OUT/dd-alone.err"
+    expect "$launcher launcher: rtaio -- without a command: usage, exit 2" "$?" 2 "$OUT/dd-alone.err"
+done
 
 # --- AT_SECURE: a setgid copy ignores RTAIO_STATS ----------------------------------------
 sg=$OUT/prog-setgid
