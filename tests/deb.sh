@@ -491,6 +491,10 @@ if out=$("${clean_env[@]}" "$CC" -o "$T/plain" "$T/prog.c" -lrt 2>&1); then
 else
     ko "cc plain.c -lrt" "$out"
 fi
+got=$(cd "$T" && "${clean_env[@]}" /usr/bin/rtaio --stats -- ./plain data 2>&1)
+rc=$?
+check "rtaio --stats -- ./plain: runs, reports" \
+    "$([ $rc -eq 0 ] && grep -q '^___ rtaio statistics' <<<"$got" || printf 'rc %s, output: %s' "$rc" "$got")"
 "${clean_env[@]}" /usr/bin/rtaio --help >/dev/null 2>"$T/help.err"
 rc=$?
 check "rtaio --help: usage, exit 2" "$([ $rc -eq 2 ] && grep -q '^usage: rtaio' "$T/help.err" || echo "rc $rc: $(cat "$T/help.err")")"
