@@ -20,7 +20,9 @@
 #   - a setgid copy (AT_SECURE): RTAIO_STATS ignored (skipped where the kernel does not grant
 #     AT_SECURE);
 #   - rtaio --doctor: io_uring available → exit 0; under `noring EPERM` → refused by seccomp,
-#     exit 1; under `noring ENOSYS`; a usage error → exit 2; settings with their source.
+#     exit 1; under `noring ENOSYS`; a usage error → exit 2; settings with their source; O_DIRECT
+#     in a directory it may not write to: the answer of a file there, or "untested" for an
+#     empty one (not "unsupported").
 # No timing assertion anywhere (the interval check waits for the report, up to 30 s).
 set -u
 # shellcheck source=tests/lib.sh
@@ -393,6 +395,22 @@ else
     expect "doctor: settings from the environment (and a value not understood), RTAIO_BACKEND=threads → exit 1" \
         "$rc|$(grep '^setting: RTAIO_THREADS=' "$OUT/docenv.doc" | cut -d: -f2-)|$(grep '^setting: RTAIO_BACKEND=' "$OUT/docenv.doc")|$(grep -c '^setting: RTAIO_STATS_SIGNAL=none (environment: "bogus" not understood' "$OUT/docenv.doc")" \
         "1| RTAIO_THREADS=8 (environment)|setting: RTAIO_BACKEND=threads (environment)|1" "$OUT/docenv.doc"
+    # O_DIRECT where no file can be made (no write permission: EACCES says nothing about O_DIRECT).
+    t_tmpdir RO rtaio-stats-ro "$root/target"
+    mkdir "$RO/empty" && echo data >"$RO/f" && chmod 0644 "$RO/f" && chmod 0555 "$RO" "$RO/empty"
+    t_at_exit "chmod 0755 '$RO' '$RO/empty'"
+    as=()
+    [ "$(id -u)" -ne 0 ] || as=(setpriv --reuid=65534 --regid=65534 --clear-groups) # root may write anywhere
+    if [ ${#as[@]} -gt 0 ] && ! { command -v setpriv >/dev/null && "${as[@]}" test -x "$doctor"; }; then
+        t_skip "doctor: O_DIRECT in a directory not writable (root, and no setpriv or rtaio-doctor not executable by nobody)"
+    else
+        dr docro "${as[@]}" -- "$RO"
+        expect "doctor: O_DIRECT in a directory not writable, with a file: as in a writable one on the same file system" \
+            "$(dline docro o_direct | cut -d' ' -f2)" "$(dline doc o_direct | cut -d' ' -f2)" "$OUT/docro.doc"
+        dr docroempty "${as[@]}" -- "$RO/empty"
+        expect "doctor: O_DIRECT in an empty directory not writable: untested (EACCES)" \
+            "$(dline docroempty o_direct | grep -c '^o_direct: untested on .*(EACCES)')" 1 "$OUT/docroempty.doc"
+    fi
     dr docfault RTAIO_FAULTS=io_uring_setup=EPERM -- "$DIR"
     expect "doctor: RTAIO_FAULTS=io_uring_setup=EPERM is what the library would see" \
         "$rc|$(dline docfault io_uring)" "1|io_uring: refused: EPERM by RTAIO_FAULTS (test fault injection)" "$OUT/docfault.doc"

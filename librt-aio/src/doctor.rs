@@ -107,8 +107,13 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let fs_type = fs_type(&path).unwrap_or_else(|| "unknown file system".into());
     match o_direct(&path) {
         Ok(()) => println!("o_direct: supported on {} ({fs_type})", path.display()),
-        Err(e) => println!(
+        Err(Probe::Refused(e)) => println!(
             "o_direct: unsupported on {} ({fs_type}): open(O_DIRECT) fails with {}: O_DIRECT requests there fail as they would without rtaio",
+            path.display(),
+            name(e)
+        ),
+        Err(Probe::Untested(e)) => println!(
+            "o_direct: untested on {} ({fs_type}): no file can be created there ({}) and no regular file there opens for reading: give a directory you can write to",
             path.display(),
             name(e)
         ),
@@ -279,12 +284,44 @@ fn memlock() -> Option<String> {
     })
 }
 
-/// Opens a new file O_DIRECT in `dir` (removed at once).
-fn o_direct(dir: &Path) -> Result<(), i32> {
+/// Why the O_DIRECT probe did not succeed.
+enum Probe {
+    /// open(O_DIRECT) failed with this errno (EINVAL: the file system has no O_DIRECT).
+    Refused(i32),
+    /// Nothing could be opened to find out: the errno of creating a file.
+    Untested(i32),
+}
+
+/// Opens a new file O_DIRECT in `dir` (removed at once); where none can be made (a directory
+/// not writable, a read-only file system), an existing regular file there, read-only: a file
+/// that cannot be created says nothing about O_DIRECT.
+fn o_direct(dir: &Path) -> Result<(), Probe> {
+    let errno = |e: &std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    // What open() answers on a file system without O_DIRECT.
+    let refused = |e: i32| e == libc::EINVAL || e == libc::EOPNOTSUPP;
     let p = dir.join(format!(".rtaio-doctor.{}", sys::getpid()));
     let r = fs::OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_DIRECT).open(&p);
     let _ = fs::remove_file(&p);
-    r.map(drop).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    let created = match r {
+        Ok(_) => return Ok(()),
+        Err(e) if refused(errno(&e)) => return Err(Probe::Refused(errno(&e))),
+        Err(e) => errno(&e),
+    };
+    let entries = fs::read_dir(dir).map_err(|_| Probe::Untested(created))?;
+    // A few entries at most: a huge directory must not make the doctor slow.
+    for entry in entries.flatten().take(256) {
+        // Regular files only (no symlink followed, no FIFO to block on).
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let flags = libc::O_DIRECT | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+        match fs::OpenOptions::new().read(true).custom_flags(flags).open(entry.path()) {
+            Ok(_) => return Ok(()),
+            Err(e) if refused(errno(&e)) => return Err(Probe::Refused(errno(&e))),
+            Err(_) => continue, // not readable by us: another one
+        }
+    }
+    Err(Probe::Untested(created))
 }
 
 /// The type of the file system `path` is on (the longest mount point above it).
