@@ -20,7 +20,9 @@
 #   - a setgid copy (AT_SECURE): RTAIO_STATS ignored (skipped where the kernel does not grant
 #     AT_SECURE);
 #   - rtaio --doctor: io_uring available → exit 0; under `noring EPERM` → refused by seccomp,
-#     exit 1; under `noring ENOSYS`; a usage error → exit 2; settings with their source; O_DIRECT
+#     exit 1; under `noring ENOSYS`; a usage error → exit 2; settings with their source, and
+#     values the library does not understand said so (RTAIO_STATS_FORMAT=xml, RTAIO_INLINE=no,
+#     RTAIO_FAULTS=bogus...), values it does not flagged (RTAIO_MAX_REQUESTS=4294967295...); O_DIRECT
 #     in a directory it may not write to: the answer of a file there, or "untested" for an
 #     empty one (not "unsupported").
 # No timing assertion anywhere (the interval check waits for the report, up to 30 s).
@@ -395,6 +397,14 @@ else
     expect "doctor: settings from the environment (and a value not understood), RTAIO_BACKEND=threads → exit 1" \
         "$rc|$(grep '^setting: RTAIO_THREADS=' "$OUT/docenv.doc" | cut -d: -f2-)|$(grep '^setting: RTAIO_BACKEND=' "$OUT/docenv.doc")|$(grep -c '^setting: RTAIO_STATS_SIGNAL=none (environment: "bogus" not understood' "$OUT/docenv.doc")" \
         "1| RTAIO_THREADS=8 (environment)|setting: RTAIO_BACKEND=threads (environment)|1" "$OUT/docenv.doc"
+    dr docbad RTAIO_STATS_FORMAT=xml RTAIO_INLINE=no RTAIO_FAULTS=bogus RTAIO_MAX_REQUESTS=-1 -- "$DIR"
+    expect "doctor: RTAIO_STATS_FORMAT=xml, RTAIO_INLINE=no, RTAIO_FAULTS=bogus, RTAIO_MAX_REQUESTS=-1: not understood" \
+        "$(for v in STATS_FORMAT=text INLINE=1 FAULTS=none MAX_REQUESTS=1048576; do grep -c "^setting: RTAIO_$v (environment: \".*\" not understood, ignored)" "$OUT/docbad.doc"; done | tr '\n' ' ')" \
+        "1 1 1 1 " "$OUT/docbad.doc"
+    dr docgood RTAIO_STATS_FORMAT=json RTAIO_INLINE=0 RTAIO_FAULTS=io_submit=EAGAIN RTAIO_MAX_REQUESTS=4294967295 -- "$DIR"
+    expect "doctor: RTAIO_STATS_FORMAT=json, RTAIO_INLINE=0, RTAIO_FAULTS=io_submit=EAGAIN, RTAIO_MAX_REQUESTS=4294967295: taken" \
+        "$(grep -c 'not understood' "$OUT/docgood.doc") $(grep -c '^setting: RTAIO_\(INLINE=0\|MAX_REQUESTS=4294967295\|FAULTS=.*io_submit: Some.*\) (environment)$' "$OUT/docgood.doc")" \
+        "0 3" "$OUT/docgood.doc"
     # O_DIRECT where no file can be made (no write permission: EACCES says nothing about O_DIRECT).
     t_tmpdir RO rtaio-stats-ro "$root/target"
     mkdir "$RO/empty" && echo data >"$RO/f" && chmod 0644 "$RO/f" && chmod 0555 "$RO" "$RO/empty"

@@ -55,32 +55,80 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// The faults of `spec`; items not understood are skipped.
     pub fn parse(spec: &str) -> Faults {
+        Faults::parse_checked(spec).0
+    }
+
+    /// The faults of `spec`, and whether every (non-empty) item was understood.
+    pub fn parse_checked(spec: &str) -> (Faults, bool) {
         let mut f = Faults::default();
-        for item in spec.split(',') {
-            let Some((call, err)) = item.split_once('=') else { continue };
-            let e = match err.trim() {
-                "EAGAIN" => libc::EAGAIN,
-                "EINVAL" => libc::EINVAL,
-                "ENOSYS" => libc::ENOSYS,
-                "EPERM" => libc::EPERM,
-                "EBADF" => libc::EBADF,
-                "ENOMEM" => libc::ENOMEM,
-                _ => continue,
+        let mut all = true;
+        for item in spec.split(',').filter(|i| !i.trim().is_empty()) {
+            let e = match item.split_once('=').map(|(_, e)| e.trim()) {
+                Some("EAGAIN") => libc::EAGAIN,
+                Some("EINVAL") => libc::EINVAL,
+                Some("ENOSYS") => libc::ENOSYS,
+                Some("EPERM") => libc::EPERM,
+                Some("EBADF") => libc::EBADF,
+                Some("ENOMEM") => libc::ENOMEM,
+                _ => {
+                    all = false;
+                    continue;
+                }
             };
-            match call.trim() {
-                "io_setup" => f.io_setup = Some(e),
-                "io_submit" => f.io_submit = Some(e),
-                "io_uring_setup" => f.io_uring_setup = Some(e),
-                _ => {}
+            match item.split_once('=').map(|(c, _)| c.trim()) {
+                Some("io_setup") => f.io_setup = Some(e),
+                Some("io_submit") => f.io_submit = Some(e),
+                Some("io_uring_setup") => f.io_uring_setup = Some(e),
+                _ => all = false,
             }
         }
-        f
+        (f, all)
+    }
+}
+
+// How each variable's value is read: the library and `rtaio --doctor` (which says when a value
+// is not understood) both use these. None: not understood (the default applies).
+
+/// A count or a duration (`RTAIO_THREADS`, `RTAIO_IDLE_MS`, `RTAIO_MAX_REQUESTS`,
+/// `RTAIO_STATS_INTERVAL`): a positive integer.
+pub fn parse_count(raw: &str) -> Option<usize> {
+    raw.trim().parse::<usize>().ok().filter(|&v| v > 0)
+}
+
+/// `RTAIO_INLINE`: 0 turns the inline path off, 1 leaves it on.
+pub fn parse_inline(raw: &str) -> Option<bool> {
+    match raw.trim() {
+        "0" => Some(false),
+        "1" => Some(true),
+        _ => None,
+    }
+}
+
+/// `RTAIO_BACKEND`.
+pub fn parse_backend(raw: &str) -> Option<Backend> {
+    match raw.trim() {
+        "auto" => Some(Backend::Auto),
+        "uring" => Some(Backend::Uring),
+        "kaio" => Some(Backend::Kaio),
+        "threads" => Some(Backend::Threads),
+        "kernel" => Some(Backend::Kernel),
+        _ => None,
+    }
+}
+
+/// `RTAIO_STATS_FORMAT`: JSON (true) or the table (`text`, false).
+pub fn parse_stats_format(raw: &str) -> Option<bool> {
+    match raw.trim() {
+        f if f.eq_ignore_ascii_case("json") => Some(true),
+        f if f.eq_ignore_ascii_case("text") => Some(false),
+        _ => None,
     }
 }
 
 fn env_usize(name: &str) -> Option<usize> {
-    std::env::var_os(name)?.to_str()?.trim().parse::<usize>().ok().filter(|&v| v > 0)
+    parse_count(std::env::var_os(name)?.to_str()?)
 }
 
 fn env_str(env_ok: bool, name: &str) -> Option<String> {
@@ -103,14 +151,8 @@ pub fn current() -> Settings {
         idle: Duration::from_millis(pick(&INIT_IDLE_MS, "RTAIO_IDLE_MS", DEFAULT_IDLE_MS) as u64),
         max_requests: env("RTAIO_MAX_REQUESTS").map_or(DEFAULT_MAX_REQUESTS, |v| v.min(MAX_MAX_REQUESTS)),
         capacity_hint: INIT_NUM.load(Relaxed),
-        inline: !(env_ok && std::env::var_os("RTAIO_INLINE").is_some_and(|v| v == "0")),
-        backend: match env_str(env_ok, "RTAIO_BACKEND").as_deref() {
-            Some("uring") => Backend::Uring,
-            Some("kaio") => Backend::Kaio,
-            Some("threads") => Backend::Threads,
-            Some("kernel") => Backend::Kernel,
-            _ => Backend::Auto,
-        },
+        inline: env_str(env_ok, "RTAIO_INLINE").and_then(|v| parse_inline(&v)).unwrap_or(true),
+        backend: env_str(env_ok, "RTAIO_BACKEND").and_then(|v| parse_backend(&v)).unwrap_or(Backend::Auto),
         faults: env_str(env_ok, "RTAIO_FAULTS").map(|s| Faults::parse(&s)).unwrap_or_default(),
     }
 }
@@ -151,7 +193,7 @@ fn stats_from(
     format: Option<String>,
 ) -> StatsSettings {
     let signal = signal.and_then(|s| parse_signal(s.trim()));
-    let interval_ms = interval.and_then(|s| s.trim().parse::<u64>().ok()).filter(|&v| v > 0);
+    let interval_ms = interval.and_then(|s| parse_count(&s)).map(|v| v as u64);
     let dest = match dest.as_deref().map(str::trim) {
         Some("0") => None,
         Some("1") | Some("stderr") => Some(StatsDest::Stderr),
@@ -162,7 +204,7 @@ fn stats_from(
     };
     let on = dest.is_some();
     StatsSettings {
-        json: on && format.is_some_and(|f| f.trim().eq_ignore_ascii_case("json")),
+        json: on && format.and_then(|f| parse_stats_format(&f)).unwrap_or(false),
         signal: signal.filter(|_| on),
         interval_ms: interval_ms.filter(|_| on),
         dest,
@@ -211,6 +253,10 @@ mod tests {
             Faults { io_setup: Some(libc::ENOSYS), io_submit: Some(libc::EINVAL), io_uring_setup: Some(libc::EPERM) }
         );
         assert_eq!(Faults::parse("bogus=EAGAIN,io_submit=WHAT"), Faults::default());
+        assert!(Faults::parse_checked("io_submit=EAGAIN, ,").1);
+        for bad in ["bogus", "io_submit=WHAT", "bogus=EAGAIN", "io_submit=EAGAIN,x"] {
+            assert!(!Faults::parse_checked(bad).1, "{bad}");
+        }
     }
 
     #[test]

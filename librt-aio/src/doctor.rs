@@ -153,7 +153,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         };
         // A variable set but not taken (an unknown value) says so.
         let shown = match (&set, source) {
-            (Some(raw), "environment") if !accepted(var, &raw.to_string_lossy(), &value) => {
+            (Some(raw), "environment") if !accepted(var, &raw.to_string_lossy()) => {
                 format!("{value} (environment: {:?} not understood, ignored)", raw.to_string_lossy())
             }
             _ => format!("{value} ({source})"),
@@ -215,14 +215,17 @@ fn backend_name(b: Backend) -> &'static str {
     }
 }
 
-/// Was a variable's raw value understood? (Compared with what the settings made of it.)
-fn accepted(var: &str, raw: &str, value: &str) -> bool {
-    let raw = raw.trim();
+/// Was a variable's raw value understood? Decided by the library's own parsers (`config.rs`).
+fn accepted(var: &str, raw: &str) -> bool {
     match var {
-        "RTAIO_BACKEND" => raw == value,
-        "RTAIO_INLINE" | "RTAIO_FAULTS" | "RTAIO_STATS" | "RTAIO_STATS_FORMAT" => true,
-        "RTAIO_STATS_SIGNAL" => config::parse_signal(raw).is_some(),
-        _ => raw.parse::<u64>().is_ok_and(|v| v > 0),
+        "RTAIO_BACKEND" => config::parse_backend(raw).is_some(),
+        "RTAIO_INLINE" => config::parse_inline(raw).is_some(),
+        "RTAIO_FAULTS" => config::Faults::parse_checked(raw).1,
+        // 0, 1, stderr, empty, or a file name: every value means something.
+        "RTAIO_STATS" => true,
+        "RTAIO_STATS_FORMAT" => config::parse_stats_format(raw).is_some(),
+        "RTAIO_STATS_SIGNAL" => config::parse_signal(raw.trim()).is_some(),
+        _ => config::parse_count(raw).is_some(),
     }
 }
 
@@ -375,9 +378,17 @@ mod tests {
         assert_eq!(main(vec!["/nonexistent/rtaio-doctor".into()]), 2);
         assert!(uring_cause(libc::ENOMEM).starts_with("RLIMIT_MEMLOCK"));
         assert!(fs_type(Path::new("/")).is_some());
-        assert!(accepted("RTAIO_THREADS", "8", "8"));
-        assert!(!accepted("RTAIO_THREADS", "lots", "64"));
-        assert!(!accepted("RTAIO_BACKEND", "fast", "auto"));
+        assert!(accepted("RTAIO_THREADS", "8"));
+        assert!(!accepted("RTAIO_THREADS", "lots"));
+        assert!(!accepted("RTAIO_BACKEND", "fast"));
+        for (var, good, bad) in [
+            ("RTAIO_INLINE", "0", "no"),
+            ("RTAIO_STATS_FORMAT", "json", "xml"),
+            ("RTAIO_FAULTS", "io_submit=EAGAIN", "bogus"),
+            ("RTAIO_MAX_REQUESTS", "4294967295", "-1"),
+        ] {
+            assert!(accepted(var, good) && !accepted(var, bad), "{var}");
+        }
         assert_eq!(name(libc::EPERM), "EPERM");
     }
 }
