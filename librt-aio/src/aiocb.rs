@@ -290,12 +290,12 @@ impl<'a> AiocbRef<'a> {
         sealed.then_some(st)
     }
 
-    /// The status as `aio_error` sees it. Lock-free and async-signal-safe.
     /// Does this aiocb (not a copy) hold a completed request's status that was not retrieved?
     pub fn holds_unreturned(&self) -> bool {
         self.is_tagged() && matches!(self.status(), Status::Done { .. })
     }
 
+    /// The status as `aio_error` sees it. Lock-free and async-signal-safe.
     pub fn status(&self) -> Status {
         if !self.is_tagged() {
             return match self.sealed_copy() {

@@ -46,11 +46,15 @@ impl Core {
         if cb.status() == Status::InProgress {
             return Err(libc::EINVAL);
         }
-        // A completed request whose status the application never retrieved: it left the
-        // application's queue when the aiocb was taken for another (`unreturned`).
-        if cb.holds_unreturned() {
-            self.note_returned();
-        }
+        // A completed request whose status the application never retrieved leaves the
+        // application's queue (`unreturned`) when this one overwrites its status: not before,
+        // since this call may still fail and leave it there.
+        let overwrites_unreturned = cb.holds_unreturned();
+        let overwrite = || {
+            if overwrites_unreturned {
+                self.note_returned();
+            }
+        };
         // aio_fsync ignores every member but aio_fildes and aio_sigevent (POSIX); it runs in
         // the most urgent lane.
         let sync = matches!(what.op, Some(Op::Sync { .. }));
@@ -169,6 +173,7 @@ impl Core {
         if let Some(f) = hinted {
             let now = attempt(f);
             if let Now::Done(n) = now {
+                overwrite();
                 self.finish_inline(spec, track_word, Ok(n));
                 return Ok(());
             }
@@ -196,6 +201,7 @@ impl Core {
         let flags = flags.unwrap_or(0);
         // Accepted, and failed at once (status, then notification), as if performed.
         if let Some(e) = fail {
+            overwrite();
             self.finish_inline(spec, track_word, Err(e));
             return Ok(());
         }
@@ -207,6 +213,7 @@ impl Core {
         };
         match now {
             Now::Done(n) => {
+                overwrite();
                 self.finish_inline(spec, track_word, Ok(n));
                 return Ok(());
             }
@@ -254,7 +261,11 @@ impl Core {
         // Not regular files: the request runs on rtaio's own reference to the file (fileref.rs).
         let own_reference = matches!(kind, FileKind::Stream | FileKind::Device);
         let file_flags = (kind == FileKind::File).then_some(flags);
-        if !self.fds.register(&req, own_reference, file_flags, || cb.begin(track_word)) {
+        let begin = || {
+            cb.begin(track_word);
+            overwrite();
+        };
+        if !self.fds.register(&req, own_reference, file_flags, begin) {
             return Ok(()); // held back: a release starts it
         }
         if let (true, Some(batch)) = (req.route() != Route::Pool, batch) {

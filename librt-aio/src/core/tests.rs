@@ -283,3 +283,25 @@ fn a_reused_aiocb_leaves_the_depth_its_unretrieved_status_held() {
     assert_eq!(depth(), 0);
     sys::close(fd);
 }
+
+#[test]
+fn a_refused_resubmission_leaves_the_depth_alone() {
+    let (core, fake) = core();
+    let fd = tmpfile(false);
+    let cb = cb_on(fd, none());
+    let depth = || core.unreturned.load(SeqCst);
+    core.submit(cb, WRITE, None, None).unwrap();
+    core.finish(&fake.take(cb).unwrap(), Ok(1));
+    assert_eq!(depth(), 1, "done, not retrieved");
+    // The same aiocb with a sigevent nobody accepts: refused twice, its status still there.
+    cb.fill_for_test(fd, sigevent(99, 0, 0));
+    for _ in 0..2 {
+        assert_eq!(core.submit(cb, WRITE, None, None), Err(libc::EINVAL));
+    }
+    assert_eq!(depth(), 1, "the unretrieved status is still the application's");
+    cb.fill_for_test(fd, none());
+    core.submit(cb, WRITE, None, None).unwrap();
+    assert_eq!(depth(), 1, "its successor replaces it");
+    core.finish(&fake.take(cb).unwrap(), Ok(1));
+    sys::close(fd);
+}
