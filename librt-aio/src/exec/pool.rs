@@ -2,6 +2,7 @@
 //! thread pool (`thread-pool`), lanes by `aio_reqprio`. Pipes, sockets, buffered files, and
 //! whatever another executor gives back.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -162,16 +163,20 @@ fn execute(req: &Request) -> Result<usize, Errno> {
     // Streams go at the file position; a descriptor found unseekable only now (ESPIPE) too, as
     // glibc's pread/pwrite fall back to read/write.
     let positional = req.positional;
+    // A stream write io_uring took in part before its queue was full (`uring.rs`): the rest.
+    let done = if write && !positional { req.progress.load(Relaxed) } else { 0 };
     let transfer = |offset: Option<i64>| match (&req.data, write) {
         (Data::Vec(v), false) => sys::readv_at(fd, v, offset),
         (Data::Vec(v), true) => sys::writev_at(fd, v, offset),
         (Data::Buf(b), false) => sys::read_at(fd, *b, offset),
-        (Data::Buf(b), true) => sys::write_at(fd, *b, offset),
+        (Data::Buf(b), true) => sys::write_at(fd, b.advance(done), offset),
         (Data::None, _) => Ok(0),
     };
     match transfer(positional.then_some(req.offset)) {
         // Pipes, sockets, FIFOs and terminals cannot seek: for them the offset is ignored.
         Err(libc::ESPIPE) if positional => transfer(None),
+        // (An error after a part: the part, as write() reports it.)
+        r if done > 0 => Ok(done + r.unwrap_or(0)),
         r => r,
     }
 }

@@ -373,7 +373,13 @@ impl Shared {
                         Self::wake(live);
                         return; // still in flight
                     }
+                    // The submission queue is full: the pool writes the rest (`progress`
+                    // says where it starts), never a short count for a write that could go on.
                     mark_in_ring(&req, false);
+                    self.uncount(&req);
+                    stats::fallback(stats::Fallback::UringToPool, libc::EAGAIN, 1);
+                    redo_on(&*self.fallback, req, &self.finish);
+                    return;
                 }
                 self.uncount(&req);
                 self.finish.one(&req, Ok(sum));
