@@ -98,8 +98,9 @@ impl Core {
         // No signal handler runs from the claim until the request is HELPED: one that waited for
         // this request (aio_suspend, aio_error in a loop) would wait for the frame it
         // interrupted, and so would the worker (`wait_helped`): for ever (C rel_handler_help).
-        // A regular file's read or write is not interrupted by signals anyway: they would
-        // arrive as it returns.
+        // The executor helps only on file systems whose waits are a local device's (a fatal
+        // signal then waits for the device at most; a handled one would arrive as the call
+        // returns anyway).
         let _held = sys::NoHandlers::hold();
         let Some(result) = self.exec.help(req) else { return false };
         self.publish_status(req, result);

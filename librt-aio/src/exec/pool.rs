@@ -126,9 +126,13 @@ impl Executor for PoolExec {
         // The copy must not fault on a page that waits for this very thread (userfaultfd), as
         // for the inline path. A write that would raise SIGXFSZ is left to a worker, whose
         // signals are blocked, as glibc's (C rel_fsize_signal).
+        // The helping thread holds every signal during the call (`core/help.rs`): only where
+        // the call's wait is a local device's, never a server's, which a fatal signal would
+        // otherwise cut short (a helped read of a hung NFS or FUSE file kept SIGTERM pending).
         let write = req.op == Op::Write;
         if !sys::buffer_resident_cached(buf)
             || write && !sys::write_cannot_raise_sigxfsz(req.offset)
+            || !sys::waits_for_local_device(req.fd)
             || !req.claim_for_help()
         {
             return None;

@@ -406,6 +406,36 @@ pub fn transfer_at_raw(fd: c_int, buf: IoBuf, offset: i64, write: bool) -> Resul
     retry(|| unsafe { libc::syscall(nr, fd, buf.addr() as *mut c_void, buf.len(), offset as off_t) })
 }
 
+/// Is `fd` on a file system whose reads and writes wait for a local device or for memory (ext4,
+/// xfs, btrfs, tmpfs...), not for a server (NFS, SMB, 9p, Ceph, FUSE), whose waits a signal
+/// can cut short and whose answer may never come? Unknown file systems count as servers.
+/// Async-signal-safe (one system call).
+pub fn waits_for_local_device(fd: c_int) -> bool {
+    // SAFETY: statfs is plain data (all zeroes valid); fstatfs writes one into the local.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid statfs for the kernel to write.
+    if unsafe { libc::fstatfs(fd, &mut st) } != 0 {
+        return false;
+    }
+    const LOCAL: [u32; 14] = [
+        0xEF53,      // ext2, ext3, ext4
+        0x5846_5342, // xfs
+        0x9123_683E, // btrfs
+        0x0102_1994, // tmpfs
+        0x8584_58F6, // ramfs
+        0xF2F5_2010, // f2fs
+        0x2FC1_2FC1, // zfs
+        0xCA45_1A4E, // bcachefs
+        0x2011_BAB0, // exfat
+        0x4D44,      // msdos, vfat
+        0x7366_746E, // ntfs3
+        0x3153_464A, // jfs
+        0x5265_4973, // reiserfs
+        0x794C_7630, // overlayfs (containers' root, over one of the above)
+    ];
+    LOCAL.contains(&(st.f_type as u32))
+}
+
 /// Can a write at `offset` not raise SIGXFSZ (RLIMIT_FSIZE unlimited, or the offset below it:
 /// the kernel signals only a write that starts at or past the limit, and shortens one that
 /// crosses it)? For an application's thread, which may not block the signal: its default

@@ -15,7 +15,7 @@
 #define BUDGET_S 5.0
 
 static struct aiocb cb;
-static _Atomic int round_no, handled, stop;
+static _Atomic int round_no, handled, stop, delay_us;
 static pthread_t main_thread;
 
 static void on_usr1(int sig)
@@ -40,7 +40,7 @@ static void *sender(void *arg)
         if (stop)
             break;
         last = r;
-        struct timespec ts = { 0, (long)t_rand_below(400) * 1000 };
+        struct timespec ts = { 0, (long)delay_us * 1000 }; /* (drawn by main: one rng user) */
         nanosleep(&ts, NULL);
         pthread_kill(main_thread, SIGUSR1);
     }
@@ -79,6 +79,7 @@ int main(void)
         cb.aio_buf = buf;
         cb.aio_nbytes = LEN;
         cb.aio_offset = off;
+        delay_us = (int)t_rand_below(400);
         CHECK_OK(aio_read(&cb));
         round_no = i;
         const struct aiocb *l[1] = { &cb };
