@@ -293,19 +293,24 @@ fn run_job(job: Job) {
             // The signal queue is full (RLIMIT_SIGPENDING): keep trying, in order, backing off
             // up to 256 ms while nothing goes, until each is accepted or its target is gone
             // (ESRCH).
+            // Sent without the lock: on a thread no notification thread could replace (the
+            // application's), a handler may run inside the send and queue a signal here.
+            // Only this job takes signals out, so the first one stays first meanwhile.
             let mut attempt = 0u32;
             loop {
                 back_off(&mut attempt);
-                let mut w = r.waiting.lock();
-                while let Some(sig) = w.0.front() {
+                loop {
+                    let Some(sig) = r.waiting.lock().0.front().copied() else { break };
                     if sig.send() == Err(libc::EAGAIN) {
                         stats::signal_retried();
                         break;
                     }
+                    let mut w = r.waiting.lock();
                     w.0.pop_front();
+                    r.len.store(w.0.len(), Release);
                     attempt = 0;
                 }
-                r.len.store(w.0.len(), Release);
+                let mut w = r.waiting.lock();
                 if w.0.is_empty() {
                     w.1 = false;
                     return;
