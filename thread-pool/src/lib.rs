@@ -125,6 +125,8 @@ pub struct Pool<T: Send + 'static> {
 struct Job<T> {
     task: T,
     class: Class,
+    /// Its lane (priority), kept for a follow-up queued in a worker's own deque.
+    lane: usize,
 }
 
 /// How a task uses the thread that runs it.
@@ -240,7 +242,7 @@ impl<T: Send + 'static> Owner for Inner<T> {
         if let Some(local) = deque.downcast_ref::<Worker<Job<T>>>() {
             while let Some(job) = local.pop() {
                 self.in_deques.fetch_sub(1, SeqCst);
-                self.lanes[job.class as usize].push(job);
+                self.lanes[CLASSES * job.lane + job.class as usize].push(job);
             }
         }
         self.forget_stealer(id);
@@ -347,14 +349,14 @@ impl<T: Send + 'static> Pool<T> {
     /// Queues `task` in `lane` (clamped to the last lane) and makes sure a worker will run it.
     /// From a worker of this pool the task goes to that worker's own deque instead.
     pub fn submit(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
-        self.submit_job(Job { task, class: Class::Long }, lane)
+        self.submit_job(Job { task, class: Class::Long, lane }, lane)
     }
 
     /// [`Pool::submit`] for a task that does not wait for a device or for another task (a
     /// buffered write, a page-cache read): it does not get a worker of its own, only one of
     /// the few that run short tasks in turn.
     pub fn submit_short(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
-        self.submit_job(Job { task, class: Class::Short }, lane)
+        self.submit_job(Job { task, class: Class::Short, lane }, lane)
     }
 
     /// [`Pool::submit`] for a task that waits for work already under way elsewhere (a read
@@ -362,12 +364,14 @@ impl<T: Send + 'static> Pool<T> {
     /// finish sooner, so such tasks do not fan out either; up to `started_workers` workers
     /// wait for them in turn, in submission order, while the device works on all of them.
     pub fn submit_started(&self, task: T, lane: usize) -> Result<(), SubmitError<T>> {
-        self.submit_job(Job { task, class: Class::Started }, lane)
+        self.submit_job(Job { task, class: Class::Started, lane }, lane)
     }
 
-    fn submit_job(&self, job: Job<T>, lane: usize) -> Result<(), SubmitError<T>> {
+    fn submit_job(&self, mut job: Job<T>, lane: usize) -> Result<(), SubmitError<T>> {
         let inner = &self.inner;
         let class = job.class;
+        let lane = lane.min(inner.lanes.len() / CLASSES - 1);
+        job.lane = lane;
         inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
         let mut task = Some(job);
         let local = with_local::<Job<T>, _>(inner.id(), |w| {
@@ -391,7 +395,6 @@ impl<T: Send + 'static> Pool<T> {
                 }
             }
         }
-        let lane = lane.min(inner.lanes.len() / CLASSES - 1);
         inner.lanes[CLASSES * lane + class as usize].push(task);
         fence(SeqCst);
         match self.notify() {
@@ -728,13 +731,30 @@ impl<T> Inner<T> {
             }
             Some(t)
         };
-        // Its own follow-ups first, whatever they are (it is the one that runs them in turn).
+        // Its own follow-ups first (it is the one that runs them in turn), unless tasks as
+        // urgent wait in the shared lanes, queued before: then the follow-up joins its lane
+        // behind them (lower lane first, FIFO within one, as the pool promises; with one
+        // thread, a released read that blocks kept more urgent ones waiting for ever).
         if let Some(t) = local.pop() {
             self.in_deques.fetch_sub(1, SeqCst);
-            return counted(t, false);
+            if !self.lanes[..CLASSES * (t.lane + 1)].iter().any(|l| !l.is_empty()) {
+                return counted(t, false);
+            }
+            self.lanes[CLASSES * t.lane + t.class as usize].push(t);
+            // (In the deque, another worker could have stolen it: one asleep may take it now.)
+            if self.parked.unclaimed() > 0 {
+                self.wake_one();
+            }
         }
         let reserved = self.reserve(Class::Short);
-        for (i, lane) in self.lanes.iter().enumerate() {
+        // Lane by lane; within one, short tasks first: they never block, so the others wait
+        // for their copies at most, and a task that blocks never holds them back (with one
+        // thread, a pipe read released after a page-cache write was queued ran first and
+        // blocked: the write waited as long as the pipe stayed empty).
+        let order = (0..self.lanes.len() / CLASSES)
+            .flat_map(|l| [Class::Short, Class::Long, Class::Started].map(|c| CLASSES * l + c as usize));
+        for i in order {
+            let lane = &self.lanes[i];
             let started = i % CLASSES == Class::Started as usize;
             if i % CLASSES == Class::Short as usize && !reserved || started && lane.is_empty() {
                 continue;

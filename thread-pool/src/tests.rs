@@ -222,7 +222,7 @@ fn a_woken_worker_counts_as_searching_before_it_runs() {
     let queue = |short: bool| {
         let class = if short { Class::Short } else { Class::Long };
         inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
-        inner.lanes[class as usize].push(Job { task: (), class });
+        inner.lanes[class as usize].push(Job { task: (), class, lane: 0 });
         pool.notify().unwrap();
     };
     queue(true);
@@ -342,7 +342,7 @@ fn started_tasks_wake_nobody_while_their_workers_are_busy() {
     }
     let queue = |class: Class| {
         inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
-        inner.lanes[class as usize].push(Job { task: (), class });
+        inner.lanes[class as usize].push(Job { task: (), class, lane: 0 });
         pool.notify().unwrap();
     };
     queue(Class::Started);
@@ -377,7 +377,7 @@ fn staged_pool(max_threads: usize, started_workers: usize) -> Pool<()> {
 fn stage(pool: &Pool<()>, class: Class) {
     let inner = &pool.inner;
     inner.queued(class).map(|q| q.fetch_add(1, SeqCst));
-    inner.lanes[class as usize].push(Job { task: (), class });
+    inner.lanes[class as usize].push(Job { task: (), class, lane: 0 });
     pool.notify().unwrap();
 }
 
