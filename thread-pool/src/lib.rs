@@ -878,6 +878,23 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
                 return;
             }
             inner.task_done(class);
+            // Over a lowered limit (aio_init): leave after this task rather than take another,
+            // once its own follow-ups are done (one fewer, unless others left meanwhile).
+            if inner.threads.load(SeqCst) > inner.max_threads.load(Relaxed) && !local_nonempty() {
+                let mut n = inner.threads.load(SeqCst);
+                let left = loop {
+                    if n <= inner.max_threads.load(Relaxed) {
+                        break false;
+                    }
+                    match inner.threads.compare_exchange_weak(n, n - 1, SeqCst, SeqCst) {
+                        Ok(_) => break true,
+                        Err(cur) => n = cur,
+                    }
+                };
+                if left {
+                    break;
+                }
+            }
             continue;
         }
         if let Some(f) = inner.before_idle {
