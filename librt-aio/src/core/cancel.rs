@@ -1,9 +1,11 @@
 //! `aio_cancel` (step 3 of the request's life, `core/mod.rs`).
 
+use std::sync::atomic::Ordering::Acquire;
+
 use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED};
 use crate::aiocb::{AiocbRef, Status};
 use crate::core::runtime::{existing, Core};
-use crate::request::CancelOutcome;
+use crate::request::{CancelOutcome, Route};
 use crate::sys::{self, Errno};
 
 /// `aio_cancel`: AIO_CANCELED, AIO_NOTCANCELED or AIO_ALLDONE for `cb` (or, with `None`,
@@ -35,6 +37,12 @@ impl Core {
         };
         let (mut canceled, mut running) = (0, 0);
         for r in reqs {
+            // A stream write io_uring took in part, its rest queued on the pool (`uring.rs`):
+            // in progress, part of it in the stream already, as a running write.
+            if r.route() == Route::Pool && r.progress.load(Acquire) > 0 {
+                running += 1;
+                continue;
+            }
             match r.try_cancel() {
                 CancelOutcome::Canceled => {
                     self.finish(&r, Err(libc::ECANCELED));

@@ -305,3 +305,31 @@ fn a_refused_resubmission_leaves_the_depth_alone() {
     core.finish(&fake.take(cb).unwrap(), Ok(1));
     sys::close(fd);
 }
+
+#[test]
+fn a_stream_write_partly_done_is_not_cancelled_while_its_rest_is_queued() {
+    // io_uring wrote a part, the pool has the rest queued (`uring.rs`): aio_cancel finds it in
+    // progress, a part already in the stream, and leaves it to complete.
+    let (core, fake) = core();
+    let fd = tmpfile(false);
+    let cb = cb_on(fd, none());
+    core.submit(cb, WRITE, None, None).unwrap();
+    let r = fake.take(cb).unwrap();
+    r.progress.store(3, SeqCst);
+    r.to_pool();
+    r.unclaim(); // queued again, as `redo_on` leaves it
+    assert_eq!(core.cancel(fd, Some(cb.addr())), AIO_NOTCANCELED);
+    assert_eq!(cb.status(), Status::InProgress);
+    assert!(r.claim(), "still the pool's to run");
+    core.finish(&r, Ok(8));
+    assert_eq!(cb.status(), Status::Done { error: 0, value: 8 });
+    // Given back with no thread to run the rest: the part, not EAGAIN.
+    let cb2 = cb_on(fd, none());
+    core.submit(cb2, WRITE, None, None).unwrap();
+    let r2 = fake.take(cb2).unwrap();
+    r2.progress.store(5, SeqCst);
+    r2.unclaim();
+    assert_eq!(crate::exec::given_back(&r2), Some(Ok(5)));
+    core.finish(&r2, Ok(5));
+    sys::close(fd);
+}

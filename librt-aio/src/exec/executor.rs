@@ -1,5 +1,6 @@
 //! The interface every executor implements, and how it reports back.
 
+use std::sync::atomic::Ordering::Acquire;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -169,7 +170,12 @@ pub fn redo_on(fallback: &dyn Executor, req: Arc<Request>, finish: &Finish) {
 /// None: someone else owns it.
 pub fn given_back(r: &Request) -> Option<Result<usize, Errno>> {
     match r.try_cancel() {
-        CancelOutcome::Canceled => Some(Err(libc::EAGAIN)),
+        // (A stream write io_uring took in part before giving back the rest: the part, as a
+        // write() that stopped there reports it.)
+        CancelOutcome::Canceled => Some(match r.progress.load(Acquire) {
+            0 => Err(libc::EAGAIN),
+            part => Ok(part),
+        }),
         _ if r.wait_helped() => Some(r.helped_result()),
         _ => None,
     }
