@@ -178,6 +178,9 @@ struct Inner<T> {
     watching: AtomicUsize,
     /// Follow-ups waiting in the workers' own deques (pushed by a task, not yet taken).
     in_deques: AtomicUsize,
+    /// Short tasks taken in a row while a task that may block waited in the same lane (it
+    /// goes first once SHORT_AHEAD_MAX did).
+    short_ahead: AtomicUsize,
     before_idle: Option<fn()>,
     short_workers: usize,
     started_workers: usize,
@@ -303,6 +306,7 @@ impl<T: Send + 'static> Pool<T> {
                 yielding: AtomicUsize::new(0),
                 watching: AtomicUsize::new(0),
                 in_deques: AtomicUsize::new(0),
+                short_ahead: AtomicUsize::new(0),
                 before_idle: cfg.before_idle,
                 short_workers: if cfg.short_workers > 0 {
                     cfg.short_workers
@@ -747,15 +751,22 @@ impl<T> Inner<T> {
             }
         }
         let reserved = self.reserve(Class::Short);
-        // Lane by lane; within one, short tasks first: they never block, so the others wait
-        // for their copies at most, and a task that blocks never holds them back (with one
-        // thread, a pipe read released after a page-cache write was queued ran first and
-        // blocked: the write waited as long as the pipe stayed empty).
-        let order = (0..self.lanes.len() / CLASSES)
-            .flat_map(|l| [Class::Short, Class::Long, Class::Started].map(|c| CLASSES * l + c as usize));
+        // Lane by lane; within one, short tasks first: they never block, so a task that
+        // blocks never holds them back (with one thread, a pipe read released after a
+        // page-cache write was queued ran first and blocked: the write waited as long as the
+        // pipe stayed empty); but a task that may block waits behind SHORT_AHEAD_MAX of them
+        // at most, however many keep coming (an fsync behind a stream of buffered writes).
+        let long_first = self.short_ahead.load(Relaxed) >= SHORT_AHEAD_MAX;
+        let classes = if long_first {
+            [Class::Long, Class::Short, Class::Started]
+        } else {
+            [Class::Short, Class::Long, Class::Started]
+        };
+        let order = (0..self.lanes.len() / CLASSES).flat_map(|l| classes.map(|c| CLASSES * l + c as usize));
         for i in order {
             let lane = &self.lanes[i];
             let started = i % CLASSES == Class::Started as usize;
+            let short = i % CLASSES == Class::Short as usize;
             if i % CLASSES == Class::Short as usize && !reserved || started && lane.is_empty() {
                 continue;
             }
@@ -776,7 +787,16 @@ impl<T> Inner<T> {
                         }
                         return Some(t);
                     }
-                    Steal::Success(t) => return counted(t, reserved),
+                    Steal::Success(t) => {
+                        // (Counted only while one that may block waits in this lane.)
+                        let long_waits = !self.lanes[i - i % CLASSES + Class::Long as usize].is_empty();
+                        if short && long_waits {
+                            self.short_ahead.fetch_add(1, Relaxed);
+                        } else if !short {
+                            self.short_ahead.store(0, Relaxed);
+                        }
+                        return counted(t, reserved);
+                    }
                     Steal::Empty => break,
                     Steal::Retry => continue,
                 }
@@ -838,6 +858,10 @@ pub const STARTED_STALL: Duration = Duration::from_millis(50);
 /// that submits one write per signal it handles (bench `mixed`), each after ~20-50 us of
 /// spinning: a third of the other core for nothing (measured: 2.7 us of user CPU per request).
 const SPIN: Duration = Duration::from_micros(10);
+
+/// Short tasks that may go ahead of a waiting task of their lane that may block (`find_task`):
+/// a few copies' time (~32 page-cache writes: 100-200 us).
+const SHORT_AHEAD_MAX: usize = 32;
 
 fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<Job<T>>) {
     let fork_gen = FORK_GEN.load(SeqCst);
