@@ -59,8 +59,9 @@ pub struct SlotRef {
     gen: u64,
 }
 
-/// Slots per chunk (96 KiB: three words a slot).
-const CHUNK: usize = 4096;
+/// Slots per chunk (96 KiB: three words a slot; a few under Miri, whose interpretation of a
+/// whole chunk's slots takes minutes).
+const CHUNK: usize = if cfg!(miri) { 64 } else { 4096 };
 
 pub struct Tracker {
     /// Slots, at most u32::MAX (a slot's index + 1 is stored in 32 bits).
