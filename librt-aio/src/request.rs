@@ -406,6 +406,12 @@ impl Request {
         self.phase.store(QUEUED, Release);
     }
 
+    /// Bytes earlier rounds transferred (`progress`): non-zero only for a stream write io_uring
+    /// took in part, whose rest is still to come.
+    pub fn transferred(&self) -> usize {
+        self.progress.load(Acquire)
+    }
+
     pub fn try_cancel(&self) -> CancelOutcome {
         match self.phase.compare_exchange(QUEUED, CANCELED, AcqRel, Acquire) {
             Ok(_) => CancelOutcome::Canceled,

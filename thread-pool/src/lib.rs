@@ -720,6 +720,23 @@ impl<T> Inner<T> {
         self.stealers.write().retain(|(i, _)| *i != id);
     }
 
+    /// Counts a worker in (`joining`: while below the limit) or out (while above it), as one
+    /// step against concurrent changes. True if it was counted.
+    fn count_thread(&self, joining: bool) -> bool {
+        let mut n = self.threads.load(SeqCst);
+        loop {
+            let max = self.max_threads.load(Relaxed);
+            let (allowed, next) = if joining { (n < max, n + 1) } else { (n > max, n.wrapping_sub(1)) };
+            if !allowed {
+                return false;
+            }
+            match self.threads.compare_exchange_weak(n, next, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(cur) => n = cur,
+            }
+        }
+    }
+
     /// The most urgent task this worker may take; a short or started one is counted among
     /// the workers running its class (the worker uncounts it once it ran).
     fn find_task(&self, local: &Worker<Job<T>>, my_id: u64) -> Option<Job<T>> {
@@ -904,20 +921,8 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
             inner.task_done(class);
             // Over a lowered limit (aio_init): leave after this task rather than take another,
             // once its own follow-ups are done (one fewer, unless others left meanwhile).
-            if inner.threads.load(SeqCst) > inner.max_threads.load(Relaxed) && !local_nonempty() {
-                let mut n = inner.threads.load(SeqCst);
-                let left = loop {
-                    if n <= inner.max_threads.load(Relaxed) {
-                        break false;
-                    }
-                    match inner.threads.compare_exchange_weak(n, n - 1, SeqCst, SeqCst) {
-                        Ok(_) => break true,
-                        Err(cur) => n = cur,
-                    }
-                };
-                if left {
-                    break;
-                }
+            if !local_nonempty() && inner.count_thread(false) {
+                break;
             }
             continue;
         }
@@ -996,17 +1001,7 @@ fn worker_main<T: Send + 'static>(inner: Arc<Inner<T>>, id: u64, local: Worker<J
             // for it, unless a replacement was started meanwhile (then the pool is full again
             // and that thread takes it).
             if inner.has_work() {
-                let mut n = inner.threads.load(SeqCst);
-                let stayed = loop {
-                    if n >= inner.max_threads.load(Relaxed) {
-                        break false;
-                    }
-                    match inner.threads.compare_exchange_weak(n, n + 1, SeqCst, SeqCst) {
-                        Ok(_) => break true,
-                        Err(cur) => n = cur,
-                    }
-                };
-                if stayed {
+                if inner.count_thread(true) {
                     continue;
                 }
                 let _ = pool.notify();

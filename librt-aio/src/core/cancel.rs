@@ -1,7 +1,5 @@
 //! `aio_cancel` (step 3 of the request's life, `core/mod.rs`).
 
-use std::sync::atomic::Ordering::Acquire;
-
 use crate::abi::{AIO_ALLDONE, AIO_CANCELED, AIO_NOTCANCELED};
 use crate::aiocb::{AiocbRef, Status};
 use crate::core::runtime::{existing, Core};
@@ -39,7 +37,7 @@ impl Core {
         for r in reqs {
             // A stream write io_uring took in part, its rest queued on the pool (`uring.rs`):
             // in progress, part of it in the stream already, as a running write.
-            if r.route() == Route::Pool && r.progress.load(Acquire) > 0 {
+            if r.route() == Route::Pool && r.transferred() > 0 {
                 running += 1;
                 continue;
             }

@@ -1,6 +1,5 @@
 //! The interface every executor implements, and how it reports back.
 
-use std::sync::atomic::Ordering::Acquire;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,7 +171,7 @@ pub fn given_back(r: &Request) -> Option<Result<usize, Errno>> {
     match r.try_cancel() {
         // (A stream write io_uring took in part before giving back the rest: the part, as a
         // write() that stopped there reports it.)
-        CancelOutcome::Canceled => Some(match r.progress.load(Acquire) {
+        CancelOutcome::Canceled => Some(match r.transferred() {
             0 => Err(libc::EAGAIN),
             part => Ok(part),
         }),

@@ -2,7 +2,6 @@
 //! thread pool (`thread-pool`), lanes by `aio_reqprio`. Pipes, sockets, buffered files, and
 //! whatever another executor gives back.
 
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -168,7 +167,7 @@ fn execute(req: &Request) -> Result<usize, Errno> {
     // glibc's pread/pwrite fall back to read/write.
     let positional = req.positional;
     // A stream write io_uring took in part before its queue was full (`uring.rs`): the rest.
-    let done = if write && !positional { req.progress.load(Relaxed) } else { 0 };
+    let done = if write && !positional { req.transferred() } else { 0 };
     let transfer = |offset: Option<i64>| match (&req.data, write) {
         (Data::Vec(v), false) => sys::readv_at(fd, v, offset),
         (Data::Vec(v), true) => sys::writev_at(fd, v, offset),

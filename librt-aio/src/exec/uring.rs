@@ -518,7 +518,7 @@ fn redo_elsewhere(req: &Request, res: i64) -> bool {
 
 /// The result of a completion (for a write continued after a partial one, the sum).
 fn result_of(req: &Request, res: i64) -> Result<usize, sys::Errno> {
-    let done = req.progress.load(Relaxed);
+    let done = req.transferred();
     // ECANCELED nobody asked for: the kernel could not start a worker for it (io-wq under
     // RLIMIT_NPROC or a thread limit): the resource error glibc reports when it cannot start
     // a thread.
@@ -538,7 +538,7 @@ fn result_of(req: &Request, res: i64) -> Result<usize, sys::Errno> {
 
 /// The kernel's operation for a request (for a write continued after a partial one, the rest).
 fn kernel_op(r: &Request) -> KOp<'_> {
-    let done = r.progress.load(Relaxed);
+    let done = r.transferred();
     let cmd = match (r.op, &r.data) {
         (Op::Read, Data::Vec(v)) => Cmd::ReadV(v),
         (Op::Write, Data::Vec(v)) => Cmd::WriteV(v),
